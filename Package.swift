@@ -1,0 +1,73 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Shared settings, declared once: Swift 6 language mode with strict concurrency comes with the
+// tools version; these upcoming features keep existentials and imports explicit.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "PatientRecordStore",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "LMDB", targets: ["LMDB"]),
+        .library(name: "EventStore", targets: ["EventStore"]),
+        .executable(name: "patient-records", targets: ["patient-records"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .target(
+            name: "LMDB",
+            dependencies: ["CLMDB"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "EventStore",
+            dependencies: [
+                "LMDB",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PatientRecordsCommands",
+            dependencies: [
+                "EventStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "patient-records",
+            dependencies: ["PatientRecordsCommands"],
+            swiftSettings: swiftSettings
+        ),
+        // A small helper process the tests start to append, read and be killed for real.
+        .executableTarget(
+            name: "event-store-probe",
+            dependencies: ["EventStore"],
+            path: "Tests/Support/event-store-probe",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LMDBTests",
+            dependencies: ["LMDB"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EventStoreTests",
+            dependencies: ["EventStore", "LMDB", "event-store-probe"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,89 @@
+import Dispatch
+
+extension EventStore {
+    /// Appends `events` to `stream`, all or nothing, and returns once they are durable.
+    ///
+    /// Concurrent appends are committed together (group commit); each still succeeds or fails on
+    /// its own. An event whose id is stored already with the same content is not written again
+    /// and keeps its original position; the same id with other content is refused.
+    ///
+    /// - Throws: ``EventStoreError/versionConflict(stream:expected:actual:)`` when the stream is not
+    ///   at `expectedVersion`, ``EventStoreError/duplicateEventId(id:storedAt:)``,
+    ///   ``EventStoreError/invalidEvent(_:)`` for an event the store cannot take.
+    @discardableResult
+    public func append(_ events: [NewEvent], to stream: String, expectedVersion: ExpectedVersion = .any) async throws -> AppendResult {
+        let results = try await appendAtomically([StreamAppend(stream: stream, events: events, expectedVersion: expectedVersion)])
+        return results[0]
+    }
+
+    /// Appends to several streams at once: every part lands, or none does.
+    @discardableResult
+    public func appendAtomically(_ parts: [StreamAppend]) async throws -> [AppendResult] {
+        let writer = try acceptingWriter(for: parts)
+        return try await withCheckedThrowingContinuation { continuation in
+            writer.submit(parts) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// ``append(_:to:expectedVersion:)`` for callers on plain threads: blocks until durable.
+    @discardableResult
+    public func appendAndWait(_ events: [NewEvent], to stream: String, expectedVersion: ExpectedVersion = .any) throws -> AppendResult {
+        let parts = [StreamAppend(stream: stream, events: events, expectedVersion: expectedVersion)]
+        let writer = try acceptingWriter(for: parts)
+        let done = DispatchSemaphore(value: 0)
+        let outcome = OutcomeBox()
+        writer.submit(parts) { result in
+            outcome.result = result
+            done.signal()
+        }
+        done.wait()
+        return try outcome.result!.get()[0]
+    }
+
+    private func acceptingWriter(for parts: [StreamAppend]) throws -> GroupCommitWriter {
+        guard let writer = appendWriter else { throw EventStoreError.readOnly(path: path) }
+        try Self.validate(parts)
+        return writer
+    }
+
+    /// Refuses what the log cannot store, before it reaches the writer.
+    static func validate(_ parts: [StreamAppend]) throws {
+        guard !parts.isEmpty else { throw EventStoreError.invalidEvent("An append needs at least one event.") }
+        var ids = Set<String>()
+        for part in parts {
+            try checkIdentifier(part.stream, named: "stream id")
+            guard !part.stream.utf8.contains(0) else {
+                throw EventStoreError.invalidEvent("The stream id \(part.stream.debugDescription) contains a NUL byte.")
+            }
+            guard !part.events.isEmpty else {
+                throw EventStoreError.invalidEvent("The append to stream \(part.stream) has no events.")
+            }
+            for event in part.events {
+                try checkIdentifier(event.id, named: "event id")
+                try checkIdentifier(event.actor, named: "actor of event \(event.id)")
+                guard event.metadata.count <= EventRecordLayout.maxMetadataBytes else {
+                    throw EventStoreError.invalidEvent("The metadata of event \(event.id) is \(event.metadata.count) bytes; at most \(EventRecordLayout.maxMetadataBytes) fit.")
+                }
+                guard event.payload.count <= Int(UInt32.max) else {
+                    throw EventStoreError.invalidEvent("The payload of event \(event.id) is larger than 4 GiB.")
+                }
+                guard ids.insert(event.id).inserted else {
+                    throw EventStoreError.invalidEvent("Event id \(event.id) appears twice in one append.")
+                }
+            }
+        }
+    }
+
+    private static func checkIdentifier(_ value: String, named name: String) throws {
+        guard !value.isEmpty else { throw EventStoreError.invalidEvent("The \(name) is empty.") }
+        guard value.utf8.count <= EventRecordLayout.maxIdentifierBytes else {
+            throw EventStoreError.invalidEvent("The \(name) is \(value.utf8.count) bytes long; at most \(EventRecordLayout.maxIdentifierBytes) are allowed.")
+        }
+    }
+}
+
+/// Carries a result from the writer thread to a thread blocked on a semaphore.
+private final class OutcomeBox: @unchecked Sendable {
+    // @unchecked: written once before the semaphore is signalled, read after it is waited on.
+    var result: Result<[AppendResult], any Error>?
+}

@@ -1,0 +1,132 @@
+import LMDB
+
+/// One consistent snapshot of the log, valid only inside ``EventStore/read(_:)``.
+///
+/// Records are handed out in place (``EventRecordView``): nothing is copied unless asked for.
+public struct LogReader: ~Copyable {
+    let txn: ReadTransaction
+    let layout: StoreLayout
+
+    /// The sequence of the last event in this snapshot (0 when the log is empty).
+    public func head() throws -> UInt64 {
+        try layout.lastRecord(in: txn)?.sequence ?? 0
+    }
+
+    /// The number of events in `stream`.
+    public func streamVersion(_ stream: String) throws -> UInt64 {
+        try layout.streamVersion(of: stream, in: txn)
+    }
+
+    /// The record at `sequence`, or `nil` past the head.
+    public func record(at sequence: UInt64) throws -> EventRecordView? {
+        try layout.record(at: sequence, in: txn)
+    }
+
+    /// The sequence of the event with id `id`, or `nil` when it is not stored.
+    public func sequence(ofEventId id: String) throws -> UInt64? {
+        try txn.value(forKey: Array(id.utf8), in: layout.eventIds).flatMap { Bytes.uint64(bigEndian: $0) }
+    }
+
+    /// Calls `body` with each record from `sequence` on, in log order, until it returns false.
+    public func forEachRecord(from sequence: UInt64 = 1, _ body: (EventRecordView) throws -> Bool) throws {
+        try txn.withCursor(on: layout.events) { cursor in
+            var entry = try cursor.seek(atOrAfter: Bytes.bigEndian(max(sequence, 1)))
+            while let current = entry {
+                guard let position = Bytes.uint64(bigEndian: current.key) else {
+                    throw EventStoreError.corruptRecord(sequence: 0, reason: "a key in the events database is not 8 bytes")
+                }
+                guard let view = EventRecordView(sequence: position, bytes: current.value) else {
+                    throw EventStoreError.corruptRecord(sequence: position, reason: "its header does not match its length")
+                }
+                guard try body(view) else { return }
+                entry = try cursor.next()
+            }
+        }
+    }
+
+    /// Calls `body` with each record of `stream` from `version` on, in stream order, until it returns false.
+    public func forEachRecord(inStream stream: String, from version: UInt64 = 1, _ body: (EventRecordView) throws -> Bool) throws {
+        let prefix = StoreLayout.streamKey(stream, version: 0).dropLast(8)
+        try txn.withCursor(on: layout.streams) { cursor in
+            var entry = try cursor.seek(atOrAfter: StoreLayout.streamKey(stream, version: max(version, 1)))
+            while let current = entry, current.key.count == prefix.count + 8, current.key.prefix(prefix.count).elementsEqual(prefix) {
+                guard let sequence = Bytes.uint64(bigEndian: current.value) else {
+                    throw EventStoreError.corruptRecord(sequence: 0, reason: "the stream index of \(stream) holds a malformed sequence")
+                }
+                guard let view = try layout.record(at: sequence, in: txn) else {
+                    throw EventStoreError.corruptRecord(sequence: sequence, reason: "the stream index of \(stream) points at a missing record")
+                }
+                guard try body(view) else { return }
+                entry = try cursor.next()
+            }
+        }
+    }
+}
+
+extension EventStore {
+    /// Runs `body` on one consistent snapshot of the log. Other readers and the writer go on.
+    public func read<R>(_ body: (borrowing LogReader) throws -> R) throws -> R {
+        do {
+            return try environment.read { txn in
+                let reader = LogReader(txn: ReadTransaction(borrowing: txn.handle), layout: layout)
+                return try body(reader)
+            }
+        } catch {
+            throw EventStoreError.wrap(error, operation: "read the store")
+        }
+    }
+
+    /// The sequence of the last event (0 when the log is empty).
+    public func head() throws -> UInt64 {
+        try read { try $0.head() }
+    }
+
+    /// The number of events in `stream` (0 when it does not exist).
+    public func streamVersion(_ stream: String) throws -> UInt64 {
+        try read { try $0.streamVersion(stream) }
+    }
+
+    /// Up to `limit` events from global `sequence` on, copied.
+    public func events(from sequence: UInt64 = 1, limit: Int = .max) throws -> [RecordedEvent] {
+        try collect(.log(from: sequence), limit: limit) { $0.event }
+    }
+
+    /// Up to `limit` events of `stream` from `version` on, copied.
+    public func events(inStream stream: String, from version: UInt64 = 1, limit: Int = .max) throws -> [RecordedEvent] {
+        try collect(.stream(stream, from: version), limit: limit) { $0.event }
+    }
+
+    /// Up to `limit` headers from `sequence` on: ids, types, times, no payload copied.
+    public func headers(from sequence: UInt64 = 1, limit: Int = .max) throws -> [EventHeader] {
+        try collect(.log(from: sequence), limit: limit) { $0.header }
+    }
+
+    /// The event with id `id`, or `nil` when it is not stored.
+    public func event(id: String) throws -> RecordedEvent? {
+        try read { reader in
+            guard let sequence = try reader.sequence(ofEventId: id) else { return nil }
+            return try reader.record(at: sequence)?.event
+        }
+    }
+
+    private enum Range {
+        case log(from: UInt64)
+        case stream(String, from: UInt64)
+    }
+
+    private func collect<T>(_ range: Range, limit: Int, _ map: (EventRecordView) -> T) throws -> [T] {
+        guard limit > 0 else { return [] }
+        return try read { reader in
+            var out: [T] = []
+            let keepGoing = { (view: EventRecordView) -> Bool in
+                out.append(map(view))
+                return out.count < limit
+            }
+            switch range {
+            case .log(let sequence): try reader.forEachRecord(from: sequence, keepGoing)
+            case .stream(let stream, let version): try reader.forEachRecord(inStream: stream, from: version, keepGoing)
+            }
+            return out
+        }
+    }
+}

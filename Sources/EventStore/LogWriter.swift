@@ -1,0 +1,119 @@
+import LMDB
+
+/// The end of the log that the next event chains onto.
+struct LogTail: Equatable {
+    var sequence: UInt64
+    var chainHash: [UInt8]
+    var recordedAt: Int64
+
+    static let genesisHash = [UInt8](repeating: 0, count: 32)
+
+    init<T: TransactionReading & ~Copyable>(layout: StoreLayout, txn: borrowing T) throws {
+        if let last = try layout.lastRecord(in: txn) {
+            sequence = last.sequence
+            chainHash = Array(last.chainHash)
+            recordedAt = last.recordedAt
+        } else {
+            sequence = 0
+            chainHash = LogTail.genesisHash
+            recordedAt = 0
+        }
+    }
+}
+
+/// Writes appends into one write transaction: the part of group commit that touches LMDB.
+struct LogWriter {
+    let layout: StoreLayout
+
+    /// Applies every request of a group in one transaction. A request's own refusal (a version
+    /// conflict, a reused id) fails that request alone; a storage error fails the whole group
+    /// (and, for a full map, makes the environment retry it).
+    func commit(_ requests: [[StreamAppend]], in txn: borrowing WriteTransaction, now: Int64) throws -> [Result<[AppendResult], EventStoreError>] {
+        let start = try LogTail(layout: layout, txn: txn)
+        var tail = start
+        var results: [Result<[AppendResult], EventStoreError>] = []
+        results.reserveCapacity(requests.count)
+        for parts in requests {
+            do {
+                if parts.count == 1 {
+                    results.append(.success([try append(parts[0], in: txn, tail: &tail, now: now)]))
+                } else {
+                    // Several streams at once are all-or-nothing: a nested transaction undoes the
+                    // parts already written when a later part is refused.
+                    var attempt = tail
+                    let appended = try txn.nested { child in
+                        try parts.map { try append($0, in: child, tail: &attempt, now: now) }
+                    }
+                    tail = attempt
+                    results.append(.success(appended))
+                }
+            } catch let refusal as EventStoreError {
+                results.append(.failure(refusal))
+            }
+        }
+        if tail != start {
+            try txn.put(Bytes.bigEndian(tail.sequence), forKey: StoreLayout.MetaKey.headSequence, in: layout.meta)
+            try txn.put(tail.chainHash, forKey: StoreLayout.MetaKey.chainHead, in: layout.meta)
+        }
+        return results
+    }
+
+    /// Checks one stream's batch against the log, then writes it. Nothing is written unless every
+    /// check passes, so a refusal leaves the transaction as it was.
+    private func append(_ part: StreamAppend, in txn: borrowing WriteTransaction, tail: inout LogTail, now: Int64) throws -> AppendResult {
+        let current = try layout.streamVersion(of: part.stream, in: txn)
+        var stored: [AppendResult.Position?] = []
+        stored.reserveCapacity(part.events.count)
+        for event in part.events {
+            guard let value = try txn.value(forKey: Array(event.id.utf8), in: layout.eventIds),
+                  let sequence = Bytes.uint64(bigEndian: value) else {
+                stored.append(nil)
+                continue
+            }
+            guard let record = try layout.record(at: sequence, in: txn),
+                  record.hasSameContent(as: event, stream: part.stream) else {
+                throw EventStoreError.duplicateEventId(id: event.id, storedAt: sequence)
+            }
+            stored.append(.init(sequence: sequence, streamVersion: record.streamVersion, wasAlreadyStored: true))
+        }
+        if stored.allSatisfy({ $0 != nil }) {
+            return AppendResult(stream: part.stream, positions: stored.compactMap { $0 })
+        }
+        guard part.expectedVersion.admits(current) else {
+            throw EventStoreError.versionConflict(stream: part.stream, expected: part.expectedVersion, actual: current)
+        }
+
+        var version = current
+        var positions: [AppendResult.Position] = []
+        positions.reserveCapacity(part.events.count)
+        for (event, earlier) in zip(part.events, stored) {
+            if let earlier {
+                positions.append(earlier)
+                continue
+            }
+            let sequence = tail.sequence + 1
+            version += 1
+            let recordedAt = max(now, tail.recordedAt)
+            let sequenceKey = Bytes.bigEndian(sequence)
+            var hash: [UInt8] = []
+            try txn.put(count: event.recordSize(stream: part.stream), forKey: sequenceKey, in: layout.events, flags: .append) { buffer in
+                hash = tail.chainHash.withUnsafeBytes { previous in
+                    event.encodeRecord(into: buffer, stream: part.stream, streamVersion: version, recordedAt: recordedAt, previousHash: previous)
+                }
+            }
+            try txn.put(sequenceKey, forKey: StoreLayout.streamKey(part.stream, version: version), in: layout.streams, flags: .noOverwrite)
+            try txn.put(sequenceKey, forKey: Array(event.id.utf8), in: layout.eventIds, flags: .noOverwrite)
+            tail = LogTail(sequence: sequence, chainHash: hash, recordedAt: recordedAt)
+            positions.append(.init(sequence: sequence, streamVersion: version, wasAlreadyStored: false))
+        }
+        return AppendResult(stream: part.stream, positions: positions)
+    }
+}
+
+extension LogTail {
+    init(sequence: UInt64, chainHash: [UInt8], recordedAt: Int64) {
+        self.sequence = sequence
+        self.chainHash = chainHash
+        self.recordedAt = recordedAt
+    }
+}

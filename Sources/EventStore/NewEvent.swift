@@ -1,0 +1,62 @@
+/// An event to append. The store assigns its sequence, stream version, recorded time and chain hash.
+public struct NewEvent: Sendable, Hashable {
+    /// Unique in the store; appending the same id again with the same content is a no-op.
+    public var id: String
+    /// The application's code for the event's type; the store routes on it without reading the payload.
+    public var type: UInt16
+    /// When it happened, in nanoseconds since 1970-01-01T00:00:00Z.
+    public var occurredAt: Int64
+    /// Who recorded it.
+    public var actor: String
+    /// Application data kept beside the payload, opaque to the store.
+    public var metadata: [UInt8]
+    /// The event's body, opaque to the store.
+    public var payload: [UInt8]
+    /// Application flag bits kept in the header (for example: the payload is sealed).
+    public var flags: UInt8
+
+    public init(
+        id: String, type: UInt16, occurredAt: Int64, actor: String,
+        metadata: [UInt8] = [], payload: [UInt8], flags: UInt8 = 0
+    ) {
+        self.id = id
+        self.type = type
+        self.occurredAt = occurredAt
+        self.actor = actor
+        self.metadata = metadata
+        self.payload = payload
+        self.flags = flags
+    }
+}
+
+/// One stream's part of an append: its events and the version the writer expects.
+public struct StreamAppend: Sendable {
+    public var stream: String
+    public var events: [NewEvent]
+    public var expectedVersion: ExpectedVersion
+
+    public init(stream: String, events: [NewEvent], expectedVersion: ExpectedVersion = .any) {
+        self.stream = stream
+        self.events = events
+        self.expectedVersion = expectedVersion
+    }
+}
+
+/// Where the events of one append landed.
+public struct AppendResult: Sendable, Hashable {
+    /// One position per event, in the order given.
+    public struct Position: Sendable, Hashable {
+        public let sequence: UInt64
+        public let streamVersion: UInt64
+        /// True when the event was already stored with the same content and was not written again.
+        public let wasAlreadyStored: Bool
+    }
+
+    public let stream: String
+    public let positions: [Position]
+
+    /// The stream's version after the append.
+    public var streamVersion: UInt64 { positions.map(\.streamVersion).max() ?? 0 }
+    /// True when every event was already stored (a retried append).
+    public var wasAlreadyStored: Bool { positions.allSatisfy(\.wasAlreadyStored) }
+}

@@ -1,0 +1,91 @@
+import CLMDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An error returned by LMDB: one of its own return codes, or an `errno` value it passed on.
+///
+/// `MDB_NOTFOUND` is never an error here: lookups that find nothing return `nil`.
+///
+/// ```swift
+/// do { try environment.write { txn in try txn.put(value, for: key, in: db, flags: .noOverwrite) } }
+/// catch let error as LMDBError where error == .keyExists { … }
+/// ```
+public struct LMDBError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The raw return code: an `MDB_*` constant (negative) or an `errno` value (positive).
+    public let rawValue: Int32
+
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    /// `MDB_KEYEXIST`: key/data pair already exists.
+    public static let keyExists = LMDBError(rawValue: MDB_KEYEXIST)
+    /// `MDB_PAGE_NOTFOUND`: requested page not found, usually corruption.
+    public static let pageNotFound = LMDBError(rawValue: MDB_PAGE_NOTFOUND)
+    /// `MDB_CORRUPTED`: located page was the wrong type.
+    public static let corrupted = LMDBError(rawValue: MDB_CORRUPTED)
+    /// `MDB_PANIC`: update of meta page failed or the environment had a fatal error.
+    public static let panic = LMDBError(rawValue: MDB_PANIC)
+    /// `MDB_VERSION_MISMATCH`: the environment was written by another LMDB version.
+    public static let versionMismatch = LMDBError(rawValue: MDB_VERSION_MISMATCH)
+    /// `MDB_INVALID`: the file is not an LMDB data file.
+    public static let invalid = LMDBError(rawValue: MDB_INVALID)
+    /// `MDB_MAP_FULL`: the map size is reached. ``Environment/write(_:)`` grows the map and retries.
+    public static let mapFull = LMDBError(rawValue: MDB_MAP_FULL)
+    /// `MDB_DBS_FULL`: the environment's maximum number of named databases is reached.
+    public static let databasesFull = LMDBError(rawValue: MDB_DBS_FULL)
+    /// `MDB_READERS_FULL`: the environment's maximum number of readers is reached.
+    public static let readersFull = LMDBError(rawValue: MDB_READERS_FULL)
+    /// `MDB_TXN_FULL`: the transaction has too many dirty pages.
+    public static let transactionFull = LMDBError(rawValue: MDB_TXN_FULL)
+    /// `MDB_CURSOR_FULL`: cursor stack too deep, an internal error.
+    public static let cursorFull = LMDBError(rawValue: MDB_CURSOR_FULL)
+    /// `MDB_PAGE_FULL`: page has not enough space, an internal error.
+    public static let pageFull = LMDBError(rawValue: MDB_PAGE_FULL)
+    /// `MDB_MAP_RESIZED`: another process grew the map beyond this one's size. Handled internally.
+    public static let mapResized = LMDBError(rawValue: MDB_MAP_RESIZED)
+    /// `MDB_INCOMPATIBLE`: the operation does not fit the database's flags.
+    public static let incompatible = LMDBError(rawValue: MDB_INCOMPATIBLE)
+    /// `MDB_BAD_RSLOT`: invalid reuse of a reader slot.
+    public static let badReaderSlot = LMDBError(rawValue: MDB_BAD_RSLOT)
+    /// `MDB_BAD_TXN`: the transaction must abort, has a child, or is invalid.
+    public static let badTransaction = LMDBError(rawValue: MDB_BAD_TXN)
+    /// `MDB_BAD_VALSIZE`: unsupported size of key, database name or data.
+    public static let badValueSize = LMDBError(rawValue: MDB_BAD_VALSIZE)
+    /// `MDB_BAD_DBI`: the database handle was closed or changed unexpectedly.
+    public static let badDatabase = LMDBError(rawValue: MDB_BAD_DBI)
+
+    /// `ENOENT`: no such file or directory.
+    public static let noSuchFile = LMDBError(rawValue: ENOENT)
+    /// `EACCES`: permission denied (also: a write in a read-only transaction or environment).
+    public static let permissionDenied = LMDBError(rawValue: EACCES)
+    /// `ENOSPC`: no space left on the device.
+    public static let noSpace = LMDBError(rawValue: ENOSPC)
+    /// `EIO`: input/output error.
+    public static let ioError = LMDBError(rawValue: EIO)
+    /// `EINVAL`: invalid argument.
+    public static let invalidArgument = LMDBError(rawValue: EINVAL)
+    /// `EFBIG`: file too large (for example beyond `RLIMIT_FSIZE`).
+    public static let fileTooLarge = LMDBError(rawValue: EFBIG)
+    /// `EAGAIN`: the environment is locked by another process in an incompatible mode.
+    public static let wouldBlock = LMDBError(rawValue: EAGAIN)
+
+    public var description: String {
+        String(cString: mdb_strerror(rawValue))
+    }
+
+    /// Lets `catch LMDBError.mapFull { … }` match a thrown error.
+    public static func ~= (pattern: LMDBError, error: any Error) -> Bool {
+        (error as? LMDBError) == pattern
+    }
+
+    /// Whether the error came from the file system rather than from LMDB itself.
+    public var isSystemError: Bool { rawValue > 0 }
+}
+
+/// Turns an LMDB return code into a thrown ``LMDBError``.
+@inline(__always)
+func check(_ code: Int32) throws(LMDBError) {
+    if code != 0 { throw LMDBError(rawValue: code) }
+}

@@ -1,0 +1,138 @@
+import CLMDB
+
+/// What read and write transactions share: lookups and cursors over borrowed bytes.
+///
+/// Bytes returned by a transaction point into the memory map. They are valid until the
+/// transaction's scope ends and must not be kept beyond it; copy them (``bytes(forKey:in:)``) to keep them.
+public protocol TransactionReading: ~Copyable {
+    /// The underlying `MDB_txn`.
+    var handle: OpaquePointer { get }
+}
+
+extension TransactionReading where Self: ~Copyable {
+    /// The value stored under `key`, borrowed from the map, or `nil` when there is none.
+    public func value(forKey key: UnsafeRawBufferPointer, in database: Database) throws -> UnsafeRawBufferPointer? {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val()
+        let rc = mdb_get(handle, database.dbi, &k, &v)
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc)
+        return UnsafeRawBufferPointer(v)
+    }
+
+    /// The value stored under `key`, borrowed from the map, or `nil` when there is none.
+    public func value(forKey key: [UInt8], in database: Database) throws -> UnsafeRawBufferPointer? {
+        try key.withUnsafeBytes { try value(forKey: $0, in: database) }
+    }
+
+    /// A copy of the value stored under `key`, or `nil` when there is none.
+    public func bytes(forKey key: [UInt8], in database: Database) throws -> [UInt8]? {
+        try value(forKey: key, in: database).map { Array($0) }
+    }
+
+    /// Runs `body` with a cursor over `database`; the cursor is closed when `body` returns.
+    public func withCursor<R>(on database: Database, _ body: (borrowing Cursor) throws -> R) throws -> R {
+        let cursor = try Cursor(transaction: handle, database: database)
+        return try body(cursor)
+    }
+
+    /// The number of entries in `database`.
+    public func count(of database: Database) throws -> Int {
+        var stat = MDB_stat()
+        try check(mdb_stat(handle, database.dbi, &stat))
+        return stat.ms_entries
+    }
+}
+
+/// A read-only snapshot, valid only inside ``Environment/read(_:)``.
+public struct ReadTransaction: TransactionReading, ~Copyable {
+    public let handle: OpaquePointer
+
+    /// Wraps the handle of a transaction owned by an enclosing ``Environment/read(_:)`` scope, for
+    /// layers that hand out their own scoped reader. The result must not outlive that scope.
+    public init(borrowing handle: OpaquePointer) {
+        self.handle = handle
+    }
+
+    init(handle: OpaquePointer) {
+        self.handle = handle
+    }
+}
+
+/// The one write transaction, valid only inside ``Environment/write(_:)`` or ``nested(_:)``.
+public struct WriteTransaction: TransactionReading, ~Copyable {
+    public let handle: OpaquePointer
+
+    /// How a value is put.
+    public struct PutFlags: OptionSet, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        /// `MDB_NOOVERWRITE`: fail with ``LMDBError/keyExists`` if the key is present.
+        public static let noOverwrite = PutFlags(rawValue: UInt32(MDB_NOOVERWRITE))
+        /// `MDB_APPEND`: the key is greater than every key in the database (fast bulk load).
+        public static let append = PutFlags(rawValue: UInt32(MDB_APPEND))
+    }
+
+    /// Stores `value` under `key`.
+    public func put(_ value: UnsafeRawBufferPointer, forKey key: UnsafeRawBufferPointer, in database: Database, flags: PutFlags = []) throws {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        try check(mdb_put(handle, database.dbi, &k, &v, flags.rawValue))
+    }
+
+    /// Stores `value` under `key`.
+    public func put(_ value: [UInt8], forKey key: [UInt8], in database: Database, flags: PutFlags = []) throws {
+        try value.withUnsafeBytes { v in
+            try key.withUnsafeBytes { k in try put(v, forKey: k, in: database, flags: flags) }
+        }
+    }
+
+    /// Reserves `count` bytes under `key` and lets `fill` write them in place in the map, so a
+    /// value is written once instead of being built and then copied.
+    public func put(
+        count: Int, forKey key: [UInt8], in database: Database, flags: PutFlags = [],
+        fill: (UnsafeMutableRawBufferPointer) throws -> Void
+    ) throws {
+        try key.withUnsafeBytes { keyBytes in
+            var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            var v = MDB_val(mv_size: count, mv_data: nil)
+            try check(mdb_put(handle, database.dbi, &k, &v, flags.rawValue | UInt32(MDB_RESERVE)))
+            try fill(UnsafeMutableRawBufferPointer(start: v.mv_data, count: count))
+        }
+    }
+
+    /// Deletes the value under `key`. Returns whether there was one.
+    @discardableResult
+    public func delete(forKey key: [UInt8], in database: Database) throws -> Bool {
+        try key.withUnsafeBytes { keyBytes in
+            var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            let rc = mdb_del(handle, database.dbi, &k, nil)
+            if rc == MDB_NOTFOUND { return false }
+            try check(rc)
+            return true
+        }
+    }
+
+    /// Runs `body` in a nested transaction: its changes join this transaction when `body`
+    /// returns, and are undone alone when it throws, leaving this transaction usable.
+    public func nested<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        var child: OpaquePointer?
+        try check(mdb_txn_begin(mdb_txn_env(handle), handle, 0, &child))
+        guard let child else { throw LMDBError.badTransaction }
+        let result: R
+        do {
+            result = try body(WriteTransaction(handle: child))
+        } catch {
+            mdb_txn_abort(child)
+            throw error
+        }
+        try check(mdb_txn_commit(child))
+        return result
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    init(_ value: MDB_val) {
+        self.init(start: value.mv_data, count: value.mv_size)
+    }
+}
