@@ -49,7 +49,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "patient-records",
-            dependencies: ["PatientRecordsCommands"],
+            dependencies: [
+                "PatientRecordsCommands",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings
         ),
         // A small helper process the tests start to append, read and be killed for real.

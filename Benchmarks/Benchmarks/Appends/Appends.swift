@@ -1,0 +1,61 @@
+import Benchmark
+import EventStore
+import Foundation
+
+/// Durable appends: one appender (one event per transaction) is the reference for 16 concurrent
+/// appenders (group commit). PERFORMANCE.md asks for 10x its throughput.
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(metrics: [.throughput, .wallClock], maxDuration: .seconds(5), maxIterations: 20)
+
+    func makeStore(durable: Bool) -> (EventStore, String) {
+        let path = NSTemporaryDirectory() + "append-bench-" + UUID().uuidString
+        // swiftlint:disable:next force_try
+        let store = try! EventStore.open(at: path, options: .init(durable: durable))
+        return (store, path)
+    }
+
+    func event(_ id: String) -> NewEvent {
+        NewEvent(id: id, type: 1, occurredAt: 0, actor: "bench", payload: [UInt8](repeating: 42, count: 200))
+    }
+
+    let eventsPerIteration = 1_000
+
+    Benchmark("Durable appends, 1 appender (reference)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let (store, path) = makeStore(durable: true)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        benchmark.startMeasurement()
+        for index in 0..<eventsPerIteration {
+            _ = try await store.append([event(UUID().uuidString + "\(index)")], to: "S")
+        }
+        benchmark.stopMeasurement()
+    }
+
+    for appenders in [16] {
+        Benchmark("Durable appends, \(appenders) appenders", configuration: .init(scalingFactor: .kilo)) { benchmark in
+            let (store, path) = makeStore(durable: true)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            benchmark.startMeasurement()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for appender in 0..<appenders {
+                    group.addTask {
+                        for index in stride(from: appender, to: eventsPerIteration, by: appenders) {
+                            _ = try await store.append([event(UUID().uuidString + "\(index)")], to: "S\(appender)")
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            benchmark.stopMeasurement()
+        }
+    }
+
+    Benchmark("Appends without fsync, 1 appender", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let (store, path) = makeStore(durable: false)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        benchmark.startMeasurement()
+        for index in 0..<eventsPerIteration {
+            _ = try await store.append([event(UUID().uuidString + "\(index)")], to: "S")
+        }
+        benchmark.stopMeasurement()
+    }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+
+/// `patient-records`: the admin command line of the patient record store.
+public struct PatientRecordsCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "patient-records",
+        abstract: "Audit and administer an embedded patient record store.",
+        discussion: """
+            Every command takes the store's directory with --store. Stores are opened read-only
+            unless the command writes, so they can run while a clinic service appends.
+
+            Example:
+              patient-records demo
+              patient-records verify --store ./demo-store
+            """,
+        subcommands: [Demo.self, Verify.self]
+    )
+
+    public init() {}
+}
+
+/// The store directory, shared by every command.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "The store's directory.")
+    var store: String = "./demo-store"
+}

@@ -1,0 +1,9 @@
+import ArgumentParser
+import PatientRecordsCommands
+
+@main
+struct PatientRecords {
+    static func main() async {
+        await PatientRecordsCommand.main()
+    }
+}

@@ -1,0 +1,43 @@
+import EventStore
+import Foundation
+import Testing
+
+struct ReadmeExampleTests {
+    // README example: begin
+    func readmeExample(storeDirectory: String) async throws -> [String] {
+        let store = try EventStore.open(at: storeDirectory)
+        defer { store.close() }
+
+        // Durable before it returns; concurrent appends share one commit.
+        let result = try await store.append(
+            [NewEvent(id: "evt-1", type: 1, occurredAt: 0, actor: "u-nurse-1", payload: Array("hello".utf8))],
+            to: "P-0001", expectedVersion: .noStream)
+        print("stored at sequence", result.positions[0].sequence)
+
+        // Read one stream back, then check the hash chain.
+        let history = try store.events(inStream: "P-0001")
+        let report = try store.verify()
+        return report.isIntact ? history.map(\.id) : []
+    }
+    // README example: end
+
+    @Test func theReadmeExampleRuns() async throws {
+        try await withTemporaryDirectory { directory async throws in
+            #expect(try await readmeExample(storeDirectory: directory + "/store") == ["evt-1"])
+        }
+    }
+
+    @Test func theReadmeShowsThisExampleVerbatim() throws {
+        let testFile = try String(contentsOfFile: #filePath, encoding: .utf8)
+        let readme = try String(contentsOfFile: URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("README.md").path, encoding: .utf8)
+        let begin = try #require(testFile.range(of: "// README example: begin\n"))
+        let end = try #require(testFile.range(of: "    // README example: end"))
+        let example = testFile[begin.upperBound..<end.lowerBound]
+            .split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix("    ") ? String($0.dropFirst(4)) : String($0) }
+            .joined(separator: "\n")
+        #expect(readme.contains(example), "README.md's library example differs from the one compiled here")
+    }
+}
