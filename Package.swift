@@ -14,11 +14,13 @@ let package = Package(
     products: [
         .library(name: "LMDB", targets: ["LMDB"]),
         .library(name: "EventStore", targets: ["EventStore"]),
+        .library(name: "ClinicalRecord", targets: ["ClinicalRecord"]),
         .executable(name: "patient-records", targets: ["patient-records"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(
@@ -40,9 +42,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "ClinicalRecord",
+            dependencies: [
+                "EventStore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["Generated/README.md"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PatientRecordsCommands",
             dependencies: [
                 "EventStore",
+                "ClinicalRecord",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -65,6 +78,11 @@ let package = Package(
         .testTarget(
             name: "LMDBTests",
             dependencies: ["LMDB"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ClinicalRecordTests",
+            dependencies: ["ClinicalRecord", "EventStore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -117,7 +117,7 @@ public struct EventRecordView {
 
     /// Whether this stored event has the content of `event` appended to `stream`: everything
     /// the writer chose, nothing the store assigned.
-    func hasSameContent(as event: NewEvent, stream: String) -> Bool {
+    public func hasSameContent(as event: NewEvent, stream: String) -> Bool {
         type == event.type && flags == event.flags && occurredAt == event.occurredAt
             && idBytes.elementsEqual(event.id.utf8) && streamIdBytes.elementsEqual(stream.utf8)
             && actorBytes.elementsEqual(event.actor.utf8) && metadata.elementsEqual(event.metadata)

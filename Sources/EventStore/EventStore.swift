@@ -33,6 +33,8 @@ public final class EventStore: Sendable {
         public var durable = true
         /// The first size of the memory map; it grows on demand.
         public var initialMapSize = 256 << 20
+        /// Named indexes the application keeps beside the log (``StreamAppend/indexEntries``).
+        public var indexes: [String] = []
 
         public init(readOnly: Bool = false, durable: Bool = true) {
             self.readOnly = readOnly
@@ -107,7 +109,7 @@ public final class EventStore: Sendable {
             } catch {
                 throw EventStoreError.storage(operation: "open the store at \(path)", error)
             }
-            let (layout, storeId) = try openLayout(environment, path: path, readOnly: options.readOnly)
+            let (layout, storeId) = try openLayout(environment, path: path, options: options)
             return EventStore(path: path, openKey: openKey, options: options, environment: environment, layout: layout, storeId: storeId)
         } catch {
             _ = openStores.withLock { $0.remove(openKey) }
@@ -140,7 +142,8 @@ public final class EventStore: Sendable {
         }
     }
 
-    private static func openLayout(_ environment: Environment, path: String, readOnly: Bool) throws -> (StoreLayout, String) {
+    private static func openLayout(_ environment: Environment, path: String, options: Options) throws -> (StoreLayout, String) {
+        let readOnly = options.readOnly
         func database(_ name: String) throws -> Database {
             let opened: Database?
             do {
@@ -155,7 +158,12 @@ public final class EventStore: Sendable {
         }
         let layout = StoreLayout(
             events: try database("events"), streams: try database("streams"),
-            eventIds: try database("event-ids"), meta: try database("meta"))
+            eventIds: try database("event-ids"), meta: try database("meta"),
+            indexes: try Dictionary(uniqueKeysWithValues: options.indexes.compactMap { name in
+                // A read-only process may open a store written before an index existed.
+                guard let opened = try environment.openDatabase(named: name, create: !readOnly) else { return nil }
+                return (name, opened)
+            }))
 
         let stored: (version: UInt32?, id: [UInt8]?, empty: Bool) = try environment.read { txn in
             let version = try txn.value(forKey: StoreLayout.MetaKey.formatVersion, in: layout.meta)

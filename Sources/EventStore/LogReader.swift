@@ -27,6 +27,12 @@ public struct LogReader: ~Copyable {
         try txn.value(forKey: Array(id.utf8), in: layout.eventIds).flatMap { Bytes.uint64(bigEndian: $0) }
     }
 
+    /// The value under `key` in the application's index `index`, borrowed; `nil` when absent.
+    public func indexValue(_ index: String, key: [UInt8]) throws -> UnsafeRawBufferPointer? {
+        guard let database = layout.indexes[index] else { return nil }
+        return try txn.value(forKey: key, in: database)
+    }
+
     /// Calls `body` with each record from `sequence` on, in log order, until it returns false.
     public func forEachRecord(from sequence: UInt64 = 1, _ body: (EventRecordView) throws -> Bool) throws {
         try txn.withCursor(on: layout.events) { cursor in

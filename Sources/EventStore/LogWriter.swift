@@ -51,16 +51,13 @@ struct LogWriter {
                 results.append(.failure(refusal))
             }
         }
-        if tail != start {
-            try txn.put(Bytes.bigEndian(tail.sequence), forKey: StoreLayout.MetaKey.headSequence, in: layout.meta)
-            try txn.put(tail.chainHash, forKey: StoreLayout.MetaKey.chainHead, in: layout.meta)
-        }
+        if tail != start { try writeHead(tail, in: txn) }
         return results
     }
 
     /// Checks one stream's batch against the log, then writes it. Nothing is written unless every
     /// check passes, so a refusal leaves the transaction as it was.
-    private func append(_ part: StreamAppend, in txn: borrowing WriteTransaction, tail: inout LogTail, now: Int64) throws -> AppendResult {
+    func append(_ part: StreamAppend, in txn: borrowing WriteTransaction, tail: inout LogTail, now: Int64) throws -> AppendResult {
         let current = try layout.streamVersion(of: part.stream, in: txn)
         var stored: [AppendResult.Position?] = []
         stored.reserveCapacity(part.events.count)
@@ -82,6 +79,7 @@ struct LogWriter {
         guard part.expectedVersion.admits(current) else {
             throw EventStoreError.versionConflict(stream: part.stream, expected: part.expectedVersion, actual: current)
         }
+        let indexes = try part.indexEntries.map { try layout.index(named: $0.index) }
 
         var version = current
         var positions: [AppendResult.Position] = []
@@ -106,7 +104,15 @@ struct LogWriter {
             tail = LogTail(sequence: sequence, chainHash: hash, recordedAt: recordedAt)
             positions.append(.init(sequence: sequence, streamVersion: version, wasAlreadyStored: false))
         }
+        for (entry, index) in zip(part.indexEntries, indexes) {
+            try txn.put(entry.value, forKey: entry.key, in: index)
+        }
         return AppendResult(stream: part.stream, positions: positions)
+    }
+
+    func writeHead(_ tail: LogTail, in txn: borrowing WriteTransaction) throws {
+        try txn.put(Bytes.bigEndian(tail.sequence), forKey: StoreLayout.MetaKey.headSequence, in: layout.meta)
+        try txn.put(tail.chainHash, forKey: StoreLayout.MetaKey.chainHead, in: layout.meta)
     }
 }
 

@@ -34,11 +34,28 @@ public struct StreamAppend: Sendable {
     public var stream: String
     public var events: [NewEvent]
     public var expectedVersion: ExpectedVersion
+    /// Entries the application keeps in its own indexes (``EventStore/Options/indexes``), written
+    /// in the same transaction as the events, so an index never runs ahead of or behind the log.
+    public var indexEntries: [IndexEntry]
 
-    public init(stream: String, events: [NewEvent], expectedVersion: ExpectedVersion = .any) {
+    public init(stream: String, events: [NewEvent], expectedVersion: ExpectedVersion = .any, indexEntries: [IndexEntry] = []) {
         self.stream = stream
         self.events = events
         self.expectedVersion = expectedVersion
+        self.indexEntries = indexEntries
+    }
+}
+
+/// A key and value in one of the application's named indexes.
+public struct IndexEntry: Sendable, Hashable {
+    public var index: String
+    public var key: [UInt8]
+    public var value: [UInt8]
+
+    public init(index: String, key: [UInt8], value: [UInt8]) {
+        self.index = index
+        self.key = key
+        self.value = value
     }
 }
 

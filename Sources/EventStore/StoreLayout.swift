@@ -10,6 +10,15 @@ struct StoreLayout: Sendable {
     let eventIds: Database
     /// Name → value: format version, store id, head sequence, chain head.
     let meta: Database
+    /// The application's own indexes, by name (see ``EventStore/Options/indexes``).
+    let indexes: [String: Database]
+
+    func index(named name: String) throws -> Database {
+        guard let database = indexes[name] else {
+            throw EventStoreError.invalidEvent("There is no index named \(name); declare it in EventStore.Options.indexes.")
+        }
+        return database
+    }
 
     static let databaseNames = ["events", "streams", "event-ids", "meta"]
     static let formatVersion: UInt32 = 1

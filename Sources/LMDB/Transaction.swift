@@ -63,6 +63,16 @@ public struct ReadTransaction: TransactionReading, ~Copyable {
 public struct WriteTransaction: TransactionReading, ~Copyable {
     public let handle: OpaquePointer
 
+    /// Wraps the handle of a transaction owned by an enclosing ``Environment/write(_:)`` scope, for
+    /// layers that hand out their own scoped writer. The result must not outlive that scope.
+    public init(borrowing handle: OpaquePointer) {
+        self.handle = handle
+    }
+
+    init(handle: OpaquePointer) {
+        self.handle = handle
+    }
+
     /// How a value is put.
     public struct PutFlags: OptionSet, Sendable {
         public let rawValue: UInt32

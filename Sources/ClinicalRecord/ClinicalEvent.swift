@@ -1,0 +1,102 @@
+import EventStore
+import Foundation
+import SwiftProtobuf
+
+/// An event to record, as a writer states it: CloudEvents attributes and the message.
+public struct ClinicalEventInput: Sendable {
+    /// Unique in the store (a UUID is recommended).
+    public var id: String
+    /// URI of the recording system, e.g. `urn:clinic:northside`.
+    public var source: String
+    /// The patient id: each patient is one stream.
+    public var patientId: String
+    /// When it happened clinically, in nanoseconds since 1970 UTC.
+    public var time: Int64
+    public var actorId: String
+    public var actorRole: ActorRole
+    public var message: any SwiftProtobuf.Message
+    /// The patient stream version the writer expects (optimistic concurrency).
+    public var expectedVersion: UInt64?
+    public var correlationId: String?
+    public var causationId: String?
+    public var dataContentType: String?
+
+    public init(
+        id: String = UUID().uuidString.lowercased(), source: String, patientId: String, time: Int64,
+        actorId: String, actorRole: ActorRole, message: any SwiftProtobuf.Message,
+        expectedVersion: UInt64? = nil, correlationId: String? = nil, causationId: String? = nil,
+        dataContentType: String? = nil
+    ) {
+        self.id = id
+        self.source = source
+        self.patientId = patientId
+        self.time = time
+        self.actorId = actorId
+        self.actorRole = actorRole
+        self.message = message
+        self.expectedVersion = expectedVersion
+        self.correlationId = correlationId
+        self.causationId = causationId
+        self.dataContentType = dataContentType
+    }
+
+    /// The event's type, from its message; `nil` for a message that is no clinic event.
+    public var type: ClinicalEventType? {
+        ClinicalEventType(cloudEventType: Swift.type(of: message).protoMessageName)
+    }
+}
+
+/// A stored clinic event, decoded.
+public struct ClinicalEvent: Sendable {
+    public let sequence: UInt64
+    public let streamVersion: UInt64
+    public let id: String
+    public let patientId: String
+    public let type: ClinicalEventType
+    /// When it happened clinically, ns since 1970 UTC.
+    public let time: Int64
+    /// When the store wrote it, ns since 1970 UTC.
+    public let recordedAt: Int64
+    public let actorId: String
+    /// The role as stored; `nil` only for a role this version does not know.
+    public let actorRole: ActorRole?
+    public let source: String
+    public let correlationId: String?
+    public let causationId: String?
+    public let dataContentType: String?
+    public let chainHash: [UInt8]
+    public let message: any SwiftProtobuf.Message
+
+    /// The message as `T`, or `nil` when the event is of another type.
+    public func payload<T: SwiftProtobuf.Message>(as: T.Type = T.self) -> T? { message as? T }
+}
+
+/// Turns clinic events into log records and back.
+enum EventCodec {
+    static func newEvent(for input: ClinicalEventInput, type: ClinicalEventType) throws -> NewEvent {
+        var envelope = Ketamine_V1_EventEnvelope()
+        envelope.source = input.source
+        envelope.actorRole = input.actorRole.rawValue
+        if let value = input.correlationId { envelope.correlationID = value }
+        if let value = input.causationId { envelope.causationID = value }
+        if let value = input.dataContentType { envelope.dataContentType = value }
+        return NewEvent(
+            id: input.id, type: type.rawValue, occurredAt: input.time, actor: input.actorId,
+            metadata: try envelope.serializedBytes(), payload: try input.message.serializedBytes())
+    }
+
+    /// Decodes one record. `nil` for a type code this version does not know.
+    static func decode(_ record: EventRecordView) throws -> ClinicalEvent? {
+        guard let type = ClinicalEventType(rawValue: record.type) else { return nil }
+        let envelope = try Ketamine_V1_EventEnvelope(serializedBytes: Array(record.metadata))
+        let message = try type.messageType.init(serializedBytes: Array(record.payload))
+        return ClinicalEvent(
+            sequence: record.sequence, streamVersion: record.streamVersion, id: record.id,
+            patientId: record.streamId, type: type, time: record.occurredAt, recordedAt: record.recordedAt,
+            actorId: record.actor, actorRole: ActorRole(rawValue: envelope.actorRole), source: envelope.source,
+            correlationId: envelope.hasCorrelationID ? envelope.correlationID : nil,
+            causationId: envelope.hasCausationID ? envelope.causationID : nil,
+            dataContentType: envelope.hasDataContentType ? envelope.dataContentType : nil,
+            chainHash: Array(record.chainHash), message: message)
+    }
+}

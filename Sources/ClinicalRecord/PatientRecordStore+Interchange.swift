@@ -1,0 +1,78 @@
+import EventStore
+import Foundation
+
+/// What an import did.
+public struct ImportSummary: Sendable, Hashable {
+    /// Events written.
+    public let imported: Int
+    /// Events already stored with the same content (skipped).
+    public let alreadyStored: Int
+    /// Lines read, blank lines included.
+    public let lines: Int
+}
+
+extension PatientRecordStore {
+    /// Imports CloudEvents NDJSON from `path` ("-" for standard input): every event lands, or
+    /// none does. The same file again is a no-op. Memory stays constant: each line is checked
+    /// against the store's own transaction, which already holds the lines before it.
+    ///
+    /// - Throws: ``ValidationError`` naming the line, the attribute or field and the reason.
+    @discardableResult
+    public func importEvents(fromFile path: String, quiet: Bool = false) throws -> ImportSummary {
+        let size = path == "-" ? nil : (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+        let progress = Progress("Importing", total: size, quiet: quiet)
+        defer { progress.finish() }
+        if path == "-" {
+            // Standard input cannot be read twice, so a retry after the map grows cannot re-read
+            // it: spool it to a private file first.
+            let spool = NSTemporaryDirectory() + "patient-records-import-\(UUID().uuidString).ndjson"
+            guard FileManager.default.createFile(atPath: spool, contents: nil, attributes: [.posixPermissions: 0o600]),
+                  let out = FileHandle(forWritingAtPath: spool) else {
+                throw ValidationError(field: "file", reason: "could not spool standard input to \(spool)")
+            }
+            defer { try? FileManager.default.removeItem(atPath: spool) }
+            while let chunk = try FileHandle.standardInput.read(upToCount: 1 << 20), !chunk.isEmpty { out.write(chunk) }
+            try out.close()
+            return try importEvents(fromFile: spool, quiet: quiet)
+        }
+        return try events.withExclusiveTransaction { appender in
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw ValidationError(field: "file", reason: "\(path) cannot be read")
+            }
+            defer { try? handle.close() }
+            var lines = LineReader(handle: handle)
+            var number = 0, imported = 0, skipped = 0
+            while let line = try lines.next() {
+                number += 1
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) { continue }
+                let input = try CloudEventCodec.decode(line, lineNumber: number)
+                do {
+                    switch try prepare(input, against: appender) {
+                    case .alreadyStored: skipped += 1
+                    case .append(let part):
+                        try appender.append(part)
+                        imported += 1
+                    }
+                } catch let error as ValidationError {
+                    throw error.at(line: number)
+                } catch let error as EventStoreError {
+                    throw ValidationError(line: number, field: "id", reason: error.description)
+                }
+                progress.update(lines.bytesRead, detail: "\(imported) events")
+            }
+            return ImportSummary(imported: imported, alreadyStored: skipped, lines: number)
+        }
+    }
+
+    /// Writes the whole store, or one patient, as CloudEvents NDJSON, one line per event, in log order.
+    public func exportEvents(patient: String? = nil, to write: (String) throws -> Void) throws {
+        if let patient {
+            for event in try events(ofPatient: patient) { try write(CloudEventCodec.encode(event) + "\n") }
+            return
+        }
+        try forEachEvent { event in
+            try write(CloudEventCodec.encode(event) + "\n")
+            return true
+        }
+    }
+}

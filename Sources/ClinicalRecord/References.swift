@@ -1,0 +1,51 @@
+import EventStore
+
+/// What validation needs to read of the record: a snapshot, or the import's own transaction.
+public protocol RecordSnapshot: ~Copyable {
+    func streamVersion(_ stream: String) throws -> UInt64
+    func sequence(ofEventId id: String) throws -> UInt64?
+    func record(at sequence: UInt64) throws -> EventRecordView?
+    func indexValue(_ index: String, key: [UInt8]) throws -> UnsafeRawBufferPointer?
+}
+
+extension LogReader: RecordSnapshot {}
+extension ExclusiveAppender: RecordSnapshot {}
+
+/// The index of ids that later events refer to, per patient: plans, sessions, consents, side
+/// effects, and voided events. Kept beside the log and written in the same transaction as the
+/// event that defines each id, so checking a reference is one lookup, not a scan of the stream.
+enum References {
+    static let index = "clinical-references"
+
+    enum Kind: String {
+        case plan, session, consent, sideEffect = "side-effect", voided
+    }
+
+    static func key(patient: String, kind: Kind, id: String) -> [UInt8] {
+        var key = Array(patient.utf8)
+        key.append(0)
+        key.append(contentsOf: kind.rawValue.utf8)
+        key.append(0)
+        key.append(contentsOf: id.utf8)
+        return key
+    }
+
+    static func exists(_ kind: Kind, _ id: String, patient: String, in snapshot: borrowing some RecordSnapshot & ~Copyable) throws -> Bool {
+        try snapshot.indexValue(index, key: key(patient: patient, kind: kind, id: id)) != nil
+    }
+
+    /// The entries an event adds to the index.
+    static func entries(for input: ClinicalEventInput) -> [IndexEntry] {
+        func entry(_ kind: Kind, _ id: String) -> [IndexEntry] {
+            [IndexEntry(index: index, key: key(patient: input.patientId, kind: kind, id: id), value: Array(input.id.utf8))]
+        }
+        switch input.message {
+        case let m as Ketamine_V1_TreatmentPlanned: return entry(.plan, m.planID)
+        case let m as Ketamine_V1_SessionScheduled: return entry(.session, m.sessionID)
+        case let m as Ketamine_V1_ConsentGiven: return entry(.consent, m.consentID)
+        case let m as Ketamine_V1_SideEffectObserved: return entry(.sideEffect, m.sideEffectID)
+        case let m as Ketamine_V1_EntryVoided: return entry(.voided, m.voidedEventID)
+        default: return []
+        }
+    }
+}

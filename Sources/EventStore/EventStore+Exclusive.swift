@@ -1,0 +1,72 @@
+import LMDB
+
+/// Appends inside one exclusive write transaction, reading its own writes: for imports that must
+/// land whole, check each event against everything before it (in the log or earlier in the same
+/// input) and stream a large input in constant memory.
+///
+/// Valid only inside ``EventStore/withExclusiveTransaction(_:)``.
+public struct ExclusiveAppender: ~Copyable {
+    let txn: WriteTransaction
+    let writer: LogWriter
+    var tail: LogTail
+    let now: Int64
+    /// How many events this transaction has written so far.
+    public private(set) var appended = 0
+
+    /// Appends one stream's batch; a refusal throws and, unless caught, aborts the whole transaction.
+    @discardableResult
+    public mutating func append(_ part: StreamAppend) throws -> AppendResult {
+        try EventStore.validate([part])
+        let result = try writer.append(part, in: txn, tail: &tail, now: now)
+        appended += result.positions.filter { !$0.wasAlreadyStored }.count
+        return result
+    }
+
+    /// The number of events in `stream`, this transaction's appends included.
+    public func streamVersion(_ stream: String) throws -> UInt64 {
+        try writer.layout.streamVersion(of: stream, in: txn)
+    }
+
+    /// The sequence of the event with id `id`, this transaction's appends included.
+    public func sequence(ofEventId id: String) throws -> UInt64? {
+        try txn.value(forKey: Array(id.utf8), in: writer.layout.eventIds).flatMap { Bytes.uint64(bigEndian: $0) }
+    }
+
+    /// The record at `sequence`, borrowed until the transaction ends.
+    public func record(at sequence: UInt64) throws -> EventRecordView? {
+        try writer.layout.record(at: sequence, in: txn)
+    }
+
+    /// The value under `key` in the application's index `index`; `nil` when absent.
+    public func indexValue(_ index: String, key: [UInt8]) throws -> UnsafeRawBufferPointer? {
+        try txn.value(forKey: key, in: writer.layout.index(named: index))
+    }
+}
+
+extension EventStore {
+    /// Runs `body` in one write transaction of its own: everything it appends commits together
+    /// (durably) when it returns, and nothing does when it throws. Group-committed appends from
+    /// other tasks wait meanwhile.
+    ///
+    /// If the map fills up, the transaction is undone, the map grows and `body` runs again from
+    /// the start: it must be repeatable (read its input anew).
+    public func withExclusiveTransaction<R>(_ body: (inout ExclusiveAppender) throws -> R) throws -> R {
+        guard appendWriter != nil else { throw EventStoreError.readOnly(path: path) }
+        let writer = LogWriter(layout: layout)
+        do {
+            let result = try environment.write { txn in
+                var appender = ExclusiveAppender(
+                    txn: WriteTransaction(borrowing: txn.handle), writer: writer,
+                    tail: try LogTail(layout: layout, txn: txn), now: Clock.nanosecondsSinceEpoch())
+                let start = appender.tail
+                let result = try body(&appender)
+                if appender.tail != start { try writer.writeHead(appender.tail, in: txn) }
+                return result
+            }
+            commits.notify()
+            return result
+        } catch {
+            throw EventStoreError.wrap(error, operation: "write to the store")
+        }
+    }
+}
