@@ -46,21 +46,43 @@ extension PatientRecordStore {
                 number += 1
                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) { continue }
                 let input = try CloudEventCodec.decode(line, lineNumber: number)
-                do {
-                    switch try prepare(input, against: appender) {
-                    case .alreadyStored: skipped += 1
-                    case .append(let part):
-                        try appender.append(part)
-                        imported += 1
-                    }
-                } catch let error as ValidationError {
-                    throw error.at(line: number)
-                } catch let error as EventStoreError {
-                    throw ValidationError(line: number, field: "id", reason: error.description)
-                }
+                if try ingest(input, into: &appender, line: number) { imported += 1 } else { skipped += 1 }
                 progress.update(lines.bytesRead, detail: "\(imported) events")
             }
             return ImportSummary(imported: imported, alreadyStored: skipped, lines: number)
+        }
+    }
+
+    /// Records `inputs` in order in one transaction: all of them, or none when one is refused.
+    /// Events already stored with the same content are skipped, so the same inputs again are a no-op.
+    @discardableResult
+    public func importEvents(_ inputs: some Sequence<ClinicalEventInput>, progress: Progress? = nil) throws -> ImportSummary {
+        try events.withExclusiveTransaction { appender in
+            var number = 0, imported = 0, skipped = 0
+            for input in inputs {
+                number += 1
+                if try ingest(input, into: &appender, line: nil) { imported += 1 } else { skipped += 1 }
+                progress?.update(number, detail: "\(imported) events")
+            }
+            progress?.finish()
+            return ImportSummary(imported: imported, alreadyStored: skipped, lines: number)
+        }
+    }
+
+    /// Checks one event against the transaction and appends it; false when it was stored already.
+    private func ingest(_ input: ClinicalEventInput, into appender: inout ExclusiveAppender, line: Int?) throws -> Bool {
+        do {
+            switch try prepare(input, against: appender) {
+            case .alreadyStored:
+                return false
+            case .append(let part):
+                try appender.append(part)
+                return true
+            }
+        } catch let error as ValidationError {
+            throw error.at(line: line)
+        } catch let error as EventStoreError {
+            throw ValidationError(line: line, field: "id", reason: error.description)
         }
     }
 

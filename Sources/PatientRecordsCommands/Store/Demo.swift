@@ -1,16 +1,19 @@
 import ArgumentParser
+import ClinicalRecord
 import EventStore
 import Foundation
 
-/// `patient-records demo`: builds a small store and shows what the log does.
+/// `patient-records demo`: builds a sample clinic and shows what the store does.
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Build a sample store and show what it does.",
+        abstract: "Build a sample clinic and show what the store does.",
         discussion: """
-            Appends a short history for three patients to the store (./demo-store unless --store
-            is given), concurrently and durably, then reads it back, follows a patient's stream
-            and verifies the hash chain. Running it again adds nothing: appends are idempotent
-            by event id.
+            Records about 40 patients over 6 months into the store (./demo-store unless --store
+            is given): every modality, assessments that improve over the sessions for most,
+            side effects, a withdrawn consent, corrections by voiding, disclosures, and a few
+            sessions that break a compliance rule. It uses the seeded generator of
+            `patient-records generate`, so running it again adds nothing but the record access
+            of showing a patient. Then it shows one patient and the tail of the audit trail.
 
             Example:
               patient-records demo --store /tmp/demo-store
@@ -18,34 +21,38 @@ struct Demo: AsyncParsableCommand {
     )
 
     @OptionGroup var options: StoreOptions
+    @Option(help: "The generator's seed.") var seed: UInt64 = 42
+    @Option(help: "The number of patients.") var patients: Int = 40
+    @Option(help: "The patient to show.") var show: String = "P-0001"
+    @Flag(help: "No progress on the terminal.") var quiet = false
+
+    func validate() throws {
+        guard patients > 0 else { throw ValidationError("--patients must be at least 1.") }
+    }
 
     func run() async throws {
-        let store = try EventStore.open(at: options.store)
+        let store = try PatientRecordStore.open(at: options.store)
         defer { store.close() }
-        let patients = ["P-0001", "P-0002", "P-0003"]
-        let steps = ["registered", "assessed", "evaluated", "consented", "planned", "dosed", "discharged"]
-        let start = Int64(1_767_225_600) * 1_000_000_000 // 2026-01-01T00:00:00Z
-        let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in
-            for (index, patient) in patients.enumerated() {
-                group.addTask {
-                    let events = steps.enumerated().map { step, name in
-                        NewEvent(id: "demo-\(patient)-\(step)", type: UInt16(step + 1),
-                                 occurredAt: start + Int64(index * 86_400 + step * 3_600) * 1_000_000_000,
-                                 actor: "u-demo", payload: Array("\(patient) \(name)".utf8))
-                    }
-                    return try await store.append(events, to: patient)
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }
-        let written = results.flatMap(\.positions).filter { !$0.wasAlreadyStored }.count
-        print("Store \(options.store) (id \(store.storeId)): \(written) new events appended, head at sequence \(try store.head()).")
+        let generator = ClinicGenerator(seed: seed, patients: patients, months: 6)
+        let inputs = generator.allEvents()
+        let summary = try store.importEvents(inputs, progress: Progress("Recording the demo clinic", total: inputs.count, quiet: quiet))
+        print("Demo clinic in \(options.store): \(inputs.count) events for \(patients) patients (\(summary.imported) new, \(summary.alreadyStored) already stored).")
         print("")
-        print("Stream \(patients[0]):")
-        for event in try store.events(inStream: patients[0]) {
-            print("  v\(event.streamVersion)  seq \(event.sequence)  \(String(decoding: event.payload, as: UTF8.self))  chain \(event.chainHashHex.prefix(12))…")
+
+        var access = Ketamine_V1_RecordAccessed()
+        access.purpose = .audit
+        access.description_p = "Shown by patient-records demo"
+        try await store.record(ClinicalEventInput(
+            source: "urn:clinic:demo", patientId: show, time: Int64(Date().timeIntervalSince1970 * 1e9),
+            actorId: ProcessInfo.processInfo.environment["USER"] ?? "admin", actorRole: .admin, message: access))
+        guard let state = try store.patientState(show) else {
+            throw ValidationError("Patient \(show) has no record in \(options.store).")
         }
-        let report = try store.verify()
+        print(PatientStateText.render(state))
+        print("")
+        print("The last entries of the audit trail:")
+        print(AuditText.render(try store.auditTrail(AuditQuery(limit: 12))))
+        let report = try store.events.verify()
         print("")
         print(report.isIntact ? "Hash chain verified over \(report.eventsVerified) events." : "Verification failed: \(report.problem ?? "")")
     }

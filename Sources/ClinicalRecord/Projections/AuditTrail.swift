@@ -1,0 +1,120 @@
+import SwiftProtobuf
+
+/// One line of the audit trail: who did what, when, to which record.
+public struct AuditEntry: Sendable, Encodable, Hashable {
+    /// `create` for clinical entries, `read` for record accesses, `void` for voids.
+    public enum Action: String, Sendable, Codable { case create, read, void }
+
+    public var sequence: UInt64
+    public var eventId: String
+    public var recordedAt: String
+    public var occurredAt: String
+    public var actorId: String
+    public var actorRole: String
+    public var action: Action
+    public var patientId: String
+    public var type: String
+    public var summary: String
+    /// Set on an entry that a later `EntryVoided` voided.
+    public var voidedBy: String?
+    /// For record accesses: the purpose (`audit`, `disclosure`, …) and the recipient of a disclosure.
+    public var purpose: String?
+    public var disclosedTo: String?
+    var recordedTime: Int64
+    var source: String
+
+    enum CodingKeys: String, CodingKey {
+        case sequence, eventId, recordedAt, occurredAt, actorId, actorRole, action, patientId, type, summary, voidedBy, purpose, disclosedTo
+    }
+}
+
+/// Which audit entries to return; every condition given must hold.
+public struct AuditQuery: Sendable, Hashable {
+    public var patientId: String?
+    public var actorId: String?
+    /// Recorded at or after this time (ns since 1970).
+    public var since: Int64?
+    /// Recorded at or before this time (ns since 1970).
+    public var until: Int64?
+    /// Only these types (short names, e.g. `DoseAdministered`).
+    public var types: Set<String>?
+    /// Only the last this many entries that match.
+    public var limit: Int?
+
+    public init(patientId: String? = nil, actorId: String? = nil, since: Int64? = nil, until: Int64? = nil, types: Set<String>? = nil, limit: Int? = nil) {
+        self.patientId = patientId
+        self.actorId = actorId
+        self.since = since
+        self.until = until
+        self.types = types
+        self.limit = limit
+    }
+
+    func matches(_ entry: AuditEntry) -> Bool {
+        if let patientId, entry.patientId != patientId { return false }
+        if let actorId, entry.actorId != actorId { return false }
+        if let since, entry.recordedTime < since { return false }
+        if let until, entry.recordedTime > until { return false }
+        if let types, !types.contains(entry.type) { return false }
+        return true
+    }
+}
+
+/// One disclosure in the HIPAA accounting of disclosures.
+public struct Disclosure: Sendable, Codable, Hashable {
+    public var date: String
+    public var recipient: String
+    public var description: String
+    public var purpose: String
+    public var actorId: String
+    public var eventId: String
+}
+
+enum AuditSummary {
+    static func entry(for event: ClinicalEvent) -> AuditEntry {
+        let action: AuditEntry.Action = event.type == .recordAccessed ? .read : event.type == .entryVoided ? .void : .create
+        let access = event.payload(as: Ketamine_V1_RecordAccessed.self)
+        return AuditEntry(
+            sequence: event.sequence, eventId: event.id, recordedAt: ClinicalTime.format(event.recordedAt),
+            occurredAt: ClinicalTime.format(event.time), actorId: event.actorId, actorRole: event.actorRole?.rawValue ?? "unknown",
+            action: action, patientId: event.patientId, type: event.type.name, summary: summary(event.message),
+            voidedBy: nil, purpose: access?.purpose.label, disclosedTo: access.flatMap { $0.hasDisclosedTo ? $0.disclosedTo : nil },
+            recordedTime: event.recordedAt, source: event.source)
+    }
+
+    static func time(_ stamp: Google_Protobuf_Timestamp) -> String { ClinicalTime.format(stamp.nanosecondsSince1970) }
+
+    /// A one-line description a clinician or auditor can read.
+    static func summary(_ message: any SwiftProtobuf.Message) -> String {
+        switch message {
+        case let m as Ketamine_V1_PatientRegistered: "Registered \(m.givenName) \(m.familyName), born \(m.birthDate), \(m.weightKg.formatted) kg"
+        case let m as Ketamine_V1_PatientDetailsUpdated:
+            "Updated details: " + [m.hasGivenName ? "given name" : nil, m.hasFamilyName ? "family name" : nil, m.hasWeightKg ? "weight \(m.weightKg.formatted) kg" : nil, m.hasPhone ? "phone" : nil, m.hasEmail ? "email" : nil].compactMap { $0 }.joined(separator: ", ")
+        case let m as Ketamine_V1_MedicalHistoryRecorded: "Medical history: \(m.conditions.count) conditions, \(m.medications.count) medications"
+        case let m as Ketamine_V1_MedicationChanged: "Medication \(m.name) \(m.change.label)\(m.hasDose ? " (\(m.dose))" : "")"
+        case let m as Ketamine_V1_AssessmentRecorded:
+            {
+                let score = m.instrument.score(m.itemScores)
+                return "\(m.instrument.displayName) total \(score.total)\(score.band.map { " (\($0))" } ?? "")"
+            }()
+        case let m as Ketamine_V1_EvaluationCompleted: "Psychiatric evaluation: \(m.eligible ? "eligible" : "not eligible")\(m.eligibleModalities.isEmpty ? "" : " for " + m.eligibleModalities.map(\.label).joined(separator: ", "))"
+        case let m as Ketamine_V1_ConsentGiven: "Consent \(m.consentID) given for \(m.scope.label) (form \(m.formVersion))"
+        case let m as Ketamine_V1_ConsentWithdrawn: "Consent \(m.consentID) withdrawn: \(m.reason)"
+        case let m as Ketamine_V1_RemsEnrolled: "Enrolled in esketamine REMS (\(m.enrollmentID))"
+        case let m as Ketamine_V1_TreatmentPlanned: "Plan \(m.planID): \(m.modality.label) \(m.phase.label), \(m.sessionsPlanned) sessions"
+        case let m as Ketamine_V1_SessionScheduled: "Session \(m.sessionID) scheduled for \(time(m.scheduledFor))"
+        case let m as Ketamine_V1_PreSessionCheckRecorded: "Pre-session check for \(m.sessionID): BP \(m.bloodPressure.systolic)/\(m.bloodPressure.diastolic)"
+        case let m as Ketamine_V1_DoseAdministered: "Dose \(m.doseMg.formatted) mg \(m.drug.label) \(m.route.label) in session \(m.sessionID)"
+        case let m as Ketamine_V1_VitalsRecorded: "Vitals in \(m.sessionID): BP \(m.bloodPressure.systolic)/\(m.bloodPressure.diastolic), HR \(m.heartRate), SpO2 \(m.spo2)%"
+        case let m as Ketamine_V1_SideEffectObserved: "Side effect \(m.sideEffectID): \(m.severity.label) \(m.kind.label)\(m.serious ? " (serious)" : "")"
+        case let m as Ketamine_V1_SideEffectResolved: "Side effect \(m.sideEffectID) resolved"
+        case let m as Ketamine_V1_PatientDischarged: "Discharged from \(m.sessionID), Aldrete \(m.aldreteScore)"
+        case let m as Ketamine_V1_SessionCancelled: "Session \(m.sessionID) cancelled: \(m.reason)"
+        case let m as Ketamine_V1_RemsMonitoringFormSubmitted: "REMS monitoring form for \(m.sessionID) submitted"
+        case let m as Ketamine_V1_DrugWasted: "Wasted \(m.amountMg.formatted) mg \(m.drug.label) (lot \(m.lotNumber)), witness \(m.witnessedBy)"
+        case let m as Ketamine_V1_EntryVoided: "Voided \(m.voidedEventID): \(m.reason)"
+        case let m as Ketamine_V1_RecordAccessed: "Record read for \(m.purpose.label)\(m.hasDisclosedTo ? ", disclosed to \(m.disclosedTo)" : ""): \(m.description_p)"
+        default: "Event of type \(Swift.type(of: message).protoMessageName)"
+        }
+    }
+}

@@ -1,0 +1,235 @@
+import SwiftProtobuf
+
+/// Folds one patient's events, in stream order, into a ``PatientState``.
+///
+/// Voided events must be left out by the caller (``PatientRecordStore/patientState(_:asOf:)``
+/// collects the voids first); everything else is applied as it comes.
+struct PatientStateBuilder {
+    private var state: PatientState
+    private var weightAt: Int64 = .min
+    private var medications: [String: PatientState.Medication] = [:]
+    private var medicationOrder: [String] = []
+    private var evaluationTime: Int64 = .min
+    private var consents: [String: (consent: PatientState.Consent, expires: Int64?)] = [:]
+    private var consentOrder: [String] = []
+    private var plans: [String: PatientState.Plan] = [:]
+    private var currentPlanId: String?
+    private var doseTimes: [String: [Int64]] = [:]
+    private var assessments: [Ketamine_V1_Instrument: [PatientState.InstrumentTrend.Point]] = [:]
+    private var sideEffects: [String: PatientState.SideEffect] = [:]
+    private var sideEffectOrder: [String] = []
+    private var sessions: [String: PatientState.Session] = [:]
+    private var sessionOrder: [String] = []
+
+    init(patientId: String) {
+        state = PatientState(patientId: patientId)
+    }
+
+    mutating func count(_ event: ClinicalEvent, voided: Bool) {
+        state.eventCount += 1
+        state.lastSequence = event.sequence
+        state.countsByType[event.type.name, default: 0] += 1
+        if voided { state.voidedCount += 1 }
+    }
+
+    mutating func countUnknown() { state.unknownTypeCount += 1 }
+
+    private mutating func session(_ id: String) -> PatientState.Session {
+        if let existing = sessions[id] { return existing }
+        sessionOrder.append(id)
+        return PatientState.Session(sessionId: id, planId: "")
+    }
+
+    private mutating func update(session id: String, _ change: (inout PatientState.Session) -> Void) {
+        var value = session(id)
+        change(&value)
+        sessions[id] = value
+    }
+
+    private mutating func setWeight(_ kg: Double, at time: Int64) {
+        if time >= weightAt {
+            weightAt = time
+            state.weightKg = kg
+        }
+    }
+
+    mutating func apply(_ event: ClinicalEvent) {
+        let at = ClinicalTime.format(event.time)
+        switch event.message {
+        case let m as Ketamine_V1_PatientRegistered:
+            state.demographics.givenName = m.givenName
+            state.demographics.familyName = m.familyName
+            state.demographics.birthDate = m.birthDate
+            state.demographics.sex = m.sex.label
+            state.demographics.phone = m.hasPhone ? m.phone : nil
+            state.demographics.email = m.hasEmail ? m.email : nil
+            setWeight(m.weightKg, at: event.time)
+        case let m as Ketamine_V1_PatientDetailsUpdated:
+            if m.hasGivenName { state.demographics.givenName = m.givenName }
+            if m.hasFamilyName { state.demographics.familyName = m.familyName }
+            if m.hasPhone { state.demographics.phone = m.phone }
+            if m.hasEmail { state.demographics.email = m.email }
+            if m.hasWeightKg { setWeight(m.weightKg, at: event.time) }
+        case let m as Ketamine_V1_MedicalHistoryRecorded:
+            state.history.conditions = m.conditions.map { "\($0.code) \($0.display)" }
+            medications = [:]
+            medicationOrder = []
+            for medication in m.medications {
+                medicationOrder.append(medication.name)
+                medications[medication.name] = .init(name: medication.name, dose: medication.dose, medicationClass: medication.medicationClass.label, status: "current")
+            }
+            state.history.flags = [
+                ("psychosis history", m.psychosisHistory), ("substance use disorder", m.substanceUseDisorder),
+                ("pregnant", m.pregnant), ("uncontrolled hypertension", m.uncontrolledHypertension),
+                ("aneurysmal vascular disease", m.aneurysmalVascularDisease),
+                ("arteriovenous malformation", m.arteriovenousMalformation),
+                ("intracerebral hemorrhage history", m.intracerebralHemorrhageHistory),
+            ].filter(\.1).map(\.0)
+            state.history.recordedAt = at
+        case let m as Ketamine_V1_MedicationChanged:
+            if medications[m.name] == nil { medicationOrder.append(m.name) }
+            let previous = medications[m.name]
+            medications[m.name] = .init(
+                name: m.name, dose: m.hasDose ? m.dose : previous?.dose ?? "",
+                medicationClass: m.medicationClass.label,
+                status: m.change == .stopped ? "stopped" : m.change == .tapering ? "tapering" : "current")
+        case let m as Ketamine_V1_AssessmentRecorded:
+            let score = m.instrument.score(m.itemScores)
+            assessments[m.instrument, default: []].append(.init(at: at, total: score.total, band: score.band, time: event.time))
+        case let m as Ketamine_V1_EvaluationCompleted:
+            if event.time >= evaluationTime {
+                evaluationTime = event.time
+                state.eligibility = .init(
+                    evaluationId: m.evaluationID, evaluatedAt: at, eligible: m.eligible, treatmentResistant: m.treatmentResistant,
+                    modalities: m.eligibleModalities.map(\.label), diagnoses: m.diagnoses.map { "\($0.code) \($0.display)" },
+                    contraindications: m.contraindications)
+            }
+        case let m as Ketamine_V1_ConsentGiven:
+            if consents[m.consentID] == nil { consentOrder.append(m.consentID) }
+            consents[m.consentID] = (
+                .init(consentId: m.consentID, scope: m.scope.label, formVersion: m.formVersion,
+                      signedAt: ClinicalTime.format(m.signedAt.nanosecondsSince1970),
+                      expiresAt: m.hasExpiresAt ? ClinicalTime.format(m.expiresAt.nanosecondsSince1970) : nil, status: "active"),
+                m.hasExpiresAt ? m.expiresAt.nanosecondsSince1970 : nil)
+        case let m as Ketamine_V1_ConsentWithdrawn:
+            consents[m.consentID]?.consent.status = "withdrawn"
+        case let m as Ketamine_V1_RemsEnrolled:
+            state.remsEnrolledAt = ClinicalTime.format(m.enrolledAt.nanosecondsSince1970)
+        case let m as Ketamine_V1_TreatmentPlanned:
+            plans[m.planID] = .init(
+                planId: m.planID, modality: m.modality.label, phase: m.phase.label, sessionsPlanned: Int(m.sessionsPlanned),
+                maxSessionsPerWeek: Int(m.maxSessionsPerWeek), dosesGiven: 0, dosesInLast7Days: 0, startDate: m.startDate)
+            currentPlanId = m.planID
+        case let m as Ketamine_V1_SessionScheduled:
+            update(session: m.sessionID) {
+                $0.planId = m.planID
+                $0.scheduledFor = ClinicalTime.format(m.scheduledFor.nanosecondsSince1970)
+            }
+        case let m as Ketamine_V1_PreSessionCheckRecorded:
+            update(session: m.sessionID) {
+                $0.check = "BP \(m.bloodPressure.systolic)/\(m.bloodPressure.diastolic), HR \(m.heartRate), SpO2 \(m.spo2)%, escort \(m.escortPresent ? "present" : "absent")"
+            }
+        case let m as Ketamine_V1_DoseAdministered:
+            doseTimes[m.planID, default: []].append(m.startedAt.nanosecondsSince1970)
+            setWeight(m.weightKg, at: m.startedAt.nanosecondsSince1970)
+            update(session: m.sessionID) {
+                $0.planId = m.planID
+                $0.dose = "\(m.doseMg.formatted) mg \(m.drug.label) \(m.route.label) (\(m.setting.label))"
+                $0.doseStartedAt = ClinicalTime.format(m.startedAt.nanosecondsSince1970)
+            }
+        case let m as Ketamine_V1_VitalsRecorded:
+            update(session: m.sessionID) {
+                $0.vitals.append("\(ClinicalTime.format(m.measuredAt.nanosecondsSince1970)) BP \(m.bloodPressure.systolic)/\(m.bloodPressure.diastolic), HR \(m.heartRate), SpO2 \(m.spo2)%")
+            }
+        case let m as Ketamine_V1_SideEffectObserved:
+            if sideEffects[m.sideEffectID] == nil { sideEffectOrder.append(m.sideEffectID) }
+            sideEffects[m.sideEffectID] = .init(
+                sideEffectId: m.sideEffectID, kind: m.kind.label, severity: m.severity.label,
+                onsetAt: ClinicalTime.format(m.onsetAt.nanosecondsSince1970), sessionId: m.hasSessionID ? m.sessionID : nil,
+                serious: m.serious, resolvedAt: nil)
+            if m.hasSessionID {
+                update(session: m.sessionID) { $0.sideEffects.append("\(m.severity.label) \(m.kind.label)") }
+            }
+        case let m as Ketamine_V1_SideEffectResolved:
+            sideEffects[m.sideEffectID]?.resolvedAt = ClinicalTime.format(m.resolvedAt.nanosecondsSince1970)
+        case let m as Ketamine_V1_PatientDischarged:
+            update(session: m.sessionID) {
+                $0.discharge = "\(ClinicalTime.format(m.dischargedAt.nanosecondsSince1970)) Aldrete \(m.aldreteScore), escort \(m.escortConfirmed ? "confirmed" : "not confirmed"), driving advice \(m.drivingAdviceGiven ? "given" : "not given")"
+            }
+        case let m as Ketamine_V1_SessionCancelled:
+            update(session: m.sessionID) { $0.cancelled = m.reason }
+        case let m as Ketamine_V1_RemsMonitoringFormSubmitted:
+            update(session: m.sessionID) { $0.remsFormSubmittedAt = ClinicalTime.format(m.submittedAt.nanosecondsSince1970) }
+        default:
+            break
+        }
+    }
+
+    /// The state as judged at `now` (ns since 1970): ages, expiries, the last 7 days.
+    func finish(now: Int64) -> PatientState {
+        var result = state
+        result.asOf = ClinicalTime.format(now)
+        result.demographics.age = age(birthDate: state.demographics.birthDate, at: now)
+        result.history.medications = medicationOrder.compactMap { medications[$0] }
+        result.consents = consentOrder.compactMap { id in
+            guard var entry = consents[id] else { return nil }
+            if entry.consent.status == "active", let expires = entry.expires, expires <= now { entry.consent.status = "expired" }
+            return entry.consent
+        }
+        for consent in result.consents where consent.status == "active" {
+            result.activeConsentsByScope[consent.scope] = consent.consentId
+        }
+        if let id = currentPlanId, var plan = plans[id] {
+            let times = doseTimes[id] ?? []
+            plan.dosesGiven = times.count
+            plan.dosesInLast7Days = times.filter { $0 <= now && $0 > now - 7 * ClinicalTime.day }.count
+            result.currentPlan = plan
+        }
+        result.instruments = assessments.keys.sorted { $0.rawValue < $1.rawValue }.compactMap { instrument in
+            let points = (assessments[instrument] ?? []).sorted { $0.time < $1.time }
+            guard let baseline = points.first, let latest = points.last else { return nil }
+            let previous = points.count > 1 ? points[points.count - 2].total : latest.total
+            let trend = latest.total < previous ? "improving" : latest.total > previous ? "worsening" : "stable"
+            let isPHQ9 = instrument == .phq9
+            return .init(
+                instrument: instrument.displayName, baseline: baseline, latest: latest, points: points,
+                changeFromBaseline: latest.total - baseline.total, trend: trend,
+                response: isPHQ9 ? (baseline.total > 0 && Double(latest.total) <= Double(baseline.total) * 0.5) : nil,
+                remission: isPHQ9 ? latest.total < 5 : nil)
+        }
+        result.sideEffects = sideEffectOrder.compactMap { sideEffects[$0] }
+        result.openSideEffects = result.sideEffects.filter { $0.resolvedAt == nil }
+        result.sessions = sessionOrder.compactMap { sessions[$0] }
+        return result
+    }
+
+    private func age(birthDate: String, at now: Int64) -> Int? {
+        guard ClinicalTime.isDate(birthDate), let born = ClinicalTime.parse(birthDate + "T00:00:00Z") else { return nil }
+        let today = ClinicalTime.format(now)
+        guard let year = Int(today.prefix(4)), let bornYear = Int(birthDate.prefix(4)) else { return nil }
+        let hadBirthday = today.dropFirst(5).prefix(5) >= birthDate.dropFirst(5).prefix(5)
+        return born <= now ? year - bornYear - (hadBirthday ? 0 : 1) : nil
+    }
+}
+
+extension SwiftProtobuf.Enum {
+    /// The value as written in EVENTS.md: `SIDE_EFFECT_KIND_SEDATION` reads `sedation`.
+    var label: String {
+        let text = String(describing: self)
+        var out = ""
+        for character in text {
+            if character.isUppercase {
+                out += "_" + character.lowercased()
+            } else {
+                out.append(character)
+            }
+        }
+        return out
+    }
+}
+
+extension Double {
+    var formatted: String {
+        self == rounded() ? String(Int(self)) : String(self)
+    }
+}
