@@ -27,6 +27,11 @@ public enum ActorRole: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// "a nurse", "an auditor".
+    public var withArticle: String {
+        (rawValue.first.map { "aeiou".contains($0) } ?? false ? "an " : "a ") + rawValue
+    }
+
     /// Whether this role may void an entry that another actor recorded.
     public var mayVoidOthersEntries: Bool {
         self == .physician || self == .psychiatrist || self == .system

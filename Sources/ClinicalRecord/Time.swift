@@ -19,7 +19,7 @@ public enum ClinicalTime {
         stamp.seconds * 1_000_000_000 + Int64(stamp.nanos)
     }
 
-    static func timestamp(_ nanoseconds: Int64) -> Google_Protobuf_Timestamp {
+    public static func timestamp(_ nanoseconds: Int64) -> Google_Protobuf_Timestamp {
         var seconds = nanoseconds / 1_000_000_000
         var nanos = nanoseconds % 1_000_000_000
         if nanos < 0 { seconds -= 1; nanos += 1_000_000_000 }

@@ -33,7 +33,7 @@ enum Validator {
             throw ValidationError(field: name, reason: "is required and must not be empty")
         }
         guard input.actorRole.mayRecord(type) else {
-            throw ValidationError(field: "actorrole", reason: "a \(input.actorRole.rawValue) may not record \(type.name)")
+            throw ValidationError(field: "actorrole", reason: "\(input.actorRole.withArticle) may not record \(type.name)")
         }
     }
 
@@ -259,7 +259,7 @@ enum Validator {
             throw ValidationError(field: field, reason: "event \(void.voidedEventID) is already voided")
         }
         if !input.actorRole.mayVoidOthersEntries && !target.actorBytes.elementsEqual(input.actorId.utf8) {
-            throw ValidationError(field: "actorid", reason: "a \(input.actorRole.rawValue) may void only entries they recorded; \(void.voidedEventID) was recorded by \(target.actor)")
+            throw ValidationError(field: "actorid", reason: "\(input.actorRole.withArticle) may void only entries they recorded; \(void.voidedEventID) was recorded by \(target.actor)")
         }
     }
 }
