@@ -182,7 +182,7 @@ private struct PatientHistoryWriter {
             }
             writeSession(number: session, start: sessionStart, plan: plan, modality: modality, weight: &weight)
             if session % 2 == 0 {
-                phq9Level = max(1, phq9Level - (responder ? Int.random(in: 3...6, using: &random) : Int.random(in: -1...2, using: &random)))
+                phq9Level = min(24, max(1, phq9Level - (responder ? Int.random(in: 3...6, using: &random) : Int.random(in: -1...2, using: &random))))
                 add(sessionStart + 200 * minute, nurse, .nurse, assessment(.phq9, total: phq9Level, items: 9, max: 3, lastItem: 0))
             }
             day += session % 2 == 1 ? 3 : 4
@@ -341,12 +341,13 @@ private struct PatientHistoryWriter {
     /// Item scores that add up to `total` (capped by the items' range).
     mutating func assessment(_ instrument: Ketamine_V1_Instrument, total: Int, items: Int, max: Int, lastItem: Int? = nil) -> Ketamine_V1_AssessmentRecorded {
         var scores = [Int32](repeating: 0, count: items)
-        var left = min(total, items * max)
+        var left = total
         if let lastItem {
             scores[items - 1] = Int32(lastItem)
             left -= lastItem
         }
         let fillable = lastItem == nil ? items : items - 1
+        left = Swift.min(Swift.max(0, left), fillable * max)
         while left > 0 {
             let item = Int.random(in: 0..<fillable, using: &random)
             if scores[item] < max {
