@@ -75,19 +75,24 @@ let package = Package(
             path: "Tests/Support/event-store-probe",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "TestSupport",
+            path: "Tests/Support/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "LMDBTests",
-            dependencies: ["LMDB"],
+            dependencies: ["LMDB", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ClinicalRecordTests",
-            dependencies: ["ClinicalRecord", "EventStore"],
+            dependencies: ["ClinicalRecord", "EventStore", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EventStoreTests",
-            dependencies: ["EventStore", "LMDB", "event-store-probe"],
+            dependencies: ["EventStore", "LMDB", "TestSupport", "event-store-probe"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,16 +1,16 @@
 import ClinicalRecord
 import Foundation
+import TestSupport
 import Testing
 
 /// A fresh record store in a temporary directory, removed when the test ends.
 @discardableResult
 func withRecordStore<R>(_ body: (PatientRecordStore, String) async throws -> R) async throws -> R {
-    let directory = NSTemporaryDirectory() + "clinical-record-tests-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    let store = try PatientRecordStore.open(at: directory + "/store", durable: false)
-    defer { store.close() }
-    return try await body(store, directory)
+    try await withTemporaryDirectory { directory in
+        let store = try PatientRecordStore.open(at: directory + "/store", durable: false)
+        defer { store.close() }
+        return try await body(store, directory)
+    }
 }
 
 /// The shared sample history of the specification.

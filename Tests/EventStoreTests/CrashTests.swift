@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import TestSupport
 import Testing
 
 /// Real faults: processes killed mid-append, a map far too small.

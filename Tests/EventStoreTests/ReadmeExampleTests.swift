@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import TestSupport
 import Testing
 
 struct ReadmeExampleTests {
@@ -28,16 +29,6 @@ struct ReadmeExampleTests {
     }
 
     @Test func theReadmeShowsThisExampleVerbatim() throws {
-        let testFile = try String(contentsOfFile: #filePath, encoding: .utf8)
-        let readme = try String(contentsOfFile: URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("README.md").path, encoding: .utf8)
-        let begin = try #require(testFile.range(of: "// README example: begin\n"))
-        let end = try #require(testFile.range(of: "    // README example: end"))
-        let example = testFile[begin.upperBound..<end.lowerBound]
-            .split(separator: "\n", omittingEmptySubsequences: false)
-            .map { $0.hasPrefix("    ") ? String($0.dropFirst(4)) : String($0) }
-            .joined(separator: "\n")
-        #expect(readme.contains(example), "README.md's library example differs from the one compiled here")
+        try expectReadmeShowsExample(of: #filePath)
     }
 }

@@ -1,15 +1,7 @@
 import EventStore
 import Foundation
+import TestSupport
 import Testing
-
-/// A fresh directory, removed when the test ends.
-@discardableResult
-func withTemporaryDirectory<R>(_ body: (String) async throws -> R) async throws -> R {
-    let path = NSTemporaryDirectory() + "event-store-tests-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try await body(path)
-}
 
 /// A new store in a fresh directory.
 @discardableResult

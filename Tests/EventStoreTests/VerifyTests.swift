@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import LMDB
+import TestSupport
 import Testing
 
 struct VerifyTests {

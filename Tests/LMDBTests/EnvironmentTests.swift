@@ -1,14 +1,7 @@
 import Foundation
 import LMDB
+import TestSupport
 import Testing
-
-/// A fresh directory under the system's temporary folder, removed when the test ends.
-func withTemporaryDirectory<R>(_ body: (String) throws -> R) throws -> R {
-    let path = NSTemporaryDirectory() + "lmdb-tests-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try body(path)
-}
 
 struct EnvironmentTests {
     @Test func putThenGetReturnsBorrowedBytesAndMissingKeyIsNil() throws {
