@@ -15,7 +15,9 @@ let package = Package(
         .library(name: "LMDB", targets: ["LMDB"]),
         .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "ClinicalRecord", targets: ["ClinicalRecord"]),
+        .library(name: "Compliance", targets: ["Compliance"]),
         .executable(name: "patient-records", targets: ["patient-records"]),
+        .executable(name: "patient-records-replay", targets: ["patient-records-replay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
@@ -52,16 +54,30 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Compliance",
+            dependencies: ["ClinicalRecord", "EventStore"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PatientRecordsCommands",
             dependencies: [
                 "EventStore",
                 "ClinicalRecord",
+                "Compliance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "patient-records",
+            dependencies: [
+                "PatientRecordsCommands",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "patient-records-replay",
             dependencies: [
                 "PatientRecordsCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -88,6 +104,11 @@ let package = Package(
         .testTarget(
             name: "ClinicalRecordTests",
             dependencies: ["ClinicalRecord", "EventStore", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ComplianceTests",
+            dependencies: ["Compliance", "ClinicalRecord", "EventStore", "LMDB", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

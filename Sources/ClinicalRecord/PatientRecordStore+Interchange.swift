@@ -20,7 +20,7 @@ extension PatientRecordStore {
     @discardableResult
     public func importEvents(fromFile path: String, quiet: Bool = false) throws -> ImportSummary {
         let size = path == "-" ? nil : (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
-        let progress = Progress("Importing", total: size, quiet: quiet)
+        let progress = TerminalProgress("Importing", total: size, quiet: quiet)
         defer { progress.finish() }
         if path == "-" {
             // Standard input cannot be read twice, so a retry after the map grows cannot re-read
@@ -56,7 +56,7 @@ extension PatientRecordStore {
     /// Records `inputs` in order in one transaction: all of them, or none when one is refused.
     /// Events already stored with the same content are skipped, so the same inputs again are a no-op.
     @discardableResult
-    public func importEvents(_ inputs: some Sequence<ClinicalEventInput>, progress: Progress? = nil) throws -> ImportSummary {
+    public func importEvents(_ inputs: some Sequence<ClinicalEventInput>, progress: TerminalProgress? = nil) throws -> ImportSummary {
         try events.withExclusiveTransaction { appender in
             var number = 0, imported = 0, skipped = 0
             for input in inputs {

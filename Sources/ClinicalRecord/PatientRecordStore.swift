@@ -93,6 +93,11 @@ public final class PatientRecordStore: Sendable {
 
     // MARK: Reading
 
+    /// Decodes one stored record; `nil` for a type code this version does not know.
+    public static func decode(_ record: EventRecordView) throws -> ClinicalEvent? {
+        try EventCodec.decode(record)
+    }
+
     /// The decoded events of one patient, in stream order. Unknown types are skipped.
     public func events(ofPatient patient: String) throws -> [ClinicalEvent] {
         try events.read { reader in

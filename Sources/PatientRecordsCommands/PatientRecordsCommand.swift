@@ -20,7 +20,9 @@ public struct PatientRecordsCommand: AsyncParsableCommand {
 }
 
 /// The store directory, shared by every command.
-struct StoreOptions: ParsableArguments {
+public struct StoreOptions: ParsableArguments {
+    public init() {}
+
     @Option(name: .long, help: "The store's directory.")
-    var store: String = "./demo-store"
+    public var store: String = "./demo-store"
 }

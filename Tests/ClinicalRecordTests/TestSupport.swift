@@ -14,11 +14,7 @@ func withRecordStore<R>(_ body: (PatientRecordStore, String) async throws -> R) 
 }
 
 /// The shared sample history of the specification.
-let samplePath: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.deletingLastPathComponent().appendingPathComponent("shared/examples/clinic-sample.ndjson").path
-}()
+let samplePath = Sample.path
 
 func exportText(_ store: PatientRecordStore, patient: String? = nil) throws -> String {
     var text = ""

@@ -1,22 +1,16 @@
 import ClinicalRecord
 import EventStore
 import Foundation
+import TestSupport
 import Testing
 
 /// Every validation rule of EVENTS.md: a bad line after the whole sample is refused with the line,
 /// the field and the reason, and nothing of the file is written.
 struct ValidationTests {
-    static let sampleLines = (try? String(contentsOfFile: samplePath, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+    static let sampleLines = Sample.lines
 
-    /// Sample line `number` (1-based) with a fresh id, changed by `change`.
     static func line(_ number: Int, keepId: Bool = false, _ change: (inout [String: Any], inout [String: Any]) -> Void) -> String {
-        guard number <= sampleLines.count,
-              var object = (try? JSONSerialization.jsonObject(with: Data(sampleLines[number - 1].utf8))) as? [String: Any] else { return "" }
-        if !keepId { object["id"] = "bad-\(number)-\(UUID().uuidString)" }
-        var data = object["data"] as? [String: Any] ?? [:]
-        change(&object, &data)
-        if object["data"] is [String: Any] { object["data"] = data }
-        return String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+        Sample.line(number, keepId: keepId, change)
     }
 
     // Sample lines: 1 PatientRegistered EX-IV-1, 5 ConsentGiven, 6 TreatmentPlanned, 7 SessionScheduled,

@@ -16,7 +16,7 @@ public enum AsOf: Sendable, Hashable {
         }
     }
 
-    func includes(sequence: UInt64, recordedAt: Int64) -> Bool {
+    public func includes(sequence: UInt64, recordedAt: Int64) -> Bool {
         switch self {
         case .sequence(let last): sequence <= last
         case .time(let last): recordedAt <= last

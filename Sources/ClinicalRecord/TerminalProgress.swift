@@ -1,7 +1,7 @@
 import Foundation
 
 /// Progress of long work on a terminal's stderr; silent when stderr is a pipe or a file.
-public final class Progress: @unchecked Sendable {
+public final class TerminalProgress: @unchecked Sendable {
     // @unchecked: used from one task at a time; the lock only guards against a stray second caller.
     private let label: String
     private let total: Int?

@@ -1,0 +1,103 @@
+import ArgumentParser
+import ClinicalRecord
+import Compliance
+import EventStore
+import Foundation
+
+/// `patient-records-replay`: replays the record and reports every compliance rule broken.
+public struct ReplayCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "patient-records-replay",
+        abstract: "Replay the record and report the compliance rules it breaks.",
+        discussion: """
+            Reads the log once, from the first event up to the as-of point, rebuilds every
+            patient's history (voided entries count as never recorded) and applies the 21 rules of
+            the clinic policy. Thresholds come from --policy (JSON, or `key: value` lines);
+            unspecified ones keep the shipped defaults.
+
+            Exit status: 0 when there is no error-severity finding, 1 when there is one, 2 when the
+            record could not be checked (bad arguments, missing store, bad policy file).
+
+            Examples:
+              patient-records-replay --store ./demo-store
+              patient-records-replay --store ./demo-store --as-of 2026-03-01T00:00:00Z --format json
+              patient-records-replay --store ./demo-store --as-of 5120 --policy clinic-policy.yaml
+            """
+    )
+
+    public enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    @OptionGroup var options: StoreOptions
+    @Option(name: .customLong("as-of"), help: "Replay up to this RFC 3339 recorded time or this sequence number.")
+    var asOf: String?
+    @Option(help: "A policy file (JSON or YAML key: value lines) overriding thresholds.")
+    var policy: String?
+    @Option(help: "text for people, json for scripts.")
+    var format: Format = .text
+    @Flag(help: "No progress on the terminal.")
+    var quiet = false
+
+    public init() {}
+
+    public func validate() throws {
+        if let asOf, AsOf(asOf) == nil {
+            throw ValidationError("--as-of must be an RFC 3339 time (2026-03-01T00:00:00Z) or a sequence number, not \(asOf.debugDescription).")
+        }
+    }
+
+    public func run() throws {
+        let policy = try self.policy.map { try Policy.load(fromFile: $0) } ?? Policy()
+        let store = try PatientRecordStore.open(at: options.store, readOnly: true)
+        let report = try ComplianceReplay.run(store, asOf: asOf.flatMap(AsOf.init), policy: policy, progress: TerminalProgress("Replaying", total: Int(try store.events.head()), quiet: quiet))
+        switch format {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        case .text:
+            print(Self.text(report))
+        }
+        if report.hasErrors { throw ExitCode(1) }
+    }
+
+    static func text(_ report: ComplianceReport) -> String {
+        var out = ["Compliance as of \(report.asOf): \(report.eventsReplayed) events, \(report.patients) patients, \(report.findings.count) findings."]
+        let byPatient = Dictionary(grouping: report.findings, by: \.patient)
+        for patient in byPatient.keys.sorted() {
+            out.append("")
+            out.append(patient.isEmpty ? "The log" : "Patient \(patient)")
+            for finding in byPatient[patient] ?? [] {
+                out.append("  \(finding.severity == .error ? "error  " : "warning") \(finding.rule.rawValue)\(finding.session.map { " [\($0)]" } ?? "") seq \(finding.sequence): \(finding.message)")
+            }
+        }
+        if !report.summary.isEmpty {
+            out.append("")
+            out.append("Summary: " + report.summary.keys.sorted().map { "\($0) \(report.summary[$0] ?? 0)" }.joined(separator: ", "))
+        }
+        return out.joined(separator: "\n")
+    }
+
+    /// Runs the tool with COMPLIANCE.md's exit codes: 0 clean, 1 error findings, 2 could not check.
+    public static func runMain() -> Never {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            Foundation.exit(0)
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            let status = exitCode(for: error)
+            if status == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            FileHandle.standardError.write(Data((oneSentence(error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+    }
+
+    static func oneSentence(_ error: any Error) -> String {
+        let message = fullMessage(for: error)
+        return message.isEmpty ? "\(error)" : message
+    }
+}

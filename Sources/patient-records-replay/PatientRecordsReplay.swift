@@ -1,0 +1,8 @@
+import PatientRecordsCommands
+
+@main
+struct PatientRecordsReplay {
+    static func main() {
+        ReplayCommand.runMain()
+    }
+}

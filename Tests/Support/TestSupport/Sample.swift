@@ -1,0 +1,40 @@
+import Foundation
+
+/// The shared sample history of the specification (`../shared/examples/clinic-sample.ndjson`)
+/// and ways to derive scenarios from it line by line.
+public enum Sample {
+    public static let path: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<4 { url.deleteLastPathComponent() }
+        return url.deletingLastPathComponent().appendingPathComponent("shared/examples/clinic-sample.ndjson").path
+    }()
+
+    public static let lines: [String] = (try? String(contentsOfFile: path, encoding: .utf8))?
+        .split(separator: "\n").map(String.init) ?? []
+
+    /// Sample line `number` (1-based) with a fresh id unless `keepId`, changed by `change`, which
+    /// gets the CloudEvents attributes and the `data` object.
+    public static func line(_ number: Int, keepId: Bool = false, _ change: (inout [String: Any], inout [String: Any]) -> Void) -> String {
+        guard number >= 1, number <= lines.count,
+              var object = (try? JSONSerialization.jsonObject(with: Data(lines[number - 1].utf8))) as? [String: Any] else { return "" }
+        if !keepId { object["id"] = "derived-\(number)-\(UUID().uuidString.lowercased())" }
+        var data = object["data"] as? [String: Any] ?? [:]
+        change(&object, &data)
+        if object["data"] is [String: Any] { object["data"] = data }
+        return String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+    }
+
+    /// The id of sample line `number`.
+    public static func id(ofLine number: Int) -> String {
+        ((try? JSONSerialization.jsonObject(with: Data(lines[number - 1].utf8))) as? [String: Any])?["id"] as? String ?? ""
+    }
+
+    /// The sample with some lines replaced (same id kept) or removed, and lines appended.
+    public static func edited(replacing: [Int: @Sendable (inout [String: Any], inout [String: Any]) -> Void] = [:], removing: Set<Int> = [], appending: [String] = []) -> String {
+        var out: [String] = []
+        for number in 1...lines.count where !removing.contains(number) {
+            if let change = replacing[number] { out.append(line(number, keepId: true, change)) } else { out.append(lines[number - 1]) }
+        }
+        return (out + appending).joined(separator: "\n") + "\n"
+    }
+}
