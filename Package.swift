@@ -70,18 +70,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "patient-records",
-            dependencies: [
-                "PatientRecordsCommands",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            dependencies: ["PatientRecordsCommands"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "patient-records-replay",
-            dependencies: [
-                "PatientRecordsCommands",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            dependencies: ["PatientRecordsCommands"],
             swiftSettings: swiftSettings
         ),
         // A small helper process the tests start to append, read and be killed for real.
@@ -109,6 +103,11 @@ let package = Package(
         .testTarget(
             name: "ComplianceTests",
             dependencies: ["Compliance", "ClinicalRecord", "EventStore", "LMDB", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PatientRecordsCommandsTests",
+            dependencies: ["EventStore", "LMDB", "TestSupport", "patient-records", "patient-records-replay"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

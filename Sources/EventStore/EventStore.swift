@@ -209,3 +209,15 @@ enum Clock {
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 }
+
+extension EventStore {
+    /// Writes a compacted copy of one consistent snapshot into the existing empty directory
+    /// `destination` while readers and writers go on. Free pages are left out of the copy.
+    public func backup(to destination: String) throws {
+        do {
+            try environment.copy(to: destination, compacting: true)
+        } catch {
+            throw EventStoreError.wrap(error, operation: "copy the store to \(destination)")
+        }
+    }
+}

@@ -13,7 +13,7 @@ public struct PatientRecordsCommand: AsyncParsableCommand {
               patient-records demo
               patient-records verify --store ./demo-store
             """,
-        subcommands: [Demo.self, Verify.self]
+        subcommands: [Demo.self, Import.self, Export.self, Patient.self, Audit.self, Disclosures.self, Verify.self, Backup.self, Stats.self, Generate.self]
     )
 
     public init() {}

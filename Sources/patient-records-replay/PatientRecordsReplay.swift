@@ -1,8 +1,10 @@
 import PatientRecordsCommands
 
+/// Exit status as COMPLIANCE.md says: 0 no error finding, 1 an error finding (thrown by the
+/// command as its exit code), 2 the record could not be checked.
 @main
 struct PatientRecordsReplay {
-    static func main() {
-        ReplayCommand.runMain()
+    static func main() async {
+        await CommandRunner.main(ReplayCommand.self, failure: 2)
     }
 }

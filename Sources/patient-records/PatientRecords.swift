@@ -1,9 +1,8 @@
-import ArgumentParser
 import PatientRecordsCommands
 
 @main
 struct PatientRecords {
     static func main() async {
-        await PatientRecordsCommand.main()
+        await CommandRunner.main(PatientRecordsCommand.self)
     }
 }

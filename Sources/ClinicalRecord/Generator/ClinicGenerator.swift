@@ -14,6 +14,8 @@ public struct ClinicGenerator: Sendable {
     /// The first day of the history (ns since 1970).
     public var start: Int64
     public var source = "urn:clinic:demo"
+    /// Patient ids are this prefix, a dash and a number: `P-0007`.
+    public var patientPrefix = "P"
 
     public init(seed: UInt64 = 42, patients: Int = 40, months: Int = 6, ruleBreakingShare: Double = 0.04,
                 start: Int64 = ClinicalTime.parse("2026-01-05T00:00:00Z") ?? 0) {
@@ -25,7 +27,7 @@ public struct ClinicGenerator: Sendable {
     }
 
     /// The id of patient number `index` (from 0), e.g. `P-0007`.
-    public static func patientId(_ index: Int) -> String { "P-" + String(index + 1).leftPadded(4) }
+    public static func patientId(_ index: Int, prefix: String = "P") -> String { prefix + "-" + String(index + 1).leftPadded(4) }
 
     /// Every patient's events, merged in clinical time order.
     public func allEvents() -> [ClinicalEventInput] {
@@ -56,7 +58,7 @@ private struct PatientHistoryWriter {
     init(generator: ClinicGenerator, index: Int) {
         self.generator = generator
         self.index = index
-        patientId = ClinicGenerator.patientId(index)
+        patientId = ClinicGenerator.patientId(index, prefix: generator.patientPrefix)
         random = SeededRandom(seed: generator.seed &* 0x100_0000_01B3 &+ UInt64(index) &* 0x9E37_79B9)
         staff = "u-staff-\(index % 3 + 1)"
         nurse = "u-nurse-\(index % 6 + 1)"

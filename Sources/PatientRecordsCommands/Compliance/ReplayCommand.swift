@@ -41,7 +41,7 @@ public struct ReplayCommand: ParsableCommand {
 
     public func validate() throws {
         if let asOf, AsOf(asOf) == nil {
-            throw ValidationError("--as-of must be an RFC 3339 time (2026-03-01T00:00:00Z) or a sequence number, not \(asOf.debugDescription).")
+            throw ArgumentParser.ValidationError("--as-of must be an RFC 3339 time (2026-03-01T00:00:00Z) or a sequence number, not \(asOf.debugDescription).")
         }
     }
 
@@ -75,29 +75,5 @@ public struct ReplayCommand: ParsableCommand {
             out.append("Summary: " + report.summary.keys.sorted().map { "\($0) \(report.summary[$0] ?? 0)" }.joined(separator: ", "))
         }
         return out.joined(separator: "\n")
-    }
-
-    /// Runs the tool with COMPLIANCE.md's exit codes: 0 clean, 1 error findings, 2 could not check.
-    public static func runMain() -> Never {
-        do {
-            var command = try parseAsRoot()
-            try command.run()
-            Foundation.exit(0)
-        } catch let code as ExitCode {
-            Foundation.exit(code.rawValue)
-        } catch {
-            let status = exitCode(for: error)
-            if status == .success {
-                print(fullMessage(for: error))
-                Foundation.exit(0)
-            }
-            FileHandle.standardError.write(Data((oneSentence(error) + "\n").utf8))
-            Foundation.exit(2)
-        }
-    }
-
-    static func oneSentence(_ error: any Error) -> String {
-        let message = fullMessage(for: error)
-        return message.isEmpty ? "\(error)" : message
     }
 }

@@ -27,7 +27,7 @@ struct Demo: AsyncParsableCommand {
     @Flag(help: "No progress on the terminal.") var quiet = false
 
     func validate() throws {
-        guard patients > 0 else { throw ValidationError("--patients must be at least 1.") }
+        guard patients > 0 else { throw ArgumentParser.ValidationError("--patients must be at least 1.") }
     }
 
     func run() async throws {
@@ -46,7 +46,7 @@ struct Demo: AsyncParsableCommand {
             source: "urn:clinic:demo", patientId: show, time: Int64(Date().timeIntervalSince1970 * 1e9),
             actorId: ProcessInfo.processInfo.environment["USER"] ?? "admin", actorRole: .admin, message: access))
         guard let state = try store.patientState(show) else {
-            throw ValidationError("Patient \(show) has no record in \(options.store).")
+            throw ArgumentParser.ValidationError("Patient \(show) has no record in \(options.store).")
         }
         print(PatientStateText.render(state))
         print("")

@@ -32,7 +32,7 @@ public enum Sample {
     /// The sample with some lines replaced (same id kept) or removed, and lines appended.
     public static func edited(replacing: [Int: @Sendable (inout [String: Any], inout [String: Any]) -> Void] = [:], removing: Set<Int> = [], appending: [String] = []) -> String {
         var out: [String] = []
-        for number in 1...lines.count where !removing.contains(number) {
+        for number in lines.indices.map({ $0 + 1 }) where !removing.contains(number) {
             if let change = replacing[number] { out.append(line(number, keepId: true, change)) } else { out.append(lines[number - 1]) }
         }
         return (out + appending).joined(separator: "\n") + "\n"

@@ -1,0 +1,61 @@
+import ArgumentParser
+import ClinicalRecord
+import Foundation
+
+/// Who is reading a record and why: every read through the admin tools is itself recorded.
+struct AccessOptions: ParsableArguments {
+    @Option(help: "Who reads the record (default: the OS user).")
+    var actor: String?
+    @Option(help: "The reader's role: admin, auditor, staff, nurse, physician, psychiatrist or system.")
+    var role: String = "auditor"
+    @Option(help: "Why: treatment, payment, operations, audit, patient_request or disclosure.")
+    var purpose: String = "audit"
+    @Option(name: .customLong("disclosed-to"), help: "The recipient, when the purpose is disclosure.")
+    var disclosedTo: String?
+
+    func validate() throws {
+        guard ActorRole(rawValue: role) != nil else {
+            throw ArgumentParser.ValidationError("--role must be one of \(ActorRole.allCases.map(\.rawValue).joined(separator: ", ")), not \(role.debugDescription).")
+        }
+        guard AccessOptions.purposes[purpose] != nil else {
+            throw ArgumentParser.ValidationError("--purpose must be one of \(AccessOptions.purposes.keys.sorted().joined(separator: ", ")), not \(purpose.debugDescription).")
+        }
+        if purpose == "disclosure" && (disclosedTo ?? "").isEmpty {
+            throw ArgumentParser.ValidationError("--disclosed-to is required when the purpose is disclosure.")
+        }
+    }
+
+    static let purposes: [String: Ketamine_V1_AccessPurpose] = [
+        "treatment": .treatment, "payment": .payment, "operations": .operations, "audit": .audit,
+        "patient_request": .patientRequest, "disclosure": .disclosure,
+    ]
+
+    var actorId: String {
+        actor ?? ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "uid-\(getuid())"
+    }
+
+    /// Records that `patient`'s record was read, before it is shown.
+    func recordAccess(to patient: String, in store: PatientRecordStore, what: String) async throws {
+        var access = Ketamine_V1_RecordAccessed()
+        access.purpose = AccessOptions.purposes[purpose] ?? .audit
+        if let disclosedTo { access.disclosedTo = disclosedTo }
+        access.description_p = what
+        try await store.record(ClinicalEventInput(
+            source: "urn:patient-records:cli", patientId: patient, time: Int64(Date().timeIntervalSince1970 * 1e9),
+            actorId: actorId, actorRole: ActorRole(rawValue: role) ?? .auditor, message: access))
+    }
+}
+
+/// Parses `--as-of`, `--since` and `--until` values.
+func parseTime(_ text: String, option: String) throws -> Int64 {
+    guard let time = ClinicalTime.parse(text) else {
+        throw ArgumentParser.ValidationError("\(option) must be an RFC 3339 time such as 2026-03-01T00:00:00Z, not \(text.debugDescription).")
+    }
+    return time
+}
+
+func writeJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import ClinicalRecord
+import EventStore
+import Foundation
+
+/// `patient-records audit`: who did what, when, to which record.
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the audit trail: who did what, when, to which record.",
+        discussion: """
+            One entry per event in log order: sequence, recorded time, actor and role, action
+            (create, read, void), patient and a one-line summary. Voided entries stay, marked.
+            --since and --until filter on the recorded time. --format fhir prints a FHIR R4
+            Bundle of AuditEvent resources.
+
+            Examples:
+              patient-records audit --store ./demo-store --patient P-0001
+              patient-records audit --store ./demo-store --actor u-nurse-1 --since 2026-03-01T00:00:00Z
+              patient-records audit --store ./demo-store --format fhir > audit-bundle.json
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, fhir }
+
+    @OptionGroup var options: StoreOptions
+    @Option(help: "Only this patient.") var patient: String?
+    @Option(help: "Only this actor.") var actor: String?
+    @Option(help: "Recorded at or after this RFC 3339 time.") var since: String?
+    @Option(help: "Recorded at or before this RFC 3339 time.") var until: String?
+    @Option(help: "Only these event types (short names, comma-separated), e.g. DoseAdministered.") var type: String?
+    @Option(help: "table, json or fhir.") var format: Format = .table
+
+    func validate() throws {
+        if let since { _ = try parseTime(since, option: "--since") }
+        if let until { _ = try parseTime(until, option: "--until") }
+    }
+
+    func run() async throws {
+        let store = try PatientRecordStore.open(at: options.store, readOnly: true)
+        let query = AuditQuery(
+            patientId: patient, actorId: actor,
+            since: try since.map { try parseTime($0, option: "--since") }, until: try until.map { try parseTime($0, option: "--until") },
+            types: type.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) })
+        let entries = try store.auditTrail(query)
+        switch format {
+        case .table: print(AuditText.render(entries))
+        case .json: try writeJSON(entries)
+        case .fhir: print(String(decoding: try FHIRAuditBundle.json(for: entries), as: UTF8.self))
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+
+/// Runs a command line so that every failure is one sentence on stderr and a non-zero exit,
+/// never a stack trace or a usage dump.
+public enum CommandRunner {
+    /// Parses the arguments for `root`, runs the chosen command and exits: 0 on success, the
+    /// command's own `ExitCode` when it throws one, and `failure` for every other error.
+    public static func main<Root: ParsableCommand>(_ root: Root.Type, failure: Int32 = 1) async -> Never {
+        do {
+            var command = try root.parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            exit(0)
+        } catch let code as ExitCode {
+            exit(code.rawValue)
+        } catch {
+            if root.exitCode(for: error) == .success {
+                // --help and --version.
+                print(root.fullMessage(for: error))
+                exit(0)
+            }
+            FileHandle.standardError.write(Data((sentence(root.message(for: error)) + "\n").utf8))
+            exit(failure)
+        }
+    }
+
+    /// The message as one sentence: first line only, ending with a full stop.
+    static func sentence(_ message: String) -> String {
+        var text = message.split(separator: "\n").first.map(String.init) ?? "Unknown error"
+        if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
+        text = text.trimmingCharacters(in: .whitespaces)
+        if let last = text.last, !".!?".contains(last) { text += "." }
+        return text
+    }
+}

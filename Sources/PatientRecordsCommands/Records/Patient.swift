@@ -1,0 +1,81 @@
+import ArgumentParser
+import ClinicalRecord
+import EventStore
+import Foundation
+
+/// `patient-records patient`: one patient's current state; the read is recorded.
+struct Patient: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show one patient's state, rebuilt from the log.",
+        discussion: """
+            Shows demographics, history, eligibility, consents, the current plan and its
+            progress, every instrument's baseline and trend, sessions and open side effects.
+            Voided entries are left out. Showing a record appends a RecordAccessed event first,
+            so every read is itself on the record.
+
+            Examples:
+              patient-records patient --store ./demo-store P-0001
+              patient-records patient --store ./demo-store P-0001 --as-of 2026-03-01T00:00:00Z --json
+              patient-records patient --store ./demo-store P-0001 --html p-0001.html
+            """
+    )
+
+    @OptionGroup var options: StoreOptions
+    @Argument(help: "The patient id.") var id: String
+    @Option(name: .customLong("as-of"), help: "The state as of an RFC 3339 recorded time or a sequence number.")
+    var asOf: String?
+    @Flag(help: "JSON for scripts.") var json = false
+    @Option(help: "Also write a self-contained HTML page (scores chart, sessions, side effects) to this file.")
+    var html: String?
+    @OptionGroup var access: AccessOptions
+
+    func validate() throws {
+        if let asOf, AsOf(asOf) == nil {
+            throw ArgumentParser.ValidationError("--as-of must be an RFC 3339 time (2026-03-01T00:00:00Z) or a sequence number, not \(asOf.debugDescription).")
+        }
+    }
+
+    func run() async throws {
+        let store = try PatientRecordStore.open(at: options.store)
+        defer { store.close() }
+        guard try store.events.streamVersion(id) > 0 else {
+            throw ArgumentParser.ValidationError("Patient \(id) has no record in \(options.store).")
+        }
+        try await access.recordAccess(to: id, in: store, what: "Record shown by patient-records patient")
+        guard let state = try store.patientState(id, asOf: asOf.flatMap(AsOf.init)) else {
+            throw ArgumentParser.ValidationError("Patient \(id) had no events as of \(asOf ?? "now").")
+        }
+        if let html {
+            try PatientPage.html(state).write(toFile: html, atomically: true, encoding: .utf8)
+        }
+        if json { try writeJSON(state) } else { print(PatientStateText.render(state)) }
+    }
+}
+
+/// `patient-records disclosures`: the HIPAA accounting of disclosures.
+struct Disclosures: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List one patient's disclosures of the last 6 years (HIPAA accounting).",
+        discussion: """
+            Every RecordAccessed with the purpose disclosure in the 6 years up to now: date,
+            recipient, description and purpose. Voided disclosures are left out.
+
+            Example:
+              patient-records disclosures --store ./demo-store P-0002 --json
+            """
+    )
+
+    @OptionGroup var options: StoreOptions
+    @Argument(help: "The patient id.") var id: String
+    @Flag(help: "JSON for scripts.") var json = false
+
+    func run() async throws {
+        let store = try PatientRecordStore.open(at: options.store, readOnly: true)
+        let disclosures = try store.disclosures(of: id)
+        if json { return try writeJSON(disclosures) }
+        if disclosures.isEmpty { return print("No disclosures of \(id)'s record in the last 6 years.") }
+        var table = Table(headers: ["date", "recipient", "purpose", "description"])
+        table.rows = disclosures.map { [$0.date, $0.recipient, $0.purpose, $0.description] }
+        print(table.render())
+    }
+}

@@ -1,0 +1,179 @@
+import EventStore
+import Foundation
+import LMDB
+import TestSupport
+import Testing
+
+/// Runs a built executable of this package and captures its output and exit status.
+struct Executable {
+    let name: String
+
+    static var directory: String {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return (executable as NSString).deletingLastPathComponent
+    }
+
+    struct Outcome {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], in directory: String? = nil) throws -> Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.directory + "/" + name)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read before waiting, so a large output cannot fill the pipe and stall the child.
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+let records = Executable(name: "patient-records")
+let replayTool = Executable(name: "patient-records-replay")
+
+struct CommandLineTests {
+    @Test(.timeLimit(.minutes(2)))
+    func theReplayToolReportsTheSamplesExpectedRulesAndExitsOne() throws {
+        try withTemporaryDirectory { directory in
+            let store = directory + "/store"
+            #expect(try records.run(["import", "--store", store, Sample.path]).status == 0)
+            let outcome = try replayTool.run(["--store", store, "--format", "json"])
+            #expect(outcome.status == 1)
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+            let findings = try #require(report["findings"] as? [[String: Any]])
+            let expectedPath = (Sample.path as NSString).deletingPathExtension + ".expected.json"
+            let expected = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: expectedPath))) as? [String: [String]])
+            for (patient, rules) in expected {
+                #expect(findings.filter { $0["patient"] as? String == patient }.compactMap { $0["rule"] as? String }.sorted() == rules.sorted(), "\(patient)")
+            }
+            #expect(report["eventsReplayed"] as? Int == 128)
+            #expect((report["summary"] as? [String: Int])?["fasting"] == 1)
+            let text = try replayTool.run(["--store", store])
+            #expect(text.status == 1)
+            #expect(text.stdout.contains("Patient EX-FASTING"))
+            // As of sequence 20 only EX-IV-1 has begun; nothing is broken yet.
+            #expect(try replayTool.run(["--store", store, "--as-of", "20"]).status == 0)
+        }
+    }
+
+    @Test(arguments: [
+        (["--store", "/nonexistent/store"], "There is no event store at /nonexistent/store"),
+        (["--store", "STORE", "--as-of", "yesterday"], "--as-of must be an RFC 3339 time"),
+        (["--store", "STORE", "--policy", "/nonexistent.yaml"], "The policy file /nonexistent.yaml cannot be read."),
+        (["--store", "STORE", "--format", "xml"], "xml"),
+    ])
+    func theReplayToolExitsTwoWithOneSentenceWhenItCannotCheck(arguments: [String], complaint: String) throws {
+        try withTemporaryDirectory { directory in
+            let store = directory + "/store"
+            #expect(try records.run(["import", "--store", store, Sample.path]).status == 0)
+            let outcome = try replayTool.run(arguments.map { $0 == "STORE" ? store : $0 })
+            #expect(outcome.status == 2)
+            #expect(outcome.stderr.contains(complaint), "\(outcome.stderr)")
+            #expect(outcome.stderr.split(separator: "\n").count == 1, "\(outcome.stderr)")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func showingAPatientRecordsTheReadAndTheAuditTrailShowsIt() throws {
+        try withTemporaryDirectory { directory in
+            let store = directory + "/store"
+            try records.run(["import", "--store", store, Sample.path])
+            let shown = try records.run(["patient", "--store", store, "EX-IV-1", "--actor", "u-auditor-7", "--html", directory + "/p.html"])
+            #expect(shown.status == 0, "\(shown.stderr)")
+            #expect(shown.stdout.contains("Patient EX-IV-1: Ana EX-IV-1"))
+            let page = try String(contentsOfFile: directory + "/p.html", encoding: .utf8)
+            #expect(page.contains("<svg") && page.contains("PHQ-9") && !page.contains("<script"))
+            let audit = try records.run(["audit", "--store", store, "--actor", "u-auditor-7", "--format", "json"])
+            let entries = try #require(try JSONSerialization.jsonObject(with: Data(audit.stdout.utf8)) as? [[String: Any]])
+            #expect(entries.count == 1)
+            #expect(entries.first?["action"] as? String == "read")
+            #expect(entries.first?["patientId"] as? String == "EX-IV-1")
+            let exported = try records.run(["export", "--store", store, "--patient", "EX-ESK-1", "--actor", "u-auditor-7", "--purpose", "patient_request"])
+            #expect(exported.stdout.split(separator: "\n").count == 28)
+            #expect(try records.run(["audit", "--store", store, "--actor", "u-auditor-7", "--format", "json"]).stdout.contains("patient_request"))
+            let missing = try records.run(["patient", "--store", store, "NOBODY"])
+            #expect(missing.status == 1)
+            #expect(missing.stderr == "Patient NOBODY has no record in \(store).\n")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func verifyNamesTheFirstDamagedSequenceAndExitsOne() throws {
+        try withTemporaryDirectory { directory in
+            let store = directory + "/store"
+            try records.run(["import", "--store", store, Sample.path])
+            #expect(try records.run(["verify", "--store", store]).status == 0)
+            let env = try Environment(path: store)
+            let events = try #require(try env.openDatabase(named: "events", create: false))
+            let key = withUnsafeBytes(of: UInt64(77).bigEndian) { Array($0) }
+            try env.write { txn in
+                var record = try #require(try txn.bytes(forKey: key, in: events))
+                record[record.count - 2] ^= 0x01
+                try txn.put(record, forKey: key, in: events)
+            }
+            let outcome = try records.run(["verify", "--store", store])
+            #expect(outcome.status == 1)
+            #expect(outcome.stdout.contains("sequence 77"))
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func backupMakesACopyThatVerifiesWhileAWriterRuns() throws {
+        try withTemporaryDirectory { directory in
+            let store = directory + "/store"
+            #expect(try records.run(["generate", "--store", store, "--patients", "40", "--quiet"]).status == 0)
+            // A writer process keeps appending while the copy is made.
+            let writer = Process()
+            writer.executableURL = URL(fileURLWithPath: Executable.directory + "/patient-records")
+            writer.arguments = ["generate", "--store", store, "--patients", "400", "--seed", "9", "--patient-prefix", "Q", "--quiet"]
+            writer.standardOutput = FileHandle.nullDevice
+            try writer.run()
+            let backup = try records.run(["backup", "--store", store, directory + "/copy"])
+            writer.waitUntilExit()
+            #expect(writer.terminationStatus == 0)
+            #expect(backup.status == 0, "\(backup.stderr)")
+            #expect(backup.stdout.contains("the copy verifies"))
+            let copy = try EventStore.open(at: directory + "/copy", options: .init(readOnly: true))
+            #expect(try copy.verify().isIntact)
+            #expect(try copy.head() >= 2_000)
+            #expect(try records.run(["backup", "--store", store, directory + "/copy"]).status == 1)
+        }
+    }
+
+    @Test func statsAndDisclosuresAnswerForScripts() throws {
+        try withTemporaryDirectory { directory in
+            let store = directory + "/store"
+            try records.run(["import", "--store", store, Sample.path])
+            let stats = try records.run(["stats", "--store", store, "--json"])
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any])
+            #expect(report["events"] as? Int == 128)
+            #expect(report["patients"] as? Int == 5)
+            let disclosures = try records.run(["disclosures", "--store", store, "EX-IV-1", "--json"])
+            #expect(disclosures.status == 0)
+            #expect(disclosures.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]" || disclosures.stdout.contains("[]"))
+        }
+    }
+
+    @Test(arguments: ["demo", "import", "export", "patient", "audit", "disclosures", "verify", "backup", "stats", "generate"])
+    func everyCommandsHelpExplainsItWithAnExample(command: String) throws {
+        let help = try records.run(["help", command])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("Example"), "\(command)")
+        #expect(help.stdout.contains("patient-records \(command)"), "\(command)")
+    }
+
+    @Test func theReplayToolsHelpExplainsItsExitCodes() throws {
+        let help = try replayTool.run(["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("Exit status"))
+    }
+}
