@@ -6,7 +6,7 @@ public struct PatientRecordsCommand: AsyncParsableCommand {
         commandName: "patient-records",
         abstract: "Audit and administer an embedded patient record store.",
         discussion: """
-            Every command takes the store's directory with --store. Stores are opened read-only
+            Every command takes the store's directory with --store. Stores are opened read-only \
             unless the command writes, so they can run while a clinic service appends.
 
             Example:

@@ -8,9 +8,9 @@ struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the audit trail: who did what, when, to which record.",
         discussion: """
-            One entry per event in log order: sequence, recorded time, actor and role, action
-            (create, read, void), patient and a one-line summary. Voided entries stay, marked.
-            --since and --until filter on the recorded time. --format fhir prints a FHIR R4
+            One entry per event in log order: sequence, recorded time, actor and role, action \
+            (create, read, void), patient and a one-line summary. Voided entries stay, marked. \
+            --since and --until filter on the recorded time. --format fhir prints a FHIR R4 \
             Bundle of AuditEvent resources.
 
             Examples:

@@ -10,12 +10,12 @@ public struct ReplayCommand: ParsableCommand {
         commandName: "patient-records-replay",
         abstract: "Replay the record and report the compliance rules it breaks.",
         discussion: """
-            Reads the log once, from the first event up to the as-of point, rebuilds every
-            patient's history (voided entries count as never recorded) and applies the 21 rules of
-            the clinic policy. Thresholds come from --policy (JSON, or `key: value` lines);
+            Reads the log once, from the first event up to the as-of point, rebuilds every \
+            patient's history (voided entries count as never recorded) and applies the 21 rules of \
+            the clinic policy. Thresholds come from --policy (JSON, or `key: value` lines); \
             unspecified ones keep the shipped defaults.
 
-            Exit status: 0 when there is no error-severity finding, 1 when there is one, 2 when the
+            Exit status: 0 when there is no error-severity finding, 1 when there is one, 2 when the \
             record could not be checked (bad arguments, missing store, bad policy file).
 
             Examples:

@@ -8,9 +8,9 @@ struct Patient: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show one patient's state, rebuilt from the log.",
         discussion: """
-            Shows demographics, history, eligibility, consents, the current plan and its
-            progress, every instrument's baseline and trend, sessions and open side effects.
-            Voided entries are left out. Showing a record appends a RecordAccessed event first,
+            Shows demographics, history, eligibility, consents, the current plan and its \
+            progress, every instrument's baseline and trend, sessions and open side effects. \
+            Voided entries are left out. Showing a record appends a RecordAccessed event first, \
             so every read is itself on the record.
 
             Examples:
@@ -57,7 +57,7 @@ struct Disclosures: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List one patient's disclosures of the last 6 years (HIPAA accounting).",
         discussion: """
-            Every RecordAccessed with the purpose disclosure in the 6 years up to now: date,
+            Every RecordAccessed with the purpose disclosure in the 6 years up to now: date, \
             recipient, description and purpose. Voided disclosures are left out.
 
             Example:

@@ -8,11 +8,11 @@ struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build a sample clinic and show what the store does.",
         discussion: """
-            Records about 40 patients over 6 months into the store (./demo-store unless --store
-            is given): every modality, assessments that improve over the sessions for most,
-            side effects, a withdrawn consent, corrections by voiding, disclosures, and a few
-            sessions that break a compliance rule. It uses the seeded generator of
-            `patient-records generate`, so running it again adds nothing but the record access
+            Records about 40 patients over 6 months into the store (./demo-store unless --store \
+            is given): every modality, assessments that improve over the sessions for most, \
+            side effects, a withdrawn consent, corrections by voiding, disclosures, and a few \
+            sessions that break a compliance rule. It uses the seeded generator of \
+            `patient-records generate`, so running it again adds nothing but the record access \
             of showing a patient. Then it shows one patient and the tail of the audit trail.
 
             Example:

@@ -7,8 +7,8 @@ struct Generate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate a realistic synthetic clinic history for a seed.",
         discussion: """
-            The same seed always gives the same events and ids (running it again adds nothing).
-            Patients are assessed, evaluated, consented and treated in every modality; a share
+            The same seed always gives the same events and ids (running it again adds nothing). \
+            Patients are assessed, evaluated, consented and treated in every modality; a share \
             of sessions breaks one compliance rule (--rule-breaking-share, default 0.04).
 
             Example:

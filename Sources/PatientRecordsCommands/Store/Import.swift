@@ -7,8 +7,8 @@ struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Import CloudEvents NDJSON, all or nothing.",
         discussion: """
-            Every line is validated against the store and the lines before it; one bad line
-            refuses the whole file, naming the line, the field and the reason, and nothing is
+            Every line is validated against the store and the lines before it; one bad line \
+            refuses the whole file, naming the line, the field and the reason, and nothing is \
             written. Importing the same file again is a no-op. Reads standard input for -.
 
             Examples:
@@ -34,8 +34,8 @@ struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Export the store, or one patient, as CloudEvents NDJSON on standard output.",
         discussion: """
-            One line per event in log order, with the attributes the store assigned (sequence,
-            streamversion, recordedtime, chainhash). Exporting one patient's record appends a
+            One line per event in log order, with the attributes the store assigned (sequence, \
+            streamversion, recordedtime, chainhash). Exporting one patient's record appends a \
             RecordAccessed event first.
 
             Examples:

@@ -65,8 +65,8 @@ struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make a hot, compacted copy of the store while writers run.",
         discussion: """
-            Copies one consistent snapshot with LMDB's compacting copy (free pages left out) into
-            DEST, which must not exist or be an empty directory, then opens the copy and verifies
+            Copies one consistent snapshot with LMDB's compacting copy (free pages left out) into \
+            DEST, which must not exist or be an empty directory, then opens the copy and verifies \
             its hash chain.
 
             Example:

@@ -6,8 +6,8 @@ struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the hash chain and the structure of the log; exit 1 on damage.",
         discussion: """
-            Recomputes every record's chain hash from the first event, checks that sequences
-            run without a gap and that the stream and id indexes point back at each record.
+            Recomputes every record's chain hash from the first event, checks that sequences \
+            run without a gap and that the stream and id indexes point back at each record. \
             On damage it names the first bad sequence and exits with status 1.
 
             Example:
