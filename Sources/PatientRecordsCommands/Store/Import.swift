@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ClinicalRecord
 import EventStore
 
@@ -57,14 +58,16 @@ struct Export: AsyncParsableCommand {
             }
             try await access.recordAccess(to: patient, in: store, what: "Record exported by patient-records export")
         }
-        var buffer = ""
+        // Lines go out in large writes: one write per line would cost a system call each.
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 17)
         try store.exportEvents(patient: patient) { line in
-            buffer += line
-            if buffer.utf8.count > 1 << 16 {
-                print(buffer, terminator: "")
-                buffer = ""
+            buffer.append(contentsOf: line.utf8)
+            if buffer.count >= 1 << 16 {
+                FileHandle.standardOutput.write(Data(buffer))
+                buffer.removeAll(keepingCapacity: true)
             }
         }
-        print(buffer, terminator: "")
+        FileHandle.standardOutput.write(Data(buffer))
     }
 }
