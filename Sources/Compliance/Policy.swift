@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 /// The clinic's thresholds for the compliance rules. The defaults are the policy the product
 /// ships with (COMPLIANCE.md); a policy file may override any of them.
@@ -42,7 +43,8 @@ public struct Policy: Sendable, Codable, Hashable {
 
     public init() {}
 
-    /// Reads a policy file (JSON, or YAML-like `key: value` lines); fields left out keep their defaults.
+    /// Reads a policy file, JSON or YAML (a mapping of settings to numbers or lists of numbers);
+    /// settings left out keep their defaults.
     ///
     /// - Throws: ``PolicyError`` naming the file, the key and the reason.
     public static func load(fromFile path: String) throws -> Policy {
@@ -50,16 +52,32 @@ public struct Policy: Sendable, Codable, Hashable {
             throw PolicyError(file: path, key: nil, reason: "cannot be read")
         }
         let text = String(decoding: data, as: UTF8.self)
-        let object: [String: Any]
+        let parsed: Any?
         if text.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("{") {
-            guard let parsed = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                throw PolicyError(file: path, key: nil, reason: "is not a JSON object")
-            }
-            object = parsed
+            parsed = try? JSONSerialization.jsonObject(with: data)
         } else {
-            object = try parseSimpleYAML(text, file: path)
+            do {
+                parsed = try Yams.load(yaml: text)
+            } catch {
+                throw PolicyError(file: path, key: nil, reason: "is not valid YAML or JSON (\(String(describing: error).split(separator: "\n").first ?? ""))")
+            }
+        }
+        guard let object = parsed.map(normalized) as? [String: Any] else {
+            throw PolicyError(file: path, key: nil, reason: "is not a mapping of policy settings to values")
         }
         return try Policy(overrides: object, file: path)
+    }
+
+    /// YAML numbers arrive as Int or Double, JSON numbers as NSNumber: make them all NSNumber.
+    private static func normalized(_ value: Any) -> Any {
+        switch value {
+        case let value as Bool: return value
+        case let value as Int: return NSNumber(value: value)
+        case let value as Double: return NSNumber(value: value)
+        case let value as [Any]: return value.map(normalized)
+        case let value as [String: Any]: return value.mapValues(normalized)
+        default: return value
+        }
     }
 
     /// The defaults with `overrides` applied; every key must be a known threshold of the right type.
@@ -104,33 +122,6 @@ public struct Policy: Sendable, Codable, Hashable {
     static let wholeNumberKeys: Set<String> = Set(Mirror(reflecting: Policy()).children.compactMap { child in
         child.value is Int ? child.label : nil
     })
-
-    /// `key: value` lines, `#` comments, and lists written `[28, 56]`: enough YAML for a policy.
-    private static func parseSimpleYAML(_ text: String, file: String) throws -> [String: Any] {
-        var object: [String: Any] = [:]
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?.trimmingCharacters(in: .whitespaces) ?? ""
-            if line.isEmpty || line == "---" { continue }
-            guard let colon = line.firstIndex(of: ":") else {
-                throw PolicyError(file: file, key: nil, reason: "line \(index + 1) is not `key: value`")
-            }
-            let key = line[..<colon].trimmingCharacters(in: .whitespaces)
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            if value.hasPrefix("[") && value.hasSuffix("]") {
-                let items = value.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                let numbers = items.compactMap(Double.init)
-                guard numbers.count == items.count else {
-                    throw PolicyError(file: file, key: key, reason: "must be a list of numbers (line \(index + 1))")
-                }
-                object[key] = numbers.map { NSNumber(value: $0) }
-            } else if let number = Double(value) {
-                object[key] = NSNumber(value: number)
-            } else {
-                throw PolicyError(file: file, key: key, reason: "must be a number, not \(value.debugDescription) (line \(index + 1))")
-            }
-        }
-        return object
-    }
 }
 
 /// A policy file that cannot be used: which file, which key, and why.

@@ -152,7 +152,8 @@ struct ComplianceTests {
         (#"{"fastingSolidFoodHours": "four"}"#, "fastingSolidFoodHours must be a number, 0 or more"),
         (#"{"bloodPressureSystolicLimit": 139.5}"#, "bloodPressureSystolicLimit must be a whole number"),
         (#"{"esketamineDosesMg": 56}"#, "esketamineDosesMg must be a list of numbers"),
-        ("fastingSolidFoodHours four", "line 1 is not `key: value`"),
+        ("fastingSolidFoodHours four", "is not a mapping of policy settings to values"),
+        ("fastingSolidFoodHours: [4, 5", "is not valid YAML or JSON"),
     ])
     func aBadPolicyFileIsRefusedNamingTheKey(text: String, complaint: String) throws {
         try withTemporaryDirectory { directory in
