@@ -41,7 +41,7 @@ enum Validator {
 
     private struct Fields {
         func text(_ value: String, _ name: String) throws {
-            if value.trimmingCharacters(in: .whitespaces).isEmpty {
+            if value.allSatisfy(\.isWhitespace) {
                 throw ValidationError(field: "data.\(name)", reason: "is required and must not be empty")
             }
         }
@@ -54,11 +54,12 @@ enum Validator {
                 throw ValidationError(field: "data.\(name)", reason: "must be a date written YYYY-MM-DD, not \(value.debugDescription)")
             }
         }
-        func choice<E: SwiftProtobuf.Enum>(_ value: E, _ name: String) throws {
+        func choice<E: SwiftProtobuf.Enum & CaseIterable>(_ value: E, _ name: String) throws {
             if value.rawValue == 0 {
                 throw ValidationError(field: "data.\(name)", reason: "is required; the unspecified value is not allowed")
             }
-            if E(rawValue: value.rawValue) == nil || "\(value)".hasPrefix("UNRECOGNIZED") {
+            // Generated enums list their known cases; a value read off the wire may be none of them.
+            if !E.allCases.contains(value) {
                 throw ValidationError(field: "data.\(name)", reason: "has the unknown value \(value.rawValue)")
             }
         }

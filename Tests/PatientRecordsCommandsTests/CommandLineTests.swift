@@ -177,3 +177,21 @@ struct CommandLineTests {
         #expect(help.stdout.contains("Exit status"))
     }
 }
+
+struct VerifyDecodeTests {
+    @Test func verifyFindsARecordWhosePayloadDoesNotDecodeEvenWithAValidChain() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory + "/store"
+            try records.run(["import", "--store", store, Sample.path])
+            // A record whose bytes chain correctly but whose payload is no protobuf message.
+            do {
+                let log = try EventStore.open(at: store)
+                try await log.append([NewEvent(id: "garbled", type: 5, occurredAt: 0, actor: "u-x", payload: [0xff, 0xff, 0xff])], to: "EX-IV-1")
+                log.close()
+            }
+            let outcome = try records.run(["verify", "--store", store])
+            #expect(outcome.status == 1)
+            #expect(outcome.stdout.contains("sequence 129: it does not decode"), "\(outcome.stdout)")
+        }
+    }
+}
