@@ -67,7 +67,7 @@ extension PatientRecordStore {
         return try auditTrail(AuditQuery(patientId: patientId, types: ["RecordAccessed"])).compactMap { entry in
             guard entry.voidedBy == nil, entry.purpose == "disclosure", let recipient = entry.disclosedTo,
                   let time = ClinicalTime.parse(entry.occurredAt), time >= start, time <= end else { return nil }
-            return Disclosure(date: entry.occurredAt, recipient: recipient, description: entry.summary, purpose: entry.purpose ?? "disclosure", actorId: entry.actorId, eventId: entry.eventId)
+            return Disclosure(date: entry.occurredAt, recipient: recipient, description: entry.accessDescription ?? entry.summary, purpose: entry.purpose ?? "disclosure", actorId: entry.actorId, eventId: entry.eventId)
         }
     }
 }

@@ -107,6 +107,7 @@ struct ProjectionTests {
             #expect(disclosures.map(\.eventId) == ["d-new"])
             #expect(disclosures.first?.recipient == "County health department")
             #expect(disclosures.first?.date == "2026-01-20T00:00:00Z")
+            #expect(disclosures.first?.description == "Adverse event report")
         }
     }
 

@@ -20,11 +20,13 @@ public struct AuditEntry: Sendable, Encodable, Hashable {
     /// For record accesses: the purpose (`audit`, `disclosure`, …) and the recipient of a disclosure.
     public var purpose: String?
     public var disclosedTo: String?
+    /// For record accesses: what was read or sent, as the reader described it.
+    public var accessDescription: String?
     var recordedTime: Int64
     var source: String
 
     enum CodingKeys: String, CodingKey {
-        case sequence, eventId, recordedAt, occurredAt, actorId, actorRole, action, patientId, type, summary, voidedBy, purpose, disclosedTo
+        case sequence, eventId, recordedAt, occurredAt, actorId, actorRole, action, patientId, type, summary, voidedBy, purpose, disclosedTo, accessDescription
     }
 }
 
@@ -79,6 +81,7 @@ enum AuditSummary {
             occurredAt: ClinicalTime.format(event.time), actorId: event.actorId, actorRole: event.actorRole?.rawValue ?? "unknown",
             action: action, patientId: event.patientId, type: event.type.name, summary: summary(event.message),
             voidedBy: nil, purpose: access?.purpose.label, disclosedTo: access.flatMap { $0.hasDisclosedTo ? $0.disclosedTo : nil },
+            accessDescription: access?.description_p,
             recordedTime: event.recordedAt, source: event.source)
     }
 
