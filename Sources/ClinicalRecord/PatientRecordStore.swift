@@ -86,7 +86,7 @@ public final class PatientRecordStore: Sendable {
             }
             return .alreadyStored(sequence: sequence, version: stored.streamVersion)
         }
-        try Validator.validate(input, against: snapshot)
+        try Validator.validate(input, of: type, against: snapshot)
         let version = try snapshot.streamVersion(input.patientId)
         return .append(StreamAppend(stream: input.patientId, events: [event], expectedVersion: .exactly(version), indexEntries: References.entries(for: input)))
     }

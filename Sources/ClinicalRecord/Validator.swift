@@ -7,10 +7,7 @@ import SwiftProtobuf
 enum Validator {
     /// Checks `input` against the record as `snapshot` sees it (the log, plus for an import the
     /// lines before this one).
-    static func validate(_ input: ClinicalEventInput, against snapshot: borrowing some RecordSnapshot & ~Copyable) throws {
-        guard let type = input.type else {
-            throw ValidationError(field: "type", reason: "\(Swift.type(of: input.message).protoMessageName) is not an event type of this record")
-        }
+    static func validate(_ input: ClinicalEventInput, of type: ClinicalEventType, against snapshot: borrowing some RecordSnapshot & ~Copyable) throws {
         try checkAttributes(input, type: type)
         try checkFields(input.message)
 

@@ -46,7 +46,14 @@ struct AccessOptions: ParsableArguments {
     }
 }
 
-/// Parses `--as-of`, `--since` and `--until` values.
+/// Checks an `--as-of` value: an RFC 3339 recorded time or a sequence number.
+func checkAsOf(_ text: String?) throws {
+    if let text, AsOf(text) == nil {
+        throw ValidationError("--as-of must be an RFC 3339 time (2026-03-01T00:00:00Z) or a sequence number, not \(text.debugDescription).")
+    }
+}
+
+/// Parses `--since` and `--until` values.
 func parseTime(_ text: String, option: String) throws -> Int64 {
     guard let time = ClinicalTime.parse(text) else {
         throw ArgumentParser.ValidationError("\(option) must be an RFC 3339 time such as 2026-03-01T00:00:00Z, not \(text.debugDescription).")

@@ -40,9 +40,7 @@ public struct ReplayCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        if let asOf, AsOf(asOf) == nil {
-            throw ArgumentParser.ValidationError("--as-of must be an RFC 3339 time (2026-03-01T00:00:00Z) or a sequence number, not \(asOf.debugDescription).")
-        }
+        try checkAsOf(asOf)
     }
 
     public func run() throws {

@@ -30,9 +30,7 @@ struct Patient: AsyncParsableCommand {
     @OptionGroup var access: AccessOptions
 
     func validate() throws {
-        if let asOf, AsOf(asOf) == nil {
-            throw ArgumentParser.ValidationError("--as-of must be an RFC 3339 time (2026-03-01T00:00:00Z) or a sequence number, not \(asOf.debugDescription).")
-        }
+        try checkAsOf(asOf)
     }
 
     func run() async throws {
