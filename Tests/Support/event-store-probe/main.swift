@@ -33,6 +33,8 @@ case "open":
 case "append-forever":
     guard arguments.count == 6, let threads = Int(arguments[4]), let batch = Int(arguments[5]) else { fail("bad arguments") }
     guard let ack = FileHandle(forWritingAtPath: arguments[3]) else { fail("cannot open \(arguments[3])") }
+    // Earlier probes' acknowledgements stay: this one appends after them.
+    _ = try? ack.seekToEnd()
     let ackLock = NSLock()
     let pid = getpid()
     for thread in 0..<threads {
