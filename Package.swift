@@ -88,6 +88,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
+            dependencies: ["LMDB"],
             path: "Tests/Support/TestSupport",
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,4 @@
+import EventStore
 import Foundation
 import SwiftProtobuf
 
@@ -126,21 +127,9 @@ public enum CloudEventCodec {
         attribute("sequence", String(event.sequence))
         out += ",\"streamversion\":\(event.streamVersion)"
         attribute("recordedtime", ClinicalTime.format(event.recordedAt))
-        attribute("chainhash", hex(event.chainHash))
+        attribute("chainhash", Bytes.hex(event.chainHash))
         out += "}"
         return out
-    }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     static func appendQuoted(_ text: String, to out: inout String) {

@@ -19,7 +19,7 @@ extension PatientRecordStore {
     /// - Throws: ``ValidationError`` naming the line, the attribute or field and the reason.
     @discardableResult
     public func importEvents(fromFile path: String, quiet: Bool = false) throws -> ImportSummary {
-        let size = path == "-" ? nil : (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+        let size = path == "-" ? nil : (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
         let progress = TerminalProgress("Importing", total: size, quiet: quiet)
         defer { progress.finish() }
         if path == "-" {

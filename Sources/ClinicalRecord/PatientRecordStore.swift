@@ -49,12 +49,12 @@ public final class PatientRecordStore: Sendable {
         // Validation reads a snapshot; the append then insists the patient's stream is still at
         // the version validated against, so a concurrent writer makes it validate again.
         for _ in 0..<16 {
-            let prepared = try events.read { reader in try prepare(input, against: reader) }
-            guard case .append(let part) = prepared else {
-                if case .alreadyStored(let sequence, let version) = prepared {
-                    return Recorded(sequence: sequence, streamVersion: version, wasAlreadyStored: true)
-                }
-                continue
+            let part: StreamAppend
+            switch try events.read({ reader in try prepare(input, against: reader) }) {
+            case .alreadyStored(let sequence, let version):
+                return Recorded(sequence: sequence, streamVersion: version, wasAlreadyStored: true)
+            case .append(let prepared):
+                part = prepared
             }
             do {
                 let result = try await events.append(part.events, to: part.stream, expectedVersion: part.expectedVersion, indexEntries: part.indexEntries)

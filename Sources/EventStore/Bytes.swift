@@ -1,5 +1,5 @@
 /// Byte encodings of the keys and fixed-width fields the store writes.
-enum Bytes {
+public enum Bytes {
     /// `value` as 8 bytes, most significant first, so keys sort in numeric order.
     @inline(__always)
     static func bigEndian(_ value: UInt64) -> [UInt8] {
@@ -13,7 +13,8 @@ enum Bytes {
         return UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))
     }
 
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+    /// `bytes` as lowercase hexadecimal, two digits a byte.
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         for byte in bytes {

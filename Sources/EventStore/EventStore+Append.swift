@@ -37,7 +37,9 @@ extension EventStore {
             done.signal()
         }
         done.wait()
-        return try outcome.result!.get()[0]
+        // The writer always completes a submitted request before signalling.
+        guard let result = outcome.result else { throw EventStoreError.closed }
+        return try result.get()[0]
     }
 
     private func acceptingWriter(for parts: [StreamAppend]) throws -> GroupCommitWriter {

@@ -2,7 +2,6 @@ import ClinicalRecord
 import Compliance
 import EventStore
 import Foundation
-import LMDB
 import TestSupport
 import Testing
 
@@ -173,16 +172,7 @@ struct ComplianceTests {
                 store.close()
             }
             // One byte flipped inside the payload of sequence 40, underneath the store.
-            do {
-                let env = try Environment(path: path)
-                let events = try #require(try env.openDatabase(named: "events", create: false))
-                let key = withUnsafeBytes(of: UInt64(40).bigEndian) { Array($0) }
-                try env.write { txn in
-                    var record = try #require(try txn.bytes(forKey: key, in: events))
-                    record[record.count - 3] ^= 0x20
-                    try txn.put(record, forKey: key, in: events)
-                }
-            }
+            try damageRecord(40, inStoreAt: path) { $0[$0.count - 3] ^= 0x20 }
             let store = try PatientRecordStore.open(at: path, readOnly: true)
             let report = try ComplianceReplay.run(store)
             let integrity = report.findings.filter { $0.rule == .integrity }

@@ -1,6 +1,5 @@
 import EventStore
 import Foundation
-import LMDB
 import TestSupport
 import Testing
 
@@ -33,16 +32,7 @@ struct VerifyTests {
                 store.close()
             }
             // Damage record 7 underneath the store: one byte of its payload (its last byte).
-            do {
-                let env = try Environment(path: path)
-                let events = try #require(try env.openDatabase(named: "events", create: false))
-                let key = withUnsafeBytes(of: UInt64(7).bigEndian) { Array($0) }
-                try env.write { txn in
-                    var record = try #require(try txn.bytes(forKey: key, in: events))
-                    record[record.count - 1] ^= 0x01
-                    try txn.put(record, forKey: key, in: events)
-                }
-            }
+            try damageRecord(7, inStoreAt: path) { $0[$0.count - 1] ^= 0x01 }
             let store = try EventStore.open(at: path, options: .init(readOnly: true))
             let report = try store.verify()
             #expect(report.firstBadSequence == 7)
@@ -59,16 +49,7 @@ struct VerifyTests {
                 for index in 0..<3 { try await store.append([event("l\(index)")], to: "S") }
                 store.close()
             }
-            do {
-                let env = try Environment(path: path)
-                let events = try #require(try env.openDatabase(named: "events", create: false))
-                let key = withUnsafeBytes(of: UInt64(2).bigEndian) { Array($0) }
-                try env.write { txn in
-                    var record = try #require(try txn.bytes(forKey: key, in: events))
-                    record[12] = 0xff // payload length
-                    try txn.put(record, forKey: key, in: events)
-                }
-            }
+            try damageRecord(2, inStoreAt: path) { $0[12] = 0xff } // payload length
             let store = try EventStore.open(at: path, options: .init(readOnly: true))
             #expect(try store.verify().firstBadSequence == 2)
             #expect(throws: EventStoreError.corruptRecord(sequence: 2, reason: "its header does not match its length")) {

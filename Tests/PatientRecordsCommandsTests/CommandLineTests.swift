@@ -1,6 +1,5 @@
 import EventStore
 import Foundation
-import LMDB
 import TestSupport
 import Testing
 
@@ -112,14 +111,7 @@ struct CommandLineTests {
             let store = directory + "/store"
             try records.run(["import", "--store", store, Sample.path])
             #expect(try records.run(["verify", "--store", store]).status == 0)
-            let env = try Environment(path: store)
-            let events = try #require(try env.openDatabase(named: "events", create: false))
-            let key = withUnsafeBytes(of: UInt64(77).bigEndian) { Array($0) }
-            try env.write { txn in
-                var record = try #require(try txn.bytes(forKey: key, in: events))
-                record[record.count - 2] ^= 0x01
-                try txn.put(record, forKey: key, in: events)
-            }
+            try damageRecord(77, inStoreAt: store) { $0[$0.count - 2] ^= 0x01 }
             let outcome = try records.run(["verify", "--store", store])
             #expect(outcome.status == 1)
             #expect(outcome.stdout.contains("sequence 77"))
