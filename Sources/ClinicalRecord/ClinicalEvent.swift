@@ -88,8 +88,9 @@ enum EventCodec {
     /// Decodes one record. `nil` for a type code this version does not know.
     static func decode(_ record: EventRecordView) throws -> ClinicalEvent? {
         guard let type = ClinicalEventType(rawValue: record.type) else { return nil }
-        let envelope = try Ketamine_V1_EventEnvelope(serializedBytes: Array(record.metadata))
-        let message = try type.messageType.init(serializedBytes: Array(record.payload))
+        // Decoded straight from the memory map: no copy of the bytes.
+        let envelope = try Ketamine_V1_EventEnvelope(serializedBytes: record.metadata.bytes)
+        let message = try type.messageType.init(serializedBytes: record.payload.bytes)
         return ClinicalEvent(
             sequence: record.sequence, streamVersion: record.streamVersion, id: record.id,
             patientId: record.streamId, type: type, time: record.occurredAt, recordedAt: record.recordedAt,

@@ -8,34 +8,18 @@ extension PatientRecordStore {
     /// - Parameter now: the time to judge expiries, ages and "the last 7 days" at; by default the
     ///   as-of time, or the current time.
     public func patientState(_ patientId: String, asOf: AsOf? = nil, now: Int64? = nil) throws -> PatientState? {
-        try events.read { reader in
-            var voided = Set<String>()
-            var included: [ClinicalEvent] = []
-            var unknown = 0
-            try reader.forEachRecord(inStream: patientId) { record in
-                if let asOf, !asOf.includes(sequence: record.sequence, recordedAt: record.recordedAt) { return false }
-                guard let event = try EventCodec.decode(record) else {
-                    unknown += 1
-                    return true
-                }
-                if let void = event.payload(as: Ketamine_V1_EntryVoided.self) { voided.insert(void.voidedEventID) }
-                included.append(event)
-                return true
-            }
-            guard !included.isEmpty else { return nil }
-            var builder = PatientStateBuilder(patientId: patientId)
-            for event in included {
-                let isVoided = voided.contains(event.id)
-                builder.count(event, voided: isVoided)
-                if !isVoided { builder.apply(event) }
-            }
-            for _ in 0..<unknown { builder.countUnknown() }
-            let judgedAt: Int64
-            if let now { judgedAt = now } else if case .time(let time)? = asOf { judgedAt = time } else {
-                judgedAt = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
-            }
-            return builder.finish(now: judgedAt)
+        let builder = try events.read { reader -> PatientStateBuilder? in
+            let through = try ClinicalReplay.lastSequence(reader, asOf: asOf)
+            // The snapshot when it is not past the as-of point, then the events since it.
+            let snapshot = try PatientSnapshots.load(patientId, reader).flatMap { $0.lastSequence <= through ? $0 : nil }
+            return try foldState(patientId, reader, from: snapshot, through: through)
         }
+        guard let builder else { return nil }
+        let judgedAt: Int64
+        if let now { judgedAt = now } else if case .time(let time)? = asOf { judgedAt = time } else {
+            judgedAt = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
+        }
+        return builder.finish(now: judgedAt)
     }
 
     /// The audit trail: one entry per event, in log order, that matches `query`. Voided entries

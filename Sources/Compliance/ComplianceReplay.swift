@@ -16,14 +16,42 @@ public struct ComplianceReport: Sendable, Encodable {
     public var hasErrors: Bool { findings.contains { $0.severity == .error } }
 }
 
+/// The compliance rules as a per-patient projection: facts folded as events come, sessions
+/// judged as each patient's record moves past them, the rest at the end.
+public struct ComplianceProjection: PatientProjection {
+    let rules: RuleBook
+
+    /// - Parameter judgedAt: the time pending windows are judged at (ns since 1970 UTC).
+    public init(policy: Policy = Policy(), judgedAt: Int64) {
+        rules = RuleBook(policy: policy, judgedAt: judgedAt)
+    }
+
+    public var eventTypes: Set<ClinicalEventType> { PatientFacts.types.union([.patientRegistered]) }
+
+    public func makeState(patientId: String) -> PatientCompliance { PatientCompliance() }
+
+    public func apply(_ event: ClinicalEvent, voided: Bool, to state: inout PatientCompliance) {
+        guard !voided else { return }
+        state.facts.add(event, patient: event.patientId, rules: rules)
+    }
+
+    /// Judges what is still open and returns every finding of the patient, in log order.
+    public func findings(patient: String, _ state: PatientCompliance) -> [Finding] {
+        var facts = state.facts
+        facts.settleAll(patient: patient, rules: rules)
+        return facts.findings.sorted { ($0.sequence, $0.rule.rawValue) < ($1.sequence, $1.rule.rawValue) }
+    }
+}
+
+/// One patient's compliance facts during a replay.
+public struct PatientCompliance: Sendable {
+    var facts = PatientFacts()
+}
+
 /// Replays the record once, up to an as-of point, and applies every rule to every patient.
 public enum ComplianceReplay {
     public static func run(_ store: PatientRecordStore, asOf: AsOf? = nil, policy: Policy = Policy(), progress: TerminalProgress? = nil) throws -> ComplianceReport {
         var findings: [Finding] = []
-        var perPatient: [String: [ClinicalEvent]] = [:]
-        var voided = Set<String>()
-        var replayed = 0
-        var lastRecorded: Int64?
 
         // integrity: the chain must verify and every record must decode.
         let verification = try store.events.verify()
@@ -35,43 +63,33 @@ public enum ComplianceReplay {
                                     message: "The log does not verify: \(problem)."))
         }
         let trustedUpTo = verification.firstBadSequence.map { $0 - 1 } ?? .max
-        let total = try store.events.head()
 
-        try store.events.read { reader in
-            try reader.forEachRecord(from: 1) { record in
-                guard record.sequence <= trustedUpTo else { return false }
-                if let asOf, !asOf.includes(sequence: record.sequence, recordedAt: record.recordedAt) { return false }
-                replayed += 1
-                lastRecorded = record.recordedAt
-                progress?.update(Int(record.sequence), detail: "\(record.sequence) of \(total) events")
-                let event: ClinicalEvent?
-                do {
-                    event = try PatientRecordStore.decode(record)
-                } catch {
-                    findings.append(Finding(rule: .integrity, patient: record.streamId, session: nil, eventId: record.id, sequence: record.sequence,
-                                            message: "The record at sequence \(record.sequence) cannot be read: \(error)."))
-                    return true
-                }
-                guard let event else { return true }
-                if let void = event.payload(as: Ketamine_V1_EntryVoided.self) { voided.insert(void.voidedEventID) }
-                perPatient[event.patientId, default: []].append(event)
-                return true
+        let (judgedAt, through, perPatient): (Int64, UInt64, [(String, [Finding])]) = try store.events.read { reader in
+            let through = min(try ClinicalReplay.lastSequence(reader, asOf: asOf), trustedUpTo)
+            let judgedAt: Int64
+            if case .time(let time)? = asOf {
+                judgedAt = time
+            } else if through > 0, let last = try reader.record(at: through) {
+                judgedAt = last.recordedAt
+            } else {
+                judgedAt = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
             }
+            let projection = ComplianceProjection(policy: policy, judgedAt: judgedAt)
+            var replay = ClinicalReplay()
+            let handle = replay.add(projection)
+            let result = try replay.run(reader, through: through, progress: progress)
+            var perPatient: [(String, [Finding])] = []
+            result.forEachState(of: handle) { patient, state in perPatient.append((patient, projection.findings(patient: patient, state))) }
+            for record in result.unreadable {
+                perPatient.append((record.patientId, [Finding(rule: .integrity, patient: record.patientId, session: nil, eventId: record.eventId, sequence: record.sequence,
+                                                              message: "The record at sequence \(record.sequence) cannot be read: \(record.reason).")]))
+            }
+            return (judgedAt, result.through, perPatient)
         }
-        progress?.finish()
-
-        let judgedAt: Int64
-        if case .time(let time)? = asOf { judgedAt = time } else {
-            judgedAt = lastRecorded ?? Int64(Date().timeIntervalSince1970 * 1_000_000_000)
-        }
-        let rules = RuleBook(policy: policy, judgedAt: judgedAt)
-        for patient in perPatient.keys.sorted() {
-            var facts = PatientFacts()
-            for event in perPatient[patient] ?? [] where !voided.contains(event.id) { facts.add(event) }
-            findings += rules.evaluate(patient: patient, facts).sorted { ($0.sequence, $0.rule.rawValue) < ($1.sequence, $1.rule.rawValue) }
-        }
+        let patients = Set(perPatient.map(\.0))
+        for (_, patientFindings) in perPatient.sorted(by: { $0.0 < $1.0 }) { findings += patientFindings }
         var summary: [String: Int] = [:]
         for finding in findings { summary[finding.rule.rawValue, default: 0] += 1 }
-        return ComplianceReport(asOf: ClinicalTime.format(judgedAt), eventsReplayed: replayed, patients: perPatient.count, findings: findings, summary: summary)
+        return ComplianceReport(asOf: ClinicalTime.format(judgedAt), eventsReplayed: Int(through), patients: patients.count, findings: findings, summary: summary)
     }
 }

@@ -40,6 +40,10 @@ public struct Policy: Sendable, Codable, Hashable {
     public var suicideRiskFollowUpDays: Double = 2
     /// The window, in hours, that `max_sessions_per_week` counts doses in.
     public var sessionFrequencyWindowHours: Double = 168
+    /// A session is judged once the patient's record is this many days past its dose (never
+    /// before every window above has passed); entries for it recorded later are not considered.
+    /// This keeps replay memory bounded by patients, however long their histories.
+    public var sessionSettlingDays: Double = 14
 
     public init() {}
 

@@ -26,15 +26,64 @@ struct RuleBook {
         }
     }
 
-    func evaluate(patient: String, _ facts: PatientFacts) -> [Finding] {
+    /// How far past a dose (or an assessment) the patient's record must move before it is
+    /// judged: at least every window a rule waits for, and the policy's settling time.
+    var settlingWindow: Int64 {
+        max(ns(days: policy.sessionSettlingDays), ns(hours: policy.remsFormDeadlineHours),
+            ns(hours: policy.sessionFrequencyWindowHours), ns(days: policy.suicideRiskFollowUpDays),
+            ns(minutes: max(policy.esketaminePostDoseVitalsToMinutes, policy.intranasalMonitoringMinutes, policy.injectionMonitoringMinutes)))
+    }
+    /// How long before a first dose an evaluation counts (and a suicide risk screen waits for one).
+    var evaluationWindow: Int64 { ns(days: policy.evaluationValidDays) + ns(days: policy.suicideRiskFollowUpDays) }
+    /// How long before a first dose a baseline assessment counts.
+    var baselineWindow: Int64 { ns(days: policy.baselineAssessmentDays) }
+
+    func judge(waste: Fact<Ketamine_V1_DrugWasted>, patient: String) -> [Finding] {
+        guard waste.message.witnessedBy == waste.actorId else { return [] }
+        return [Finding(rule: .wasteWitness, patient: patient, session: waste.message.sessionID, eventId: waste.eventId, sequence: waste.sequence,
+                        message: "The waste of \(Self.number(waste.message.amountMg)) mg was witnessed by \(waste.actorId), who recorded it; a second person must witness it.")]
+    }
+
+    /// Judges the suicide risk screens among the pending assessments before `cutoff`, and marks
+    /// them judged (they move to the front of `facts.assessments`).
+    func judge(assessmentsBefore cutoff: Int64, patient: String, facts: inout PatientFacts) -> [Finding] {
+        var findings: [Finding] = []
+        var pending = Array(facts.assessments[facts.judgedAssessments...])
+        let due = pending.filter { $0.time < cutoff }
+        guard !due.isEmpty else { return [] }
+        pending.removeAll { $0.time < cutoff }
+        for assessment in due {
+            let a = assessment.message
+            let score = a.instrument.score(a.itemScores)
+            guard (a.instrument == .cssrsScreener || a.instrument == .phq9) && score.flagsSuicideRisk else { continue }
+            let deadline = assessment.time + ns(days: policy.suicideRiskFollowUpDays)
+            let followed = facts.evaluations.contains { $0.time >= assessment.time && $0.time <= deadline }
+            if !followed && judgedAt > deadline {
+                findings.append(Finding(rule: .suicideRiskFollowUp, patient: patient, session: a.hasSessionID ? a.sessionID : nil, eventId: assessment.eventId, sequence: assessment.sequence,
+                                        message: "\(a.instrument == .phq9 ? "PHQ-9 item 9 was above 0" : "The C-SSRS screener showed high risk") at \(Self.time(assessment.time)), with no psychiatric evaluation within \(Int(policy.suicideRiskFollowUpDays * 24)) hours."))
+            }
+        }
+        facts.assessments = Array(facts.assessments[..<facts.judgedAssessments]) + due + pending
+        facts.judgedAssessments += due.count
+        return findings
+    }
+
+    /// Judges the sessions of `due`, the earliest doses of `facts.doses` (sorted by start), with
+    /// everything the patient's record holds so far.
+    func judge(doses due: [Fact<Ketamine_V1_DoseAdministered>], patient: String, facts: inout PatientFacts) -> [Finding] {
         var findings: [Finding] = []
         func report(_ rule: Rule, _ session: String?, _ eventId: String, _ sequence: UInt64, _ message: String) {
             findings.append(Finding(rule: rule, patient: patient, session: session, eventId: eventId, sequence: sequence, message: message))
         }
-        let doses = facts.doses.sorted { $0.message.startedAt.nanosecondsSince1970 < $1.message.startedAt.nanosecondsSince1970 }
-        let firstEsketamine = doses.first { Self.kind(of: $0.message) == .esketamine }?.eventId
+        let doses = due
+        let firstEsketamine = facts.esketamineDosed ? nil : doses.first { Self.kind(of: $0.message) == .esketamine }?.eventId
+        if firstEsketamine != nil { facts.esketamineDosed = true }
         var firstDoseOfPlan: [String: String] = [:]
-        for dose in doses where firstDoseOfPlan[dose.message.planID] == nil { firstDoseOfPlan[dose.message.planID] = dose.eventId }
+        for dose in doses where !facts.plansDosed.contains(dose.message.planID) && firstDoseOfPlan[dose.message.planID] == nil {
+            firstDoseOfPlan[dose.message.planID] = dose.eventId
+        }
+        facts.plansDosed.formUnion(firstDoseOfPlan.keys)
+        let facts = facts
 
         for dose in doses {
             let d = dose.message
@@ -177,35 +226,20 @@ struct RuleBook {
             }
         }
 
-        // session-frequency: doses of one plan in any window [t, t + 168 h).
-        for (planId, planDoses) in Dictionary(grouping: doses, by: { $0.message.planID }) {
+        // session-frequency: doses of one plan in any window [t, t + 168 h) starting at a
+        // judged dose; later doses are still pending in `facts.doses` (sorted by start).
+        let judged = Set(doses.map(\.eventId))
+        for (planId, planDoses) in Dictionary(grouping: facts.doses, by: { $0.message.planID }) {
             guard let limit = facts.plans[planId]?.maxSessionsPerWeek, limit > 0 else { continue }
             let window = ns(hours: policy.sessionFrequencyWindowHours)
-            var reported = Set<String>()
-            for (index, first) in planDoses.enumerated() {
+            for (index, first) in planDoses.enumerated() where judged.contains(first.eventId) {
                 let start = first.message.startedAt.nanosecondsSince1970
-                let inWindow = planDoses[index...].filter { $0.message.startedAt.nanosecondsSince1970 < start + window }
-                if inWindow.count > Int(limit), let extra = inWindow.dropFirst(Int(limit)).first, reported.insert(extra.eventId).inserted {
+                let inWindow = planDoses[index...].prefix { $0.message.startedAt.nanosecondsSince1970 < start + window }
+                if inWindow.count > Int(limit), let extra = inWindow.dropFirst(Int(limit)).first, !facts.frequencyReported.contains(extra.eventId),
+                   !findings.contains(where: { $0.rule == .sessionFrequency && $0.eventId == extra.eventId }) {
                     report(.sessionFrequency, extra.message.sessionID, extra.eventId, extra.sequence, "Plan \(planId) had \(inWindow.count) doses within \(Int(policy.sessionFrequencyWindowHours)) hours from \(Self.time(start)); it allows \(limit) a week.")
                 }
             }
-        }
-
-        // suicide-risk-follow-up
-        for assessment in facts.assessments {
-            let a = assessment.message
-            let score = a.instrument.score(a.itemScores)
-            guard (a.instrument == .cssrsScreener || a.instrument == .phq9) && score.flagsSuicideRisk else { continue }
-            let due = assessment.time + ns(days: policy.suicideRiskFollowUpDays)
-            let followed = facts.evaluations.contains { $0.time >= assessment.time && $0.time <= due }
-            if !followed && judgedAt > due {
-                report(.suicideRiskFollowUp, a.hasSessionID ? a.sessionID : nil, assessment.eventId, assessment.sequence,
-                       "\(a.instrument == .phq9 ? "PHQ-9 item 9 was above 0" : "The C-SSRS screener showed high risk") at \(Self.time(assessment.time)), with no psychiatric evaluation within \(Int(policy.suicideRiskFollowUpDays * 24)) hours.")
-            }
-        }
-
-        for waste in facts.wastes where waste.message.witnessedBy == waste.actorId {
-            report(.wasteWitness, waste.message.sessionID, waste.eventId, waste.sequence, "The waste of \(Self.number(waste.message.amountMg)) mg was witnessed by \(waste.actorId), who recorded it; a second person must witness it.")
         }
         return findings
     }

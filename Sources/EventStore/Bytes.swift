@@ -2,13 +2,13 @@
 public enum Bytes {
     /// `value` as 8 bytes, most significant first, so keys sort in numeric order.
     @inline(__always)
-    static func bigEndian(_ value: UInt64) -> [UInt8] {
+    public static func bigEndian(_ value: UInt64) -> [UInt8] {
         withUnsafeBytes(of: value.bigEndian) { Array($0) }
     }
 
     /// Reads 8 big-endian bytes; `nil` when `bytes` is not 8 bytes long.
     @inline(__always)
-    static func uint64(bigEndian bytes: UnsafeRawBufferPointer) -> UInt64? {
+    public static func uint64(bigEndian bytes: UnsafeRawBufferPointer) -> UInt64? {
         guard bytes.count == 8 else { return nil }
         return UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))
     }

@@ -163,7 +163,8 @@ public final class EventStore: Sendable {
                 // A read-only process may open a store written before an index existed.
                 guard let opened = try environment.openDatabase(named: name, create: !readOnly) else { return nil }
                 return (name, opened)
-            }))
+            }),
+            projections: try environment.openDatabase(named: "projections", create: !readOnly))
 
         let stored: (version: UInt32?, id: [UInt8]?, empty: Bool) = try environment.read { txn in
             let version = try txn.value(forKey: StoreLayout.MetaKey.formatVersion, in: layout.meta)

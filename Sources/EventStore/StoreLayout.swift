@@ -12,6 +12,9 @@ struct StoreLayout: Sendable {
     let meta: Database
     /// The application's own indexes, by name (see ``EventStore/Options/indexes``).
     let indexes: [String: Database]
+    /// Projection checkpoints and snapshots, by the application's keys; `nil` in a read-only
+    /// process on a store written before it existed.
+    let projections: Database?
 
     func index(named name: String) throws -> Database {
         guard let database = indexes[name] else {

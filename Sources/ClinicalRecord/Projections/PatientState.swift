@@ -46,6 +46,7 @@ public struct PatientState: Sendable, Codable, Hashable {
         public var instrument: String
         public var baseline: Point
         public var latest: Point
+        /// The latest 50 points, in time order (the baseline is kept apart).
         public var points: [Point]
         public var changeFromBaseline: Int
         /// `improving`, `worsening` or `stable` (latest against the one before it).
@@ -87,8 +88,12 @@ public struct PatientState: Sendable, Codable, Hashable {
     public var currentPlan: Plan?
     public var instruments: [InstrumentTrend] = []
     public var openSideEffects: [SideEffect] = []
+    /// The latest 50 side effects (and any older one still open); ``sideEffectCount`` counts all.
     public var sideEffects: [SideEffect] = []
+    public var sideEffectCount = 0
+    /// The latest 50 sessions; ``sessionCount`` counts all.
     public var sessions: [Session] = []
+    public var sessionCount = 0
     /// Events in the stream up to the as-of point, voided ones and the voids included.
     public var eventCount = 0
     public var voidedCount = 0

@@ -4,22 +4,52 @@ import SwiftProtobuf
 ///
 /// Voided events must be left out by the caller (``PatientRecordStore/patientState(_:asOf:)``
 /// collects the voids first); everything else is applied as it comes.
-struct PatientStateBuilder {
+public struct PatientStateBuilder: Codable, Sendable {
+    /// How many sessions, side effects and points per instrument the state keeps: the latest.
+    /// Older ones stay in the log; the state (and its snapshot) stays the same size however long
+    /// the patient's history grows.
+    static let recentLimit = 50
+    /// Dose times kept per plan, for the doses in the last 7 days (more than any weekly limit).
+    static let doseTimesKept = 32
+
+    struct ConsentEntry: Codable {
+        var consent: PatientState.Consent
+        var expires: Int64?
+    }
+
+    struct PlanDoses: Codable {
+        var count = 0
+        var latestTimes: [Int64] = []
+    }
+
+    struct Trend: Codable {
+        var baseline: PatientState.InstrumentTrend.Point
+        var points: [PatientState.InstrumentTrend.Point]
+    }
+
     private var state: PatientState
     private var weightAt: Int64 = .min
     private var medications: [String: PatientState.Medication] = [:]
     private var medicationOrder: [String] = []
     private var evaluationTime: Int64 = .min
-    private var consents: [String: (consent: PatientState.Consent, expires: Int64?)] = [:]
+    private var consents: [String: ConsentEntry] = [:]
     private var consentOrder: [String] = []
     private var plans: [String: PatientState.Plan] = [:]
     private var currentPlanId: String?
-    private var doseTimes: [String: [Int64]] = [:]
-    private var assessments: [Ketamine_V1_Instrument: [PatientState.InstrumentTrend.Point]] = [:]
+    private var doseTimes: [String: PlanDoses] = [:]
+    /// By instrument raw value.
+    private var assessments: [Int: Trend] = [:]
     private var sideEffects: [String: PatientState.SideEffect] = [:]
     private var sideEffectOrder: [String] = []
     private var sessions: [String: PatientState.Session] = [:]
     private var sessionOrder: [String] = []
+    /// The stream version and recorded time of the last event applied (for snapshots).
+    private(set) var streamVersion: UInt64 = 0
+    private(set) var lastRecordedAt: Int64 = .min
+
+    public var patientId: String { state.patientId }
+    /// The sequence of the last event applied.
+    public var lastSequence: UInt64 { state.lastSequence }
 
     init(patientId: String) {
         state = PatientState(patientId: patientId)
@@ -28,15 +58,26 @@ struct PatientStateBuilder {
     mutating func count(_ event: ClinicalEvent, voided: Bool) {
         state.eventCount += 1
         state.lastSequence = event.sequence
+        streamVersion = event.streamVersion
+        lastRecordedAt = event.recordedAt
         state.countsByType[event.type.name, default: 0] += 1
         if voided { state.voidedCount += 1 }
     }
 
-    mutating func countUnknown() { state.unknownTypeCount += 1 }
+    mutating func countUnknown(sequence: UInt64, streamVersion: UInt64, recordedAt: Int64) {
+        state.unknownTypeCount += 1
+        state.lastSequence = sequence
+        self.streamVersion = streamVersion
+        lastRecordedAt = recordedAt
+    }
 
     private mutating func session(_ id: String) -> PatientState.Session {
         if let existing = sessions[id] { return existing }
         sessionOrder.append(id)
+        state.sessionCount += 1
+        if sessionOrder.count > Self.recentLimit {
+            sessions[sessionOrder.removeFirst()] = nil
+        }
         return PatientState.Session(sessionId: id, planId: "")
     }
 
@@ -54,7 +95,7 @@ struct PatientStateBuilder {
     }
 
     mutating func apply(_ event: ClinicalEvent) {
-        let at = ClinicalTime.format(event.time)
+        var at: String { ClinicalTime.format(event.time) }
         switch event.message {
         case let m as Ketamine_V1_PatientRegistered:
             state.demographics.givenName = m.givenName
@@ -95,7 +136,14 @@ struct PatientStateBuilder {
                 status: m.change == .stopped ? "stopped" : m.change == .tapering ? "tapering" : "current")
         case let m as Ketamine_V1_AssessmentRecorded:
             let score = m.instrument.score(m.itemScores)
-            assessments[m.instrument, default: []].append(.init(at: at, total: score.total, band: score.band, time: event.time))
+            let point = PatientState.InstrumentTrend.Point(at: at, total: score.total, band: score.band, time: event.time)
+            var trend = assessments[m.instrument.rawValue] ?? Trend(baseline: point, points: [])
+            if point.time < trend.baseline.time { trend.baseline = point }
+            // Kept in time order; entries usually arrive in order, so this is an append.
+            let index = trend.points.lastIndex { $0.time <= point.time }.map { $0 + 1 } ?? 0
+            trend.points.insert(point, at: index)
+            if trend.points.count > Self.recentLimit { trend.points.removeFirst() }
+            assessments[m.instrument.rawValue] = trend
         case let m as Ketamine_V1_EvaluationCompleted:
             if event.time >= evaluationTime {
                 evaluationTime = event.time
@@ -106,11 +154,11 @@ struct PatientStateBuilder {
             }
         case let m as Ketamine_V1_ConsentGiven:
             if consents[m.consentID] == nil { consentOrder.append(m.consentID) }
-            consents[m.consentID] = (
-                .init(consentId: m.consentID, scope: m.scope.label, formVersion: m.formVersion,
+            consents[m.consentID] = ConsentEntry(
+                consent: .init(consentId: m.consentID, scope: m.scope.label, formVersion: m.formVersion,
                       signedAt: ClinicalTime.format(m.signedAt.nanosecondsSince1970),
                       expiresAt: m.hasExpiresAt ? ClinicalTime.format(m.expiresAt.nanosecondsSince1970) : nil, status: "active"),
-                m.hasExpiresAt ? m.expiresAt.nanosecondsSince1970 : nil)
+                expires: m.hasExpiresAt ? m.expiresAt.nanosecondsSince1970 : nil)
         case let m as Ketamine_V1_ConsentWithdrawn:
             consents[m.consentID]?.consent.status = "withdrawn"
         case let m as Ketamine_V1_RemsEnrolled:
@@ -130,7 +178,11 @@ struct PatientStateBuilder {
                 $0.check = "BP \(m.bloodPressure.systolic)/\(m.bloodPressure.diastolic), HR \(m.heartRate), SpO2 \(m.spo2)%, escort \(m.escortPresent ? "present" : "absent")"
             }
         case let m as Ketamine_V1_DoseAdministered:
-            doseTimes[m.planID, default: []].append(m.startedAt.nanosecondsSince1970)
+            doseTimes[m.planID, default: PlanDoses()].count += 1
+            doseTimes[m.planID]?.latestTimes.append(m.startedAt.nanosecondsSince1970)
+            if let kept = doseTimes[m.planID]?.latestTimes, kept.count > Self.doseTimesKept {
+                doseTimes[m.planID]?.latestTimes = Array(kept.sorted().suffix(Self.doseTimesKept))
+            }
             setWeight(m.weightKg, at: m.startedAt.nanosecondsSince1970)
             update(session: m.sessionID) {
                 $0.planId = m.planID
@@ -142,7 +194,15 @@ struct PatientStateBuilder {
                 $0.vitals.append("\(ClinicalTime.format(m.measuredAt.nanosecondsSince1970)) BP \(m.bloodPressure.systolic)/\(m.bloodPressure.diastolic), HR \(m.heartRate), SpO2 \(m.spo2)%")
             }
         case let m as Ketamine_V1_SideEffectObserved:
-            if sideEffects[m.sideEffectID] == nil { sideEffectOrder.append(m.sideEffectID) }
+            if sideEffects[m.sideEffectID] == nil {
+                sideEffectOrder.append(m.sideEffectID)
+                state.sideEffectCount += 1
+                // Keep the latest, and every one still open.
+                if sideEffectOrder.count > Self.recentLimit,
+                   let oldest = sideEffectOrder.firstIndex(where: { sideEffects[$0]?.resolvedAt != nil }) {
+                    sideEffects[sideEffectOrder.remove(at: oldest)] = nil
+                }
+            }
             sideEffects[m.sideEffectID] = .init(
                 sideEffectId: m.sideEffectID, kind: m.kind.label, severity: m.severity.label,
                 onsetAt: ClinicalTime.format(m.onsetAt.nanosecondsSince1970), sessionId: m.hasSessionID ? m.sessionID : nil,
@@ -166,7 +226,7 @@ struct PatientStateBuilder {
     }
 
     /// The state as judged at `now` (ns since 1970): ages, expiries, the last 7 days.
-    func finish(now: Int64) -> PatientState {
+    public func finish(now: Int64) -> PatientState {
         var result = state
         result.asOf = ClinicalTime.format(now)
         result.demographics.age = age(birthDate: state.demographics.birthDate, at: now)
@@ -180,14 +240,15 @@ struct PatientStateBuilder {
             result.activeConsentsByScope[consent.scope] = consent.consentId
         }
         if let id = currentPlanId, var plan = plans[id] {
-            let times = doseTimes[id] ?? []
-            plan.dosesGiven = times.count
-            plan.dosesInLast7Days = times.filter { $0 <= now && $0 > now - 7 * ClinicalTime.day }.count
+            let doses = doseTimes[id] ?? PlanDoses()
+            plan.dosesGiven = doses.count
+            plan.dosesInLast7Days = doses.latestTimes.filter { $0 <= now && $0 > now - 7 * ClinicalTime.day }.count
             result.currentPlan = plan
         }
-        result.instruments = assessments.keys.sorted { $0.rawValue < $1.rawValue }.compactMap { instrument in
-            let points = (assessments[instrument] ?? []).sorted { $0.time < $1.time }
-            guard let baseline = points.first, let latest = points.last else { return nil }
+        result.instruments = assessments.keys.sorted().compactMap { raw in
+            guard let kept = assessments[raw], let latest = kept.points.last else { return nil }
+            let instrument = Ketamine_V1_Instrument(rawValue: raw) ?? .unspecified
+            let points = kept.points, baseline = kept.baseline
             let previous = points.count > 1 ? points[points.count - 2].total : latest.total
             let trend = latest.total < previous ? "improving" : latest.total > previous ? "worsening" : "stable"
             let isPHQ9 = instrument == .phq9

@@ -1,0 +1,162 @@
+import EventStore
+import SwiftProtobuf
+import Foundation
+
+/// Snapshots of each patient's ``PatientStateBuilder`` in the store's `projections` database,
+/// with one checkpoint: the last sequence they include. Loading a patient costs their events
+/// since the snapshot; bringing every snapshot up to date costs the events since the checkpoint.
+///
+/// A snapshot is only a cache of the log: one that cannot be read (another format, damage) is
+/// ignored and the patient is rebuilt from their events.
+enum PatientSnapshots {
+    static let name = "patient-state"
+    /// Changes whenever ``PatientStateBuilder``'s encoding does; older snapshots are then ignored.
+    static let formatVersion: UInt8 = 1
+    static let checkpointKey = Array(name.utf8)
+
+    static func key(_ patientId: String) -> [UInt8] {
+        Array(name.utf8) + [0] + Array(patientId.utf8)
+    }
+
+    static func encode(_ builder: PatientStateBuilder) throws -> [UInt8] {
+        [formatVersion] + Array(try JSONEncoder().encode(builder))
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer) -> PatientStateBuilder? {
+        guard bytes.first == formatVersion else { return nil }
+        return try? JSONDecoder().decode(PatientStateBuilder.self, from: Data(bytes.dropFirst()))
+    }
+
+    static func load(_ patientId: String, _ reader: borrowing LogReader) throws -> PatientStateBuilder? {
+        try reader.projectionValue(key(patientId)).flatMap(decode)
+    }
+
+    /// The sequence every snapshot includes; 0 when there are none.
+    static func checkpoint(_ reader: borrowing LogReader) throws -> UInt64 {
+        guard let value = try reader.projectionValue(checkpointKey), value.count == 9, value[0] == formatVersion else { return 0 }
+        return Bytes.uint64(bigEndian: UnsafeRawBufferPointer(rebasing: value.dropFirst())) ?? 0
+    }
+}
+
+/// What ``PatientRecordStore/refreshSnapshots(progress:)`` did.
+public struct SnapshotRefresh: Sendable {
+    /// The checkpoint before and after.
+    public let from: UInt64, through: UInt64
+    /// Patients whose snapshots were written.
+    public let patientsUpdated: Int
+    /// Events read to do it.
+    public let eventsApplied: Int
+}
+
+extension PatientRecordStore {
+    /// Brings every patient's snapshot up to the head of the log: from the checkpoint on, only
+    /// the patients with new events are loaded, advanced and written back, with the new
+    /// checkpoint, in one transaction. The first time it replays the whole log (in parallel).
+    /// A void of an event older than the checkpoint makes that patient rebuild from their events.
+    @discardableResult
+    public func refreshSnapshots(progress: TerminalProgress? = nil) throws -> SnapshotRefresh {
+        let (checkpoint, head, builders, applied): (UInt64, UInt64, [PatientStateBuilder], Int) = try events.read { reader in
+            let checkpoint = try PatientSnapshots.checkpoint(reader)
+            let head = try reader.head()
+            guard head > checkpoint else { return (checkpoint, head, [], 0) }
+            var replay = ClinicalReplay()
+            if checkpoint == 0 {
+                let handle = replay.add(PatientStateProjection())
+                let result = try replay.run(reader, progress: progress)
+                return (checkpoint, head, Array(result.states(of: handle).values), result.eventsApplied)
+            }
+            // Catching up: the patients with new events, from their snapshots.
+            var touched = TouchedPatients(store: self)
+            touched = try ParallelReplay.run(reader, range: ReplayRange(from: checkpoint + 1, through: head), partitions: [touched])[0]
+            var seeds: [String: PatientStateBuilder] = [:]
+            var rebuilt: [PatientStateBuilder] = []
+            for patient in touched.patients {
+                if touched.voidsOlderEvents.contains(patient) {
+                    if let builder = try buildState(patient, reader, through: head) { rebuilt.append(builder) }
+                } else if let snapshot = try PatientSnapshots.load(patient, reader), snapshot.lastSequence <= checkpoint {
+                    seeds[patient] = snapshot
+                } else if let builder = try buildState(patient, reader, through: checkpoint) {
+                    seeds[patient] = builder
+                }
+            }
+            let handle = replay.add(PatientStateProjection(seeds: seeds))
+            let result = try replay.run(reader, from: checkpoint + 1, through: head, partitions: 1, progress: progress)
+            var builders = rebuilt
+            let rebuiltIds = Set(rebuilt.map(\.patientId))
+            result.forEachState(of: handle) { patient, builder in
+                if !rebuiltIds.contains(patient) { builders.append(builder) }
+            }
+            return (checkpoint, head, builders, result.eventsApplied)
+        }
+        guard head > checkpoint else { return SnapshotRefresh(from: checkpoint, through: checkpoint, patientsUpdated: 0, eventsApplied: 0) }
+        let encoded = try builders.map { (PatientSnapshots.key($0.patientId), try PatientSnapshots.encode($0)) }
+        try events.writeProjections { writer in
+            for (key, value) in encoded { try writer.put(value, forKey: key) }
+            try writer.put([PatientSnapshots.formatVersion] + Bytes.bigEndian(head), forKey: PatientSnapshots.checkpointKey)
+        }
+        return SnapshotRefresh(from: checkpoint, through: head, patientsUpdated: builders.count, eventsApplied: applied)
+    }
+
+    /// One patient's state folded from their stream up to `through`, from nothing; `nil` when
+    /// they have no events by then.
+    func buildState(_ patientId: String, _ reader: borrowing LogReader, through: UInt64) throws -> PatientStateBuilder? {
+        try foldState(patientId, reader, from: nil, through: through)
+    }
+
+    /// Folds the patient's events after `snapshot` (all of them without one) up to `through`.
+    /// Returns `nil` when the patient has no events by then. When a new event voids one the
+    /// snapshot already holds, the snapshot is dropped and the patient is folded from the start.
+    func foldState(_ patientId: String, _ reader: borrowing LogReader, from snapshot: PatientStateBuilder?, through: UInt64) throws -> PatientStateBuilder? {
+        var events: [ClinicalEvent] = []
+        var unknown: [UnknownRecord] = []
+        var voided = Set<String>()
+        try reader.forEachRecord(inStream: patientId, from: (snapshot?.streamVersion ?? 0) + 1) { record in
+            guard record.sequence <= through else { return false }
+            guard let event = try EventCodec.decode(record) else {
+                unknown.append(UnknownRecord(sequence: record.sequence, streamVersion: record.streamVersion, typeCode: record.type, recordedAt: record.recordedAt))
+                return true
+            }
+            if let void = event.payload(as: Ketamine_V1_EntryVoided.self) { voided.insert(void.voidedEventID) }
+            events.append(event)
+            return true
+        }
+        if snapshot != nil, !voided.isSubset(of: Set(events.map(\.id))) {
+            return try foldState(patientId, reader, from: nil, through: through)
+        }
+        guard snapshot != nil || !events.isEmpty || !unknown.isEmpty else { return nil }
+        var builder = snapshot ?? PatientStateBuilder(patientId: patientId)
+        let projection = PatientStateProjection()
+        var unknownIndex = 0
+        for event in events {
+            while unknownIndex < unknown.count, unknown[unknownIndex].sequence < event.sequence {
+                projection.applyUnknown(unknown[unknownIndex], to: &builder)
+                unknownIndex += 1
+            }
+            projection.apply(event, voided: voided.contains(event.id), to: &builder)
+        }
+        for record in unknown[unknownIndex...] { projection.applyUnknown(record, to: &builder) }
+        return builder
+    }
+}
+
+/// The patients with events in a range, and those among them whose new voids reach back past it.
+private struct TouchedPatients: ReplayPartition, @unchecked Sendable {
+    let store: PatientRecordStore
+    var patients: [String] = []
+    var seen = Set<String>()
+    var idsInRange = Set<String>()
+    var voidsOlderEvents = Set<String>()
+
+    init(store: PatientRecordStore) { self.store = store }
+
+    mutating func apply(_ record: EventRecordView) throws {
+        let patient = record.streamId
+        if seen.insert(patient).inserted { patients.append(patient) }
+        idsInRange.insert(record.id)
+        if record.type == ClinicalEventType.entryVoided.rawValue,
+           let void = try? Ketamine_V1_EntryVoided(serializedBytes: record.payload.bytes),
+           !idsInRange.contains(void.voidedEventID) {
+            voidsOlderEvents.insert(patient)
+        }
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import LMDB
+
+/// A set of event type codes, tested in one load: the router's table.
+public struct EventTypeSet: Sendable, Hashable {
+    private var words = [UInt64](repeating: 0, count: 1024)
+
+    public init() {}
+
+    public init<S: Sequence<UInt16>>(_ codes: S) {
+        for code in codes { insert(code) }
+    }
+
+    /// Every code, including ones this version does not know.
+    public static var all: EventTypeSet {
+        var set = EventTypeSet()
+        set.words = [UInt64](repeating: .max, count: 1024)
+        return set
+    }
+
+    public mutating func insert(_ code: UInt16) {
+        words[Int(code >> 6)] |= 1 << UInt64(code & 63)
+    }
+
+    public mutating func formUnion(_ other: EventTypeSet) {
+        for index in words.indices { words[index] |= other.words[index] }
+    }
+
+    @inline(__always)
+    public func contains(_ code: UInt16) -> Bool {
+        words[Int(code >> 6)] & (1 << UInt64(code & 63)) != 0
+    }
+
+    public var isEmpty: Bool { words.allSatisfy { $0 == 0 } }
+}
+
+/// One part of a parallel replay: it receives, in log order, every selected record of the
+/// streams routed to it, and no record of any other stream.
+///
+/// A partition runs on its own thread. Records are views into the memory map, valid only during
+/// ``apply(_:)``: copy what must outlive the call.
+public protocol ReplayPartition: Sendable {
+    mutating func apply(_ record: EventRecordView) throws
+}
+
+/// Which records a replay reads: a range of the log and the types wanted.
+public struct ReplayRange: Sendable {
+    /// The first sequence to read (1 for a full replay, a checkpoint + 1 to catch up).
+    public var from: UInt64
+    /// The last sequence to read (the head of the snapshot when larger).
+    public var through: UInt64
+    /// The type codes handed to partitions; others are skipped on their header alone.
+    public var types: EventTypeSet
+
+    public init(from: UInt64 = 1, through: UInt64 = .max, types: EventTypeSet = .all) {
+        self.from = from
+        self.through = through
+        self.types = types
+    }
+}
+
+/// The replay core: one read transaction, records routed by header to partitions over disjoint
+/// sets of streams, payloads never copied by the core.
+///
+/// The calling thread walks `events` with one cursor, reads each header in place, drops records
+/// of unwanted types, and queues a pointer to each wanted record for the partition that owns its
+/// stream (a hash of the stream id). Each partition runs on its own thread and sees its streams'
+/// records in log order. The read transaction stays open until every partition is done, so the
+/// pointers stay valid; the queues are bounded, so memory does not grow with the log.
+public enum ParallelReplay {
+    /// A good number of partitions for this machine: one per core.
+    public static var defaultPartitions: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// The partition that owns `stream`: FNV-1a of its bytes.
+    @inline(__always)
+    public static func partition(ofStream stream: UnsafeRawBufferPointer, count: Int) -> Int {
+        guard count > 1 else { return 0 }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in stream {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return Int(hash % UInt64(count))
+    }
+
+    /// The partition that owns `stream`.
+    public static func partition(ofStream stream: String, count: Int) -> Int {
+        var stream = stream
+        return stream.withUTF8 { partition(ofStream: UnsafeRawBufferPointer($0), count: count) }
+    }
+
+    /// Reads `range` of one snapshot and hands each wanted record to the partition of its stream.
+    ///
+    /// - Parameters:
+    ///   - reader: the snapshot; its records are read in place.
+    ///   - partitions: one per worker; with one, everything runs on the calling thread.
+    ///   - progress: called on the calling thread now and then with the last sequence routed.
+    /// - Returns: the partitions after every record has been applied, in the same order.
+    /// - Throws: the first error a partition threw, or a damaged record's error.
+    public static func run<P: ReplayPartition>(
+        _ reader: borrowing LogReader, range: ReplayRange, partitions: [P],
+        progress: ((UInt64) -> Void)? = nil
+    ) throws -> [P] {
+        precondition(!partitions.isEmpty, "a replay needs at least one partition")
+        let through = min(range.through, try reader.head())
+        guard range.from <= through, !range.types.isEmpty else { return partitions }
+        if partitions.count == 1 {
+            var only = partitions[0]
+            try reader.forEachRecord(from: range.from) { record in
+                guard record.sequence <= through else { return false }
+                if record.sequence & 0xFFFF == 0 { progress?(record.sequence) }
+                if range.types.contains(record.type) { try only.apply(record) }
+                return true
+            }
+            progress?(through)
+            return [only]
+        }
+
+        let workers = partitions.indices.map { Worker(partition: partitions[$0]) }
+        let done = DispatchGroup()
+        for worker in workers {
+            done.enter()
+            let thread = Thread {
+                worker.run()
+                done.leave()
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        var batches = [[Routed]](repeating: [], count: workers.count)
+        for index in batches.indices { batches[index].reserveCapacity(batchSize) }
+        var routingError: (any Error)?
+        do {
+            try reader.forEachRecord(from: range.from) { record in
+                guard record.sequence <= through else { return false }
+                if record.sequence & 0xFFFF == 0 { progress?(record.sequence) }
+                guard range.types.contains(record.type) else { return true }
+                let target = partition(ofStream: record.streamIdBytes, count: workers.count)
+                batches[target].append(Routed(sequence: record.sequence, bytes: record.bytes))
+                if batches[target].count == batchSize {
+                    guard workers[target].submit(batches[target]) else { return false }
+                    batches[target].removeAll(keepingCapacity: true)
+                }
+                return true
+            }
+        } catch {
+            routingError = error
+        }
+        for (worker, batch) in zip(workers, batches) {
+            if !batch.isEmpty { _ = worker.submit(batch) }
+            worker.finish()
+        }
+        done.wait()
+        if routingError == nil { progress?(through) }
+        if let error = routingError ?? workers.lazy.compactMap(\.error).first { throw error }
+        return workers.map(\.partition)
+    }
+
+    /// Records handed to a partition at a time, and batches queued per partition at most.
+    static let batchSize = 2048
+    static let maxQueued = 8
+
+    /// A record queued for a partition: a pointer into the memory map, valid while the routing
+    /// read transaction is open (which outlives every worker).
+    struct Routed: @unchecked Sendable {
+        let sequence: UInt64
+        let bytes: UnsafeRawBufferPointer
+    }
+
+    /// One partition's thread and its bounded queue.
+    final class Worker<P: ReplayPartition>: @unchecked Sendable {
+
+        private let condition = NSCondition()
+        private var queue: [[Routed]] = []
+        private var finished = false
+        // Written by the worker thread only, read after it is done.
+        private(set) var partition: P
+        private(set) var error: (any Error)?
+
+        init(partition: P) { self.partition = partition }
+
+        /// Queues a batch, waiting while the queue is full; false once the worker has failed.
+        func submit(_ batch: [Routed]) -> Bool {
+            condition.lock()
+            defer { condition.unlock() }
+            while queue.count >= ParallelReplay.maxQueued && error == nil { condition.wait() }
+            guard error == nil else { return false }
+            queue.append(batch)
+            condition.broadcast()
+            return true
+        }
+
+        func finish() {
+            condition.lock()
+            finished = true
+            condition.broadcast()
+            condition.unlock()
+        }
+
+        func run() {
+            while true {
+                condition.lock()
+                while queue.isEmpty && !finished { condition.wait() }
+                if queue.isEmpty {
+                    condition.unlock()
+                    return
+                }
+                let batch = queue.removeFirst()
+                condition.broadcast()
+                condition.unlock()
+                do {
+                    for routed in batch {
+                        guard let record = EventRecordView(sequence: routed.sequence, bytes: routed.bytes) else {
+                            throw EventStoreError.corruptRecord(sequence: routed.sequence, reason: "its header does not match its length")
+                        }
+                        try partition.apply(record)
+                    }
+                } catch {
+                    condition.lock()
+                    self.error = error
+                    queue.removeAll()
+                    condition.broadcast()
+                    condition.unlock()
+                    return
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import LMDB
+
+/// Projections keep their checkpoints and snapshots in the store's `projections` database, so a
+/// projection catches up by the new events only. Keys and values are the application's; the log
+/// never depends on them, and dropping them all only costs one full replay.
+
+extension LogReader {
+    /// The projection value under `key` in this snapshot, borrowed; `nil` when absent.
+    public func projectionValue(_ key: [UInt8]) throws -> UnsafeRawBufferPointer? {
+        guard let database = layout.projections else { return nil }
+        return try txn.value(forKey: key, in: database)
+    }
+
+    /// Calls `body` with each projection key and value whose key starts with `prefix`, in key order.
+    public func forEachProjectionValue(withPrefix prefix: [UInt8], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws {
+        guard let database = layout.projections else { return }
+        try txn.withCursor(on: database) { cursor in
+            var entry = try cursor.seek(atOrAfter: prefix)
+            while let current = entry, current.key.count >= prefix.count, current.key.prefix(prefix.count).elementsEqual(prefix) {
+                try body(current.key, current.value)
+                entry = try cursor.next()
+            }
+        }
+    }
+}
+
+/// Writes projection values inside ``EventStore/writeProjections(_:)``.
+public struct ProjectionWriter: ~Copyable {
+    let txn: WriteTransaction
+    let database: Database
+
+    public func put(_ value: [UInt8], forKey key: [UInt8]) throws {
+        try txn.put(value, forKey: key, in: database)
+    }
+
+    public func delete(forKey key: [UInt8]) throws {
+        try txn.delete(forKey: key, in: database)
+    }
+}
+
+extension EventStore {
+    /// Whether projection state can be written here (not in a read-only process).
+    public var canWriteProjections: Bool { !options.readOnly && layout.projections != nil }
+
+    /// Writes projection checkpoints and snapshots in one transaction (durable like appends).
+    /// The log is not touched.
+    public func writeProjections(_ body: (borrowing ProjectionWriter) throws -> Void) throws {
+        guard let database = layout.projections, !options.readOnly else {
+            throw EventStoreError.readOnly(path: path)
+        }
+        do {
+            try environment.write { txn in
+                try body(ProjectionWriter(txn: WriteTransaction(borrowing: txn.handle), database: database))
+            }
+        } catch let error as EventStoreError {
+            throw error
+        } catch {
+            throw EventStoreError.wrap(error, operation: "write projection checkpoints")
+        }
+    }
+}
