@@ -184,6 +184,27 @@ struct ComplianceTests {
     }
 }
 
+struct SettlingTests {
+    /// Sessions judged as each patient's record moves on give the findings that judging
+    /// everything at the end gives, on long generated histories.
+    @Test func judgingSessionsAsTheRecordMovesOnChangesNoFinding() throws {
+        try withTemporaryDirectory { directory in
+            let store = try PatientRecordStore.open(at: directory + "/store", durable: false)
+            defer { store.close() }
+            var generator = ClinicGenerator(seed: 11, patients: 8, months: 18, ruleBreakingShare: 0.2)
+            generator.maintenance = true
+            try store.importEvents(generator.allEvents())
+            var atTheEnd = Policy()
+            atTheEnd.sessionSettlingDays = 100_000
+            let settled = try ComplianceReplay.run(store)
+            let whole = try ComplianceReplay.run(store, policy: atTheEnd)
+            #expect(settled.findings.count > 20)
+            #expect(Set(settled.summary.keys).count > 8)
+            #expect(settled.findings == whole.findings)
+        }
+    }
+}
+
 // A free function keeps the table of cases above short.
 func Compliance_rules(_ patient: String, _ report: ComplianceReport) -> [String] {
     rules(of: patient, in: report)

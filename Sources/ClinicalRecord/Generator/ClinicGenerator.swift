@@ -16,6 +16,9 @@ public struct ClinicGenerator: Sendable {
     public var source = "urn:clinic:demo"
     /// Patient ids are this prefix, a dash and a number: `P-0007`.
     public var patientPrefix = "P"
+    /// After the induction course, a maintenance plan with a session every week or so until the
+    /// end of the period (long histories: about 500 events per patient-year).
+    public var maintenance = false
 
     public init(seed: UInt64 = 42, patients: Int = 40, months: Int = 6, ruleBreakingShare: Double = 0.04,
                 start: Int64 = ClinicalTime.parse("2026-01-05T00:00:00Z") ?? 0) {
@@ -188,6 +191,28 @@ private struct PatientHistoryWriter {
                 add(sessionStart + 200 * minute, nurse, .nurse, assessment(.phq9, total: phq9Level, items: 9, max: 3, lastItem: 0))
             }
             day += session % 2 == 1 ? 3 : 4
+        }
+
+        if generator.maintenance && !withdraws {
+            var maintenance = plan
+            maintenance.planID = "\(patientId)-PL2"
+            maintenance.phase = .maintenance
+            maintenance.sessionsPlanned = 1000
+            maintenance.maxSessionsPerWeek = 1
+            day += 7
+            maintenance.startDate = String(ClinicalTime.format(generator.start + day * ClinicalTime.day).prefix(10))
+            add(generator.start + (day - 3) * ClinicalTime.day, psychiatrist, .psychiatrist, maintenance)
+            var session = 7
+            while generator.start + day * ClinicalTime.day + 9 * 60 * minute < periodEnd {
+                let sessionStart = generator.start + day * ClinicalTime.day + 9 * 60 * minute
+                writeSession(number: session, start: sessionStart, plan: maintenance, modality: modality, weight: &weight)
+                if session % 4 == 0 {
+                    phq9Level = min(24, max(1, phq9Level + Int.random(in: -2...2, using: &random)))
+                    add(sessionStart + 200 * minute, nurse, .nurse, assessment(.phq9, total: phq9Level, items: 9, max: 3, lastItem: 0))
+                }
+                session += 1
+                day += Int64.random(in: 7...10, using: &random)
+            }
         }
 
         if index % 4 == 1 {

@@ -24,6 +24,8 @@ struct Generate: AsyncParsableCommand {
     var ruleBreakingShare: Double = 0.04
     @Option(name: .customLong("patient-prefix"), help: "Patient ids are this prefix and a number (P-0001).")
     var patientPrefix = "P"
+    @Flag(help: "After each induction course, weekly maintenance sessions to the end of the period (long histories).")
+    var maintenance = false
     @Flag(help: "No progress on the terminal.") var quiet = false
 
     func validate() throws {
@@ -37,6 +39,7 @@ struct Generate: AsyncParsableCommand {
         defer { store.close() }
         var generator = ClinicGenerator(seed: seed, patients: patients, months: months, ruleBreakingShare: ruleBreakingShare)
         generator.patientPrefix = patientPrefix
+        generator.maintenance = maintenance
         let progress = TerminalProgress("Generating", total: patients, quiet: quiet)
         var imported = 0, skipped = 0
         // A transaction per slice of patients keeps each commit large and memory bounded.
@@ -49,6 +52,7 @@ struct Generate: AsyncParsableCommand {
             progress.update(min(start + slice, patients), detail: "\(imported) events")
         }
         progress.finish()
+        try store.refreshSnapshots(progress: TerminalProgress("Snapshots", total: nil, quiet: quiet))
         print("Generated \(imported) events for \(patients) patients in \(options.store) (\(skipped) already stored).")
     }
 }

@@ -1,0 +1,128 @@
+import ClinicalRecord
+import EventStore
+import Foundation
+import SwiftProtobuf
+import Testing
+
+/// Counts each patient's events, in the order they arrive, to check routing and order.
+private struct Arrivals: PatientProjection {
+    let types: Set<ClinicalEventType>
+    var eventTypes: Set<ClinicalEventType> { types }
+    func makeState(patientId: String) -> [UInt64] { [] }
+    func apply(_ event: ClinicalEvent, voided: Bool, to state: inout [UInt64]) { state.append(event.sequence) }
+}
+
+struct ReplayTests {
+    static let now = ClinicalTime.parse("2026-08-01T00:00:00Z")!
+
+    static func generated(_ store: PatientRecordStore, patients: Int = 12, months: Int = 3, seed: UInt64 = 7, maintenance: Bool = false) throws {
+        var generator = ClinicGenerator(seed: seed, patients: patients, months: months)
+        generator.maintenance = maintenance
+        try store.importEvents(generator.allEvents())
+    }
+
+    @Test func partitionsSeeEachPatientsEventsInLogOrderAndNothingElse() async throws {
+        try await withRecordStore { store, _ in
+            try Self.generated(store)
+            var replay = ClinicalReplay()
+            let doses = replay.add(Arrivals(types: [.doseAdministered]))
+            let all = replay.add(Arrivals(types: Set(ClinicalEventType.allCases)))
+            let (result, expected) = try store.events.read { reader in
+                var expected: [String: [UInt64]] = [:], doseTypes: [String: [UInt64]] = [:]
+                try reader.forEachRecord { record in
+                    expected[record.streamId, default: []].append(record.sequence)
+                    if record.type == ClinicalEventType.doseAdministered.rawValue { doseTypes[record.streamId, default: []].append(record.sequence) }
+                    return true
+                }
+                return (try replay.run(reader, partitions: 3), (expected, doseTypes))
+            }
+            #expect(result.states(of: all) == expected.0)
+            // Patients without a dose still exist (they had other events), with no dose.
+            #expect(result.states(of: doses).filter { !$0.value.isEmpty } == expected.1)
+            #expect(result.patientCount == 12)
+        }
+    }
+
+    @Test func oneAndManyPartitionsGiveTheSameStates() async throws {
+        try await withRecordStore { store, _ in
+            try Self.generated(store)
+            let states = try [1, 2, 5].map { partitions in
+                try store.events.read { reader in
+                    var replay = ClinicalReplay()
+                    let handle = replay.add(PatientStateProjection())
+                    return try replay.run(reader, partitions: partitions).states(of: handle).mapValues { $0.finish(now: Self.now) }
+                }
+            }
+            #expect(states[0].count == 12)
+            #expect(states[0] == states[1])
+            #expect(states[0] == states[2])
+            // And the same as folding one patient's stream.
+            for (patient, state) in states[0] {
+                #expect(try store.patientState(patient, now: Self.now) == state)
+            }
+        }
+    }
+
+    @Test func aProjectionThatDeclaresNoTypeReadsNothing() async throws {
+        try await withRecordStore { store, _ in
+            try Self.generated(store, patients: 3)
+            var replay = ClinicalReplay()
+            let none = replay.add(Arrivals(types: []))
+            let result = try replay.run(store)
+            #expect(result.eventsApplied == 0)
+            #expect(result.states(of: none).isEmpty)
+        }
+    }
+
+    @Test func snapshotsCatchUpByTheNewEventsOnlyAndMatchAFullRebuild() async throws {
+        try await withRecordStore { store, _ in
+            try Self.generated(store, patients: 6)
+            let first = try store.refreshSnapshots()
+            #expect(first.from == 0)
+            #expect(first.patientsUpdated == 6)
+            let head = try store.events.head()
+            #expect(first.through == head)
+            #expect(try store.refreshSnapshots().eventsApplied == 0)
+
+            // New events for one patient, among them a void of an entry older than the checkpoint.
+            let patient = ClinicGenerator.patientId(2)
+            let old = try #require(try store.events(ofPatient: patient).first { $0.type == .vitalsRecorded })
+            let voidedBefore = try #require(try store.patientState(patient)).voidedCount
+            var change = Ketamine_V1_PatientDetailsUpdated()
+            change.phone = "+1 555 0100"
+            try await store.record(ClinicalEventInput(id: "new-1", source: "urn:test", patientId: patient, time: Self.now, actorId: "u-staff-1", actorRole: .staff, message: change))
+            var void = Ketamine_V1_EntryVoided()
+            void.voidedEventID = old.id
+            void.reason = "recorded for the wrong session"
+            try await store.record(ClinicalEventInput(id: "void-1", source: "urn:test", patientId: patient, time: Self.now, actorId: old.actorId, actorRole: try #require(old.actorRole), message: void))
+
+            let caughtUp = try store.refreshSnapshots()
+            #expect(caughtUp.from == head)
+            #expect(caughtUp.eventsApplied == 2)
+            #expect(caughtUp.patientsUpdated == 1)
+
+            // Every patient's snapshot-based state equals a replay of the whole log.
+            var replay = ClinicalReplay()
+            let handle = replay.add(PatientStateProjection())
+            let rebuilt = try replay.run(store).states(of: handle)
+            for (id, builder) in rebuilt {
+                #expect(try store.patientState(id, now: Self.now) == builder.finish(now: Self.now))
+            }
+            let state = try #require(try store.patientState(patient, now: Self.now))
+            #expect(state.demographics.phone == "+1 555 0100")
+            #expect(state.voidedCount == voidedBefore + 1)
+        }
+    }
+
+    @Test func aLongHistoryKeepsTheLatestSessionsAndCountsThemAll() async throws {
+        try await withRecordStore { store, _ in
+            try Self.generated(store, patients: 2, months: 24, maintenance: true)
+            let states = try (0..<2).map { try #require(try store.patientState(ClinicGenerator.patientId($0), now: Self.now)) }
+            let long = try #require(states.max { $0.sessionCount < $1.sessionCount })
+            #expect(long.sessionCount > 50)
+            #expect(long.sessions.count == 50)
+            let all = try store.events(ofPatient: long.patientId).compactMap { $0.payload(as: Ketamine_V1_SessionScheduled.self)?.sessionID }
+            #expect(long.sessions.last?.sessionId == all.last)
+        }
+    }
+}
