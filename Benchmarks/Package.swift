@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Benchmarks live in their own package so that services embedding the store never resolve
-// benchmark dependencies. Run: `swift package benchmark` from this folder.
+// benchmark dependencies. Run `tools/benchmark-table` from the project, or
+// `swift package --allow-writing-to-package-directory benchmark` from this folder.
 let package = Package(
     name: "PatientRecordStoreBenchmarks",
     platforms: [.macOS(.v15)],
@@ -11,13 +12,37 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // The system SQLite, the reference PERFORMANCE.md measures against.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(
+            name: "BenchmarkFixtures",
+            dependencies: [
+                "CSQLite",
+                .product(name: "EventStore", package: "PatientRecordStore"),
+                .product(name: "ClinicalRecord", package: "PatientRecordStore"),
+                .product(name: "Compliance", package: "PatientRecordStore"),
+            ]
+        ),
         .executableTarget(
             name: "Appends",
             dependencies: [
+                "BenchmarkFixtures",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "EventStore", package: "PatientRecordStore"),
             ],
             path: "Benchmarks/Appends",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "Replay",
+            dependencies: [
+                "BenchmarkFixtures",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "EventStore", package: "PatientRecordStore"),
+                .product(name: "ClinicalRecord", package: "PatientRecordStore"),
+                .product(name: "Compliance", package: "PatientRecordStore"),
+            ],
+            path: "Benchmarks/Replay",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ]

@@ -64,7 +64,11 @@ public struct ClinicalEvent: Sendable {
     public let correlationId: String?
     public let causationId: String?
     public let dataContentType: String?
-    public let chainHash: [UInt8]
+    /// The record's chain hash (SHA-256), kept as four words so decoding allocates nothing for it.
+    let chainHashWords: (UInt64, UInt64, UInt64, UInt64)
+    public var chainHash: [UInt8] {
+        withUnsafeBytes(of: chainHashWords) { Array($0) }
+    }
     public let message: any SwiftProtobuf.Message
 
     /// The message as `T`, or `nil` when the event is of another type.
@@ -98,6 +102,6 @@ enum EventCodec {
             correlationId: envelope.hasCorrelationID ? envelope.correlationID : nil,
             causationId: envelope.hasCausationID ? envelope.causationID : nil,
             dataContentType: envelope.hasDataContentType ? envelope.dataContentType : nil,
-            chainHash: Array(record.chainHash), message: message)
+            chainHashWords: record.chainHash.loadUnaligned(as: (UInt64, UInt64, UInt64, UInt64).self), message: message)
     }
 }

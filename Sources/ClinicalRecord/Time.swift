@@ -10,9 +10,51 @@ public enum ClinicalTime {
     }
 
     /// Formats as RFC 3339 in UTC, with as many fraction digits as needed (0, 3, 6 or 9).
+    ///
+    /// The fraction has 0, 3, 6 or 9 digits, the fewest that hold the value, as protobuf's JSON
+    /// mapping writes a Timestamp (so exports match it byte for byte).
     public static func format(_ nanoseconds: Int64) -> String {
-        let text = (try? timestamp(nanoseconds).jsonString()) ?? "\"\""
-        return String(text.dropFirst().dropLast())
+        var seconds = nanoseconds / 1_000_000_000
+        var nanos = nanoseconds % 1_000_000_000
+        if nanos < 0 { seconds -= 1; nanos += 1_000_000_000 }
+        var days = seconds / 86_400
+        var secondOfDay = seconds % 86_400
+        if secondOfDay < 0 { days -= 1; secondOfDay += 86_400 }
+        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        guard (1...9999).contains(year) else {
+            let text = (try? timestamp(nanoseconds).jsonString()) ?? "\"\""
+            return String(text.dropFirst().dropLast())
+        }
+        var out = [UInt8]()
+        out.reserveCapacity(30)
+        func digits(_ value: Int64, _ count: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<count { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                out.append(UInt8(48 + rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(year, 4); out.append(45); digits(month, 2); out.append(45); digits(day, 2)
+        out.append(84)
+        digits(secondOfDay / 3600, 2); out.append(58); digits(secondOfDay / 60 % 60, 2); out.append(58); digits(secondOfDay % 60, 2)
+        if nanos != 0 {
+            out.append(46)
+            if nanos % 1_000_000 == 0 { digits(nanos / 1_000_000, 3) } else if nanos % 1000 == 0 { digits(nanos / 1000, 6) } else { digits(nanos, 9) }
+        }
+        out.append(90)
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func nanoseconds(_ stamp: Google_Protobuf_Timestamp) -> Int64 {

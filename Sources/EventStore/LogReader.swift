@@ -50,6 +50,18 @@ public struct LogReader: ~Copyable {
         }
     }
 
+    /// Calls `body` with the bytes of every value of `events`, in key order, nothing checked or
+    /// parsed: the raw cursor scan that replay speed is measured against (PERFORMANCE.md).
+    public func forEachRawRecord(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try txn.withCursor(on: layout.events) { cursor in
+            var entry = try cursor.first()
+            while let current = entry {
+                try body(current.value)
+                entry = try cursor.next()
+            }
+        }
+    }
+
     /// Calls `body` with each record of `stream` from `version` on, in stream order, until it returns false.
     public func forEachRecord(inStream stream: String, from version: UInt64 = 1, _ body: (EventRecordView) throws -> Bool) throws {
         let prefix = StoreLayout.streamKey(stream, version: 0).dropLast(8)

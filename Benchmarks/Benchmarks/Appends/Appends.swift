@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkFixtures
 import EventStore
 import Foundation
 
@@ -40,6 +41,29 @@ let benchmarks: @Sendable () -> Void = {
                     group.addTask {
                         for index in stride(from: appender, to: eventsPerIteration, by: appenders) {
                             _ = try await store.append([event(UUID().uuidString + "\(index)")], to: "S\(appender)")
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            benchmark.stopMeasurement()
+        }
+    }
+
+    // The SQLite reference: the same appends, WAL mode, synchronous=FULL, one event per
+    // transaction, each appender with its own connection.
+    for appenders in [1, 16] {
+        Benchmark("SQLite durable appends, \(appenders) appender\(appenders == 1 ? "" : "s") (reference)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+            let path = NSTemporaryDirectory() + "sqlite-append-bench-" + UUID().uuidString + ".db"
+            defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+            let connections = try (0..<appenders).map { _ in try SQLiteLog(path: path) }
+            let record = [UInt8](repeating: 42, count: 272)
+            benchmark.startMeasurement()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (appender, connection) in connections.enumerated() {
+                    group.addTask {
+                        for _ in stride(from: appender, to: eventsPerIteration, by: appenders) {
+                            try connection.append(stream: "S\(appender)", type: 1, record: record)
                         }
                     }
                 }

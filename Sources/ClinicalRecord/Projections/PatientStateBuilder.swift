@@ -22,9 +22,68 @@ public struct PatientStateBuilder: Codable, Sendable {
         var latestTimes: [Int64] = []
     }
 
+    /// Raw values, formatted only by ``finish(now:)``: replay applies many events and shows few.
+    struct Point: Codable {
+        var time: Int64, total: Int, band: String?
+        var rendered: PatientState.InstrumentTrend.Point { .init(at: ClinicalTime.format(time), total: total, band: band, time: time) }
+    }
+
     struct Trend: Codable {
-        var baseline: PatientState.InstrumentTrend.Point
-        var points: [PatientState.InstrumentTrend.Point]
+        var baseline: Point
+        var points: [Point]
+    }
+
+    struct SessionRecord: Codable {
+        struct Check: Codable { var systolic, diastolic, heartRate, spo2: Int32; var escort: Bool }
+        struct Dose: Codable { var mg: Double; var drug, route, setting: Int; var startedAt: Int64 }
+        struct Vitals: Codable { var at: Int64; var systolic, diastolic, heartRate, spo2: Int32 }
+        struct Effect: Codable { var severity, kind: Int }
+        struct Discharge: Codable { var at: Int64; var aldrete: Int32; var escort, drivingAdvice: Bool }
+        var planId = ""
+        var scheduledFor: Int64?
+        var check: Check?
+        var dose: Dose?
+        var vitals: [Vitals] = []
+        var effects: [Effect] = []
+        var discharge: Discharge?
+        var cancelled: String?
+        var remsFormSubmittedAt: Int64?
+
+        func rendered(id: String) -> PatientState.Session {
+            var session = PatientState.Session(sessionId: id, planId: planId)
+            session.scheduledFor = scheduledFor.map(ClinicalTime.format)
+            if let c = check {
+                session.check = "BP \(c.systolic)/\(c.diastolic), HR \(c.heartRate), SpO2 \(c.spo2)%, escort \(c.escort ? "present" : "absent")"
+            }
+            if let d = dose {
+                let drug = Ketamine_V1_Drug(rawValue: d.drug) ?? .unspecified
+                let route = Ketamine_V1_Route(rawValue: d.route) ?? .unspecified
+                let setting = Ketamine_V1_Setting(rawValue: d.setting) ?? .unspecified
+                session.dose = "\(d.mg.formatted) mg \(drug.label) \(route.label) (\(setting.label))"
+                session.doseStartedAt = ClinicalTime.format(d.startedAt)
+            }
+            session.vitals = vitals.map { "\(ClinicalTime.format($0.at)) BP \($0.systolic)/\($0.diastolic), HR \($0.heartRate), SpO2 \($0.spo2)%" }
+            session.sideEffects = effects.map {
+                "\((Ketamine_V1_Severity(rawValue: $0.severity) ?? .unspecified).label) \((Ketamine_V1_SideEffectKind(rawValue: $0.kind) ?? .unspecified).label)"
+            }
+            if let d = discharge {
+                session.discharge = "\(ClinicalTime.format(d.at)) Aldrete \(d.aldrete), escort \(d.escort ? "confirmed" : "not confirmed"), driving advice \(d.drivingAdvice ? "given" : "not given")"
+            }
+            session.cancelled = cancelled
+            session.remsFormSubmittedAt = remsFormSubmittedAt.map(ClinicalTime.format)
+            return session
+        }
+    }
+
+    struct SideEffectRecord: Codable {
+        var id: String, kind: Int, severity: Int, onset: Int64, sessionId: String?, serious: Bool
+        var resolvedAt: Int64?
+
+        var rendered: PatientState.SideEffect {
+            .init(sideEffectId: id, kind: (Ketamine_V1_SideEffectKind(rawValue: kind) ?? .unspecified).label,
+                  severity: (Ketamine_V1_Severity(rawValue: severity) ?? .unspecified).label,
+                  onsetAt: ClinicalTime.format(onset), sessionId: sessionId, serious: serious, resolvedAt: resolvedAt.map(ClinicalTime.format))
+        }
     }
 
     private var state: PatientState
@@ -39,9 +98,11 @@ public struct PatientStateBuilder: Codable, Sendable {
     private var doseTimes: [String: PlanDoses] = [:]
     /// By instrument raw value.
     private var assessments: [Int: Trend] = [:]
-    private var sideEffects: [String: PatientState.SideEffect] = [:]
+    private var sideEffects: [String: SideEffectRecord] = [:]
     private var sideEffectOrder: [String] = []
-    private var sessions: [String: PatientState.Session] = [:]
+    private var sessions: [String: SessionRecord] = [:]
+    /// Events by type code.
+    private var typeCounts = [Int](repeating: 0, count: ClinicalEventType.allCases.count + 1)
     private var sessionOrder: [String] = []
     /// The stream version and recorded time of the last event applied (for snapshots).
     private(set) var streamVersion: UInt64 = 0
@@ -60,7 +121,7 @@ public struct PatientStateBuilder: Codable, Sendable {
         state.lastSequence = event.sequence
         streamVersion = event.streamVersion
         lastRecordedAt = event.recordedAt
-        state.countsByType[event.type.name, default: 0] += 1
+        typeCounts[Int(event.type.rawValue)] += 1
         if voided { state.voidedCount += 1 }
     }
 
@@ -71,17 +132,17 @@ public struct PatientStateBuilder: Codable, Sendable {
         lastRecordedAt = recordedAt
     }
 
-    private mutating func session(_ id: String) -> PatientState.Session {
+    private mutating func session(_ id: String) -> SessionRecord {
         if let existing = sessions[id] { return existing }
         sessionOrder.append(id)
         state.sessionCount += 1
         if sessionOrder.count > Self.recentLimit {
             sessions[sessionOrder.removeFirst()] = nil
         }
-        return PatientState.Session(sessionId: id, planId: "")
+        return SessionRecord()
     }
 
-    private mutating func update(session id: String, _ change: (inout PatientState.Session) -> Void) {
+    private mutating func update(session id: String, _ change: (inout SessionRecord) -> Void) {
         var value = session(id)
         change(&value)
         sessions[id] = value
@@ -136,7 +197,7 @@ public struct PatientStateBuilder: Codable, Sendable {
                 status: m.change == .stopped ? "stopped" : m.change == .tapering ? "tapering" : "current")
         case let m as Ketamine_V1_AssessmentRecorded:
             let score = m.instrument.score(m.itemScores)
-            let point = PatientState.InstrumentTrend.Point(at: at, total: score.total, band: score.band, time: event.time)
+            let point = Point(time: event.time, total: score.total, band: score.band)
             var trend = assessments[m.instrument.rawValue] ?? Trend(baseline: point, points: [])
             if point.time < trend.baseline.time { trend.baseline = point }
             // Kept in time order; entries usually arrive in order, so this is an append.
@@ -171,11 +232,11 @@ public struct PatientStateBuilder: Codable, Sendable {
         case let m as Ketamine_V1_SessionScheduled:
             update(session: m.sessionID) {
                 $0.planId = m.planID
-                $0.scheduledFor = ClinicalTime.format(m.scheduledFor.nanosecondsSince1970)
+                $0.scheduledFor = m.scheduledFor.nanosecondsSince1970
             }
         case let m as Ketamine_V1_PreSessionCheckRecorded:
             update(session: m.sessionID) {
-                $0.check = "BP \(m.bloodPressure.systolic)/\(m.bloodPressure.diastolic), HR \(m.heartRate), SpO2 \(m.spo2)%, escort \(m.escortPresent ? "present" : "absent")"
+                $0.check = .init(systolic: m.bloodPressure.systolic, diastolic: m.bloodPressure.diastolic, heartRate: m.heartRate, spo2: m.spo2, escort: m.escortPresent)
             }
         case let m as Ketamine_V1_DoseAdministered:
             doseTimes[m.planID, default: PlanDoses()].count += 1
@@ -186,12 +247,11 @@ public struct PatientStateBuilder: Codable, Sendable {
             setWeight(m.weightKg, at: m.startedAt.nanosecondsSince1970)
             update(session: m.sessionID) {
                 $0.planId = m.planID
-                $0.dose = "\(m.doseMg.formatted) mg \(m.drug.label) \(m.route.label) (\(m.setting.label))"
-                $0.doseStartedAt = ClinicalTime.format(m.startedAt.nanosecondsSince1970)
+                $0.dose = .init(mg: m.doseMg, drug: m.drug.rawValue, route: m.route.rawValue, setting: m.setting.rawValue, startedAt: m.startedAt.nanosecondsSince1970)
             }
         case let m as Ketamine_V1_VitalsRecorded:
             update(session: m.sessionID) {
-                $0.vitals.append("\(ClinicalTime.format(m.measuredAt.nanosecondsSince1970)) BP \(m.bloodPressure.systolic)/\(m.bloodPressure.diastolic), HR \(m.heartRate), SpO2 \(m.spo2)%")
+                $0.vitals.append(.init(at: m.measuredAt.nanosecondsSince1970, systolic: m.bloodPressure.systolic, diastolic: m.bloodPressure.diastolic, heartRate: m.heartRate, spo2: m.spo2))
             }
         case let m as Ketamine_V1_SideEffectObserved:
             if sideEffects[m.sideEffectID] == nil {
@@ -204,22 +264,21 @@ public struct PatientStateBuilder: Codable, Sendable {
                 }
             }
             sideEffects[m.sideEffectID] = .init(
-                sideEffectId: m.sideEffectID, kind: m.kind.label, severity: m.severity.label,
-                onsetAt: ClinicalTime.format(m.onsetAt.nanosecondsSince1970), sessionId: m.hasSessionID ? m.sessionID : nil,
-                serious: m.serious, resolvedAt: nil)
+                id: m.sideEffectID, kind: m.kind.rawValue, severity: m.severity.rawValue,
+                onset: m.onsetAt.nanosecondsSince1970, sessionId: m.hasSessionID ? m.sessionID : nil, serious: m.serious)
             if m.hasSessionID {
-                update(session: m.sessionID) { $0.sideEffects.append("\(m.severity.label) \(m.kind.label)") }
+                update(session: m.sessionID) { $0.effects.append(.init(severity: m.severity.rawValue, kind: m.kind.rawValue)) }
             }
         case let m as Ketamine_V1_SideEffectResolved:
-            sideEffects[m.sideEffectID]?.resolvedAt = ClinicalTime.format(m.resolvedAt.nanosecondsSince1970)
+            sideEffects[m.sideEffectID]?.resolvedAt = m.resolvedAt.nanosecondsSince1970
         case let m as Ketamine_V1_PatientDischarged:
             update(session: m.sessionID) {
-                $0.discharge = "\(ClinicalTime.format(m.dischargedAt.nanosecondsSince1970)) Aldrete \(m.aldreteScore), escort \(m.escortConfirmed ? "confirmed" : "not confirmed"), driving advice \(m.drivingAdviceGiven ? "given" : "not given")"
+                $0.discharge = .init(at: m.dischargedAt.nanosecondsSince1970, aldrete: m.aldreteScore, escort: m.escortConfirmed, drivingAdvice: m.drivingAdviceGiven)
             }
         case let m as Ketamine_V1_SessionCancelled:
             update(session: m.sessionID) { $0.cancelled = m.reason }
         case let m as Ketamine_V1_RemsMonitoringFormSubmitted:
-            update(session: m.sessionID) { $0.remsFormSubmittedAt = ClinicalTime.format(m.submittedAt.nanosecondsSince1970) }
+            update(session: m.sessionID) { $0.remsFormSubmittedAt = m.submittedAt.nanosecondsSince1970 }
         default:
             break
         }
@@ -246,9 +305,9 @@ public struct PatientStateBuilder: Codable, Sendable {
             result.currentPlan = plan
         }
         result.instruments = assessments.keys.sorted().compactMap { raw in
-            guard let kept = assessments[raw], let latest = kept.points.last else { return nil }
+            guard let kept = assessments[raw], let last = kept.points.last else { return nil }
             let instrument = Ketamine_V1_Instrument(rawValue: raw) ?? .unspecified
-            let points = kept.points, baseline = kept.baseline
+            let points = kept.points.map(\.rendered), baseline = kept.baseline.rendered, latest = last.rendered
             let previous = points.count > 1 ? points[points.count - 2].total : latest.total
             let trend = latest.total < previous ? "improving" : latest.total > previous ? "worsening" : "stable"
             let isPHQ9 = instrument == .phq9
@@ -258,9 +317,12 @@ public struct PatientStateBuilder: Codable, Sendable {
                 response: isPHQ9 ? (baseline.total > 0 && Double(latest.total) <= Double(baseline.total) * 0.5) : nil,
                 remission: isPHQ9 ? latest.total < 5 : nil)
         }
-        result.sideEffects = sideEffectOrder.compactMap { sideEffects[$0] }
+        result.sideEffects = sideEffectOrder.compactMap { sideEffects[$0]?.rendered }
         result.openSideEffects = result.sideEffects.filter { $0.resolvedAt == nil }
-        result.sessions = sessionOrder.compactMap { sessions[$0] }
+        result.sessions = sessionOrder.compactMap { id in sessions[id]?.rendered(id: id) }
+        for type in ClinicalEventType.allCases where typeCounts[Int(type.rawValue)] > 0 {
+            result.countsByType[type.name] = typeCounts[Int(type.rawValue)]
+        }
         return result
     }
 

@@ -101,6 +101,20 @@ public struct ClinicalReplay: Sendable {
         return ReplayResult(partitions: done, through: head)
     }
 
+    /// Replays records from another source (a reference measurement, an import check) through
+    /// the same projections, on the calling thread. `scan` calls its argument with each record
+    /// in log order; `voided` holds the ids voided in them.
+    public func run(voided: Set<String>, scan: ((EventRecordView) throws -> Void) throws -> Void) throws -> ReplayResult {
+        var partition = ClinicalPartition(projections: projections, voided: voided)
+        let types = eventTypes
+        var last: UInt64 = 0
+        try scan { record in
+            last = record.sequence
+            if types.contains(record.type) { try partition.apply(record) }
+        }
+        return ReplayResult(partitions: [partition], through: last)
+    }
+
     /// Replays the whole store (or up to `asOf`) in one read transaction.
     public func run(_ store: PatientRecordStore, asOf: AsOf? = nil, progress: TerminalProgress? = nil) throws -> ReplayResult {
         try store.events.read { reader in

@@ -1,0 +1,106 @@
+import ClinicalRecord
+import EventStore
+import Foundation
+import Synchronization
+
+/// The histories the benchmarks run on: 10,000 patients with short histories (1M events) or
+/// long ones (10M events), generated once into `$PATIENT_RECORDS_BENCH_DIR` (by default
+/// `/tmp/patient-records-bench`) and reused by later runs.
+public enum Scale: String, Sendable, CaseIterable {
+    case oneMillion = "1M"
+    case tenMillion = "10M"
+
+    public static let patients = 10_000
+
+    /// Months of history per clinic: induction courses then weekly maintenance.
+    var months: Int { self == .oneMillion ? 3 : 46 }
+
+    /// The scales this run measures: 1M always, 10M when `PATIENT_RECORDS_BENCH_10M=1`.
+    public static var enabled: [Scale] {
+        ProcessInfo.processInfo.environment["PATIENT_RECORDS_BENCH_10M"] == "1" ? [.oneMillion, .tenMillion] : [.oneMillion]
+    }
+}
+
+public enum Fixtures {
+    public static let root = ProcessInfo.processInfo.environment["PATIENT_RECORDS_BENCH_DIR"] ?? "/tmp/patient-records-bench"
+
+    private static let stores = Mutex<[Scale: PatientRecordStore]>([:])
+
+    /// The store of `scale`, generated (with snapshots) the first time. Open for the whole run.
+    public static func store(_ scale: Scale) throws -> PatientRecordStore {
+        try stores.withLock { stores in
+            if let open = stores[scale] { return open }
+            let path = root + "/store-" + scale.rawValue
+            let marker = path + ".complete"
+            if !FileManager.default.fileExists(atPath: marker) {
+                try? FileManager.default.removeItem(atPath: path)
+                try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+                let store = try PatientRecordStore.open(at: path, durable: false)
+                var generator = ClinicGenerator(seed: 2026, patients: Scale.patients, months: scale.months)
+                generator.maintenance = true
+                let progress = TerminalProgress("Generating \(scale.rawValue)", total: Scale.patients)
+                for start in stride(from: 0, to: Scale.patients, by: 250) {
+                    try store.importEvents((start..<min(start + 250, Scale.patients)).lazy.flatMap { generator.events(forPatient: $0) })
+                    progress.update(start + 250)
+                }
+                progress.finish()
+                store.close()
+                _ = FileManager.default.createFile(atPath: marker, contents: Data())
+            }
+            // Default settings: durable commits.
+            let store = try PatientRecordStore.open(at: path)
+            try store.refreshSnapshots(progress: TerminalProgress("Snapshots \(scale.rawValue)"))
+            stores[scale] = store
+            return store
+        }
+    }
+
+    /// The same events in SQLite, built from the store the first time.
+    public static func sqlite(_ scale: Scale) throws -> SQLiteLog {
+        let path = root + "/sqlite-" + scale.rawValue + ".db"
+        let marker = path + ".complete"
+        if !FileManager.default.fileExists(atPath: marker) {
+            try? FileManager.default.removeItem(atPath: path)
+            let log = try SQLiteLog(path: path)
+            try log.load(from: try store(scale))
+            _ = FileManager.default.createFile(atPath: marker, contents: Data())
+            return log
+        }
+        return try SQLiteLog(path: path)
+    }
+
+    /// Every patient id of the fixture.
+    public static func patientIds() -> [String] {
+        (0..<Scale.patients).map { ClinicGenerator.patientId($0) }
+    }
+}
+
+/// The peak growth of the process's anonymous memory (heap, not the file map) while `body`
+/// runs, sampled every millisecond.
+/// The process's anonymous resident memory in bytes (RssAnon of /proc/self/status).
+@Sendable func anonymousMemory() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") }),
+              let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
+        return kilobytes * 1024
+}
+
+public func peakAnonymousMemoryGrowth<R>(_ body: () throws -> R) rethrows -> (R, bytes: Int) {
+    let anonymous = anonymousMemory
+    let before = anonymous()
+    let peak = Atomic<Int>(before)
+    let running = Atomic<Bool>(true)
+    let sampler = Thread {
+        while running.load(ordering: .relaxed) {
+            let now = anonymous()
+            if now > peak.load(ordering: .relaxed) { peak.store(now, ordering: .relaxed) }
+            usleep(1000)
+        }
+    }
+    sampler.start()
+    defer { running.store(false, ordering: .relaxed) }
+    let result = try body()
+    let now = anonymous()
+    if now > peak.load(ordering: .relaxed) { peak.store(now, ordering: .relaxed) }
+    return (result, max(0, peak.load(ordering: .relaxed) - before))
+}

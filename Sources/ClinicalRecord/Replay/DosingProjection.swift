@@ -1,0 +1,36 @@
+/// Each patient's dosing summary: doses given and milligrams by drug and route, the latest dose.
+/// It reads two event types of twenty-two, so a replay of it alone skips most of the log on
+/// headers (the "narrow replay" of PERFORMANCE.md).
+public struct DosingProjection: PatientProjection {
+    public struct Summary: Sendable, Hashable {
+        public var doses = 0
+        /// Milligrams by drug and route.
+        public var milligrams: [DrugAndRoute: Double] = [:]
+        public var latestDoseAt: Int64?
+        public var wastedMg = 0.0
+    }
+
+    public struct DrugAndRoute: Sendable, Hashable {
+        public var drug: Ketamine_V1_Drug
+        public var route: Ketamine_V1_Route
+        /// As EVENTS.md writes them, e.g. `ketamine iv`.
+        public var label: String { "\(drug.label) \(route.label)" }
+    }
+
+    public init() {}
+
+    public var eventTypes: Set<ClinicalEventType> { [.doseAdministered, .drugWasted] }
+
+    public func makeState(patientId: String) -> Summary { Summary() }
+
+    public func apply(_ event: ClinicalEvent, voided: Bool, to state: inout Summary) {
+        guard !voided else { return }
+        if let dose = event.payload(as: Ketamine_V1_DoseAdministered.self) {
+            state.doses += 1
+            state.milligrams[DrugAndRoute(drug: dose.drug, route: dose.route), default: 0] += dose.doseMg
+            state.latestDoseAt = max(state.latestDoseAt ?? .min, dose.startedAt.nanosecondsSince1970)
+        } else if let waste = event.payload(as: Ketamine_V1_DrugWasted.self) {
+            state.wastedMg += waste.amountMg
+        }
+    }
+}
