@@ -63,29 +63,58 @@ struct PatientFacts {
             Fact(message: message, eventId: event.id, sequence: event.sequence, actorId: event.actorId, time: event.time)
         }
         clock = max(clock, event.time)
-        switch event.message {
-        case let m as Ketamine_V1_DoseAdministered:
+        switch event.type {
+        case .doseAdministered:
+            guard let m = event.message as? Ketamine_V1_DoseAdministered else { break }
             doses.append(fact(m))
             clock = max(clock, m.startedAt.nanosecondsSince1970)
-        case let m as Ketamine_V1_PreSessionCheckRecorded: checks[m.sessionID, default: []].append(fact(m))
-        case let m as Ketamine_V1_ConsentGiven: consents.append(fact(m))
-        case let m as Ketamine_V1_ConsentWithdrawn: withdrawals[m.consentID, default: []].append(event.time)
-        case let m as Ketamine_V1_EvaluationCompleted: evaluations.append(fact(m))
-        case let m as Ketamine_V1_AssessmentRecorded: assessments.append(fact(m))
-        case let m as Ketamine_V1_MedicalHistoryRecorded: histories.append(fact(m))
-        case let m as Ketamine_V1_RemsEnrolled: remsEnrollments.append(m.enrolledAt.nanosecondsSince1970)
-        case let m as Ketamine_V1_TreatmentPlanned: plans[m.planID] = m
-        case let m as Ketamine_V1_VitalsRecorded: vitals[m.sessionID, default: []].append(m.measuredAt.nanosecondsSince1970)
-        case let m as Ketamine_V1_SideEffectObserved where m.hasSessionID: sideEffects[m.sessionID, default: []].append(m)
-        case let m as Ketamine_V1_SideEffectResolved: resolutions[m.sideEffectID, default: []].append(m.resolvedAt.nanosecondsSince1970)
-        case let m as Ketamine_V1_PatientDischarged: discharges[m.sessionID, default: []].append(fact(m))
-        case let m as Ketamine_V1_RemsMonitoringFormSubmitted: remsForms[m.sessionID, default: []].append(m.submittedAt.nanosecondsSince1970)
-        case let m as Ketamine_V1_DrugWasted: findings += rules.judge(waste: fact(m), patient: patient)
+        case .preSessionCheckRecorded:
+            guard let m = event.message as? Ketamine_V1_PreSessionCheckRecorded else { break }
+            checks[m.sessionID, default: []].append(fact(m))
+        case .consentGiven:
+            guard let m = event.message as? Ketamine_V1_ConsentGiven else { break }
+            consents.append(fact(m))
+        case .consentWithdrawn:
+            guard let m = event.message as? Ketamine_V1_ConsentWithdrawn else { break }
+            withdrawals[m.consentID, default: []].append(event.time)
+        case .evaluationCompleted:
+            guard let m = event.message as? Ketamine_V1_EvaluationCompleted else { break }
+            evaluations.append(fact(m))
+        case .assessmentRecorded:
+            guard let m = event.message as? Ketamine_V1_AssessmentRecorded else { break }
+            assessments.append(fact(m))
+        case .medicalHistoryRecorded:
+            guard let m = event.message as? Ketamine_V1_MedicalHistoryRecorded else { break }
+            histories.append(fact(m))
+        case .remsEnrolled:
+            guard let m = event.message as? Ketamine_V1_RemsEnrolled else { break }
+            remsEnrollments.append(m.enrolledAt.nanosecondsSince1970)
+        case .treatmentPlanned:
+            guard let m = event.message as? Ketamine_V1_TreatmentPlanned else { break }
+            plans[m.planID] = m
+        case .vitalsRecorded:
+            guard let m = event.message as? Ketamine_V1_VitalsRecorded else { break }
+            vitals[m.sessionID, default: []].append(m.measuredAt.nanosecondsSince1970)
+        case .sideEffectObserved:
+            guard let m = event.message as? Ketamine_V1_SideEffectObserved, m.hasSessionID else { break }
+            sideEffects[m.sessionID, default: []].append(m)
+        case .sideEffectResolved:
+            guard let m = event.message as? Ketamine_V1_SideEffectResolved else { break }
+            resolutions[m.sideEffectID, default: []].append(m.resolvedAt.nanosecondsSince1970)
+        case .patientDischarged:
+            guard let m = event.message as? Ketamine_V1_PatientDischarged else { break }
+            discharges[m.sessionID, default: []].append(fact(m))
+        case .remsMonitoringFormSubmitted:
+            guard let m = event.message as? Ketamine_V1_RemsMonitoringFormSubmitted else { break }
+            remsForms[m.sessionID, default: []].append(m.submittedAt.nanosecondsSince1970)
+        case .drugWasted:
+            guard let m = event.message as? Ketamine_V1_DrugWasted else { break }
+            findings += rules.judge(waste: fact(m), patient: patient)
         default: break
         }
-        switch event.message {
-        case let m as Ketamine_V1_DoseAdministered: pendingSince = min(pendingSince, m.startedAt.nanosecondsSince1970)
-        case is Ketamine_V1_AssessmentRecorded: pendingSince = min(pendingSince, event.time)
+        switch event.type {
+        case .doseAdministered: pendingSince = min(pendingSince, (doses.last?.message.startedAt.nanosecondsSince1970) ?? .max)
+        case .assessmentRecorded: pendingSince = min(pendingSince, event.time)
         default: break
         }
         if pendingSince < clock - rules.settlingWindow {

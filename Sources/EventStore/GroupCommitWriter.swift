@@ -21,8 +21,15 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// The most events one transaction takes; the rest wait for the next one.
     static let maxEventsPerGroup = 16_384
 
+    /// How long the writer waits for a group to fill up to the size of the last one. Appenders
+    /// answered by a commit come back within microseconds; without the wait the writer would
+    /// commit the first one alone and the rest in the next group, halving the group size.
+    static let gatherWindow: TimeInterval = 0.000_3
+
     private let condition = NSCondition()
     private var pending: [Request] = []
+    /// Requests in the last group: about how many appenders are waiting on each commit.
+    private var lastGroupSize = 1
     private var state = State.running
     private let commitGroup: CommitGroup
 
@@ -78,6 +85,10 @@ final class GroupCommitWriter: @unchecked Sendable {
         defer { condition.unlock() }
         while pending.isEmpty && state == .running { condition.wait() }
         if pending.isEmpty { return nil }
+        if pending.count < lastGroupSize && state == .running {
+            let deadline = Date(timeIntervalSinceNow: Self.gatherWindow)
+            while pending.count < lastGroupSize && state == .running && condition.wait(until: deadline) {}
+        }
         var events = 0
         var taken = 0
         while taken < pending.count && (taken == 0 || events + pending[taken].eventCount <= Self.maxEventsPerGroup) {
@@ -86,6 +97,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         let group = Array(pending[..<taken])
         pending.removeFirst(taken)
+        lastGroupSize = taken
         return group
     }
 }

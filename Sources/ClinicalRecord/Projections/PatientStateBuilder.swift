@@ -157,8 +157,9 @@ public struct PatientStateBuilder: Codable, Sendable {
 
     mutating func apply(_ event: ClinicalEvent) {
         var at: String { ClinicalTime.format(event.time) }
-        switch event.message {
-        case let m as Ketamine_V1_PatientRegistered:
+        switch event.type {
+        case .patientRegistered:
+            guard let m = event.message as? Ketamine_V1_PatientRegistered else { break }
             state.demographics.givenName = m.givenName
             state.demographics.familyName = m.familyName
             state.demographics.birthDate = m.birthDate
@@ -166,13 +167,15 @@ public struct PatientStateBuilder: Codable, Sendable {
             state.demographics.phone = m.hasPhone ? m.phone : nil
             state.demographics.email = m.hasEmail ? m.email : nil
             setWeight(m.weightKg, at: event.time)
-        case let m as Ketamine_V1_PatientDetailsUpdated:
+        case .patientDetailsUpdated:
+            guard let m = event.message as? Ketamine_V1_PatientDetailsUpdated else { break }
             if m.hasGivenName { state.demographics.givenName = m.givenName }
             if m.hasFamilyName { state.demographics.familyName = m.familyName }
             if m.hasPhone { state.demographics.phone = m.phone }
             if m.hasEmail { state.demographics.email = m.email }
             if m.hasWeightKg { setWeight(m.weightKg, at: event.time) }
-        case let m as Ketamine_V1_MedicalHistoryRecorded:
+        case .medicalHistoryRecorded:
+            guard let m = event.message as? Ketamine_V1_MedicalHistoryRecorded else { break }
             state.history.conditions = m.conditions.map { "\($0.code) \($0.display)" }
             medications = [:]
             medicationOrder = []
@@ -188,14 +191,16 @@ public struct PatientStateBuilder: Codable, Sendable {
                 ("intracerebral hemorrhage history", m.intracerebralHemorrhageHistory),
             ].filter(\.1).map(\.0)
             state.history.recordedAt = at
-        case let m as Ketamine_V1_MedicationChanged:
+        case .medicationChanged:
+            guard let m = event.message as? Ketamine_V1_MedicationChanged else { break }
             if medications[m.name] == nil { medicationOrder.append(m.name) }
             let previous = medications[m.name]
             medications[m.name] = .init(
                 name: m.name, dose: m.hasDose ? m.dose : previous?.dose ?? "",
                 medicationClass: m.medicationClass.label,
                 status: m.change == .stopped ? "stopped" : m.change == .tapering ? "tapering" : "current")
-        case let m as Ketamine_V1_AssessmentRecorded:
+        case .assessmentRecorded:
+            guard let m = event.message as? Ketamine_V1_AssessmentRecorded else { break }
             let score = m.instrument.score(m.itemScores)
             let point = Point(time: event.time, total: score.total, band: score.band)
             var trend = assessments[m.instrument.rawValue] ?? Trend(baseline: point, points: [])
@@ -205,7 +210,8 @@ public struct PatientStateBuilder: Codable, Sendable {
             trend.points.insert(point, at: index)
             if trend.points.count > Self.recentLimit { trend.points.removeFirst() }
             assessments[m.instrument.rawValue] = trend
-        case let m as Ketamine_V1_EvaluationCompleted:
+        case .evaluationCompleted:
+            guard let m = event.message as? Ketamine_V1_EvaluationCompleted else { break }
             if event.time >= evaluationTime {
                 evaluationTime = event.time
                 state.eligibility = .init(
@@ -213,32 +219,39 @@ public struct PatientStateBuilder: Codable, Sendable {
                     modalities: m.eligibleModalities.map(\.label), diagnoses: m.diagnoses.map { "\($0.code) \($0.display)" },
                     contraindications: m.contraindications)
             }
-        case let m as Ketamine_V1_ConsentGiven:
+        case .consentGiven:
+            guard let m = event.message as? Ketamine_V1_ConsentGiven else { break }
             if consents[m.consentID] == nil { consentOrder.append(m.consentID) }
             consents[m.consentID] = ConsentEntry(
                 consent: .init(consentId: m.consentID, scope: m.scope.label, formVersion: m.formVersion,
                       signedAt: ClinicalTime.format(m.signedAt.nanosecondsSince1970),
                       expiresAt: m.hasExpiresAt ? ClinicalTime.format(m.expiresAt.nanosecondsSince1970) : nil, status: "active"),
                 expires: m.hasExpiresAt ? m.expiresAt.nanosecondsSince1970 : nil)
-        case let m as Ketamine_V1_ConsentWithdrawn:
+        case .consentWithdrawn:
+            guard let m = event.message as? Ketamine_V1_ConsentWithdrawn else { break }
             consents[m.consentID]?.consent.status = "withdrawn"
-        case let m as Ketamine_V1_RemsEnrolled:
+        case .remsEnrolled:
+            guard let m = event.message as? Ketamine_V1_RemsEnrolled else { break }
             state.remsEnrolledAt = ClinicalTime.format(m.enrolledAt.nanosecondsSince1970)
-        case let m as Ketamine_V1_TreatmentPlanned:
+        case .treatmentPlanned:
+            guard let m = event.message as? Ketamine_V1_TreatmentPlanned else { break }
             plans[m.planID] = .init(
                 planId: m.planID, modality: m.modality.label, phase: m.phase.label, sessionsPlanned: Int(m.sessionsPlanned),
                 maxSessionsPerWeek: Int(m.maxSessionsPerWeek), dosesGiven: 0, dosesInLast7Days: 0, startDate: m.startDate)
             currentPlanId = m.planID
-        case let m as Ketamine_V1_SessionScheduled:
+        case .sessionScheduled:
+            guard let m = event.message as? Ketamine_V1_SessionScheduled else { break }
             update(session: m.sessionID) {
                 $0.planId = m.planID
                 $0.scheduledFor = m.scheduledFor.nanosecondsSince1970
             }
-        case let m as Ketamine_V1_PreSessionCheckRecorded:
+        case .preSessionCheckRecorded:
+            guard let m = event.message as? Ketamine_V1_PreSessionCheckRecorded else { break }
             update(session: m.sessionID) {
                 $0.check = .init(systolic: m.bloodPressure.systolic, diastolic: m.bloodPressure.diastolic, heartRate: m.heartRate, spo2: m.spo2, escort: m.escortPresent)
             }
-        case let m as Ketamine_V1_DoseAdministered:
+        case .doseAdministered:
+            guard let m = event.message as? Ketamine_V1_DoseAdministered else { break }
             doseTimes[m.planID, default: PlanDoses()].count += 1
             doseTimes[m.planID]?.latestTimes.append(m.startedAt.nanosecondsSince1970)
             if let kept = doseTimes[m.planID]?.latestTimes, kept.count > Self.doseTimesKept {
@@ -249,11 +262,13 @@ public struct PatientStateBuilder: Codable, Sendable {
                 $0.planId = m.planID
                 $0.dose = .init(mg: m.doseMg, drug: m.drug.rawValue, route: m.route.rawValue, setting: m.setting.rawValue, startedAt: m.startedAt.nanosecondsSince1970)
             }
-        case let m as Ketamine_V1_VitalsRecorded:
+        case .vitalsRecorded:
+            guard let m = event.message as? Ketamine_V1_VitalsRecorded else { break }
             update(session: m.sessionID) {
                 $0.vitals.append(.init(at: m.measuredAt.nanosecondsSince1970, systolic: m.bloodPressure.systolic, diastolic: m.bloodPressure.diastolic, heartRate: m.heartRate, spo2: m.spo2))
             }
-        case let m as Ketamine_V1_SideEffectObserved:
+        case .sideEffectObserved:
+            guard let m = event.message as? Ketamine_V1_SideEffectObserved else { break }
             if sideEffects[m.sideEffectID] == nil {
                 sideEffectOrder.append(m.sideEffectID)
                 state.sideEffectCount += 1
@@ -269,15 +284,19 @@ public struct PatientStateBuilder: Codable, Sendable {
             if m.hasSessionID {
                 update(session: m.sessionID) { $0.effects.append(.init(severity: m.severity.rawValue, kind: m.kind.rawValue)) }
             }
-        case let m as Ketamine_V1_SideEffectResolved:
+        case .sideEffectResolved:
+            guard let m = event.message as? Ketamine_V1_SideEffectResolved else { break }
             sideEffects[m.sideEffectID]?.resolvedAt = m.resolvedAt.nanosecondsSince1970
-        case let m as Ketamine_V1_PatientDischarged:
+        case .patientDischarged:
+            guard let m = event.message as? Ketamine_V1_PatientDischarged else { break }
             update(session: m.sessionID) {
                 $0.discharge = .init(at: m.dischargedAt.nanosecondsSince1970, aldrete: m.aldreteScore, escort: m.escortConfirmed, drivingAdvice: m.drivingAdviceGiven)
             }
-        case let m as Ketamine_V1_SessionCancelled:
+        case .sessionCancelled:
+            guard let m = event.message as? Ketamine_V1_SessionCancelled else { break }
             update(session: m.sessionID) { $0.cancelled = m.reason }
-        case let m as Ketamine_V1_RemsMonitoringFormSubmitted:
+        case .remsMonitoringFormSubmitted:
+            guard let m = event.message as? Ketamine_V1_RemsMonitoringFormSubmitted else { break }
             update(session: m.sessionID) { $0.remsFormSubmittedAt = m.submittedAt.nanosecondsSince1970 }
         default:
             break
