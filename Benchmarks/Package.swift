@@ -14,10 +14,13 @@ let package = Package(
     targets: [
         // The system SQLite, the reference PERFORMANCE.md measures against.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // glibc's mallinfo2, for the heap in use during replay.
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "BenchmarkFixtures",
             dependencies: [
                 "CSQLite",
+                "CMalloc",
                 .product(name: "EventStore", package: "PatientRecordStore"),
                 .product(name: "ClinicalRecord", package: "PatientRecordStore"),
                 .product(name: "Compliance", package: "PatientRecordStore"),

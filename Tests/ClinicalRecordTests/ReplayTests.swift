@@ -2,6 +2,7 @@ import ClinicalRecord
 import EventStore
 import Foundation
 import SwiftProtobuf
+import TestSupport
 import Testing
 
 /// Counts each patient's events, in the order they arrive, to check routing and order.
@@ -13,6 +14,25 @@ private struct Arrivals: PatientProjection {
 }
 
 struct ReplayTests {
+    // README example: begin
+    func dosesGiven(to patient: String, in store: PatientRecordStore) throws -> Int {
+        var replay = ClinicalReplay()
+        let dosing = replay.add(DosingProjection()) // reads 2 of the 22 event types
+        let result = try replay.run(store)          // in parallel, one partition per core
+        return result.states(of: dosing)[patient]?.doses ?? 0
+    }
+    // README example: end
+
+    @Test func theReadmeReplayExampleCountsDosesAndIsShownVerbatim() async throws {
+        try expectReadmeShowsExample(of: #filePath)
+        try await withRecordStore { store, _ in
+            try store.importEvents(fromFile: samplePath, quiet: true)
+            let doses = try store.events(ofPatient: "EX-IV-1").filter { $0.type == .doseAdministered }.count
+            #expect(doses > 0)
+            #expect(try dosesGiven(to: "EX-IV-1", in: store) == doses)
+        }
+    }
+
     static let now = ClinicalTime.parse("2026-08-01T00:00:00Z")!
 
     static func generated(_ store: PatientRecordStore, patients: Int = 12, months: Int = 3, seed: UInt64 = 7, maintenance: Bool = false) throws {

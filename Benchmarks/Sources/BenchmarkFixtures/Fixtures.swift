@@ -1,6 +1,7 @@
 import ClinicalRecord
 import EventStore
 import Foundation
+import CMalloc
 import Synchronization
 
 /// The histories the benchmarks run on: 10,000 patients with short histories (1M events) or
@@ -75,24 +76,22 @@ public enum Fixtures {
     }
 }
 
-/// The peak growth of the process's anonymous memory (heap, not the file map) while `body`
-/// runs, sampled every millisecond.
-/// The process's anonymous resident memory in bytes (RssAnon of /proc/self/status).
-@Sendable func anonymousMemory() -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") }),
-              let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
-        return kilobytes * 1024
+/// The bytes the process has allocated and not freed (glibc's `mallinfo2`, every arena, small
+/// and mmapped blocks): what replay holds, unlike the resident size, which also counts the
+/// pages of the memory-mapped store it reads.
+@Sendable public func heapInUse() -> Int {
+    let info = mallinfo2()
+    return Int(info.uordblks) + Int(info.hblkhd)
 }
 
-public func peakAnonymousMemoryGrowth<R>(_ body: () throws -> R) rethrows -> (R, bytes: Int) {
-    let anonymous = anonymousMemory
-    let before = anonymous()
+/// The peak growth of the heap in use while `body` runs, sampled every millisecond.
+public func peakHeapGrowth<R>(_ body: () throws -> R) rethrows -> (R, bytes: Int) {
+    let before = heapInUse()
     let peak = Atomic<Int>(before)
     let running = Atomic<Bool>(true)
     let sampler = Thread {
         while running.load(ordering: .relaxed) {
-            let now = anonymous()
+            let now = heapInUse()
             if now > peak.load(ordering: .relaxed) { peak.store(now, ordering: .relaxed) }
             usleep(1000)
         }
@@ -100,7 +99,7 @@ public func peakAnonymousMemoryGrowth<R>(_ body: () throws -> R) rethrows -> (R,
     sampler.start()
     defer { running.store(false, ordering: .relaxed) }
     let result = try body()
-    let now = anonymous()
+    let now = heapInUse()
     if now > peak.load(ordering: .relaxed) { peak.store(now, ordering: .relaxed) }
     return (result, max(0, peak.load(ordering: .relaxed) - before))
 }
