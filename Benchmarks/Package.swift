@@ -26,6 +26,15 @@ let package = Package(
                 .product(name: "Compliance", package: "PatientRecordStore"),
             ]
         ),
+        // One replay outside the harness, for profilers (valgrind --tool=callgrind, perf).
+        .executableTarget(
+            name: "replay-profile",
+            dependencies: [
+                "BenchmarkFixtures",
+                .product(name: "ClinicalRecord", package: "PatientRecordStore"),
+                .product(name: "Compliance", package: "PatientRecordStore"),
+            ]
+        ),
         .executableTarget(
             name: "Appends",
             dependencies: [

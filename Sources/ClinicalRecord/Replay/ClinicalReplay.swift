@@ -89,10 +89,14 @@ public struct ClinicalReplay: Sendable {
         partitions: Int = ParallelReplay.defaultPartitions, progress: TerminalProgress? = nil
     ) throws -> ReplayResult {
         let head = min(through, try reader.head())
-        let voided = try Self.voidedEventIds(reader, from: from, through: head)
+        // Voids are matched by the sequence of the event they void: an integer test per event.
+        var voided = Set<UInt64>()
+        for id in try Self.voidedEventIds(reader, from: from, through: head) {
+            if let sequence = try reader.sequence(ofEventId: id) { voided.insert(sequence) }
+        }
         let types = eventTypes
         let parts = (0..<max(1, partitions)).map { _ in
-            ClinicalPartition(projections: projections, voided: voided)
+            ClinicalPartition(projections: projections, voidedSequences: voided)
         }
         let done = try ParallelReplay.run(
             reader, range: ReplayRange(from: from, through: head, types: types), partitions: parts,
@@ -105,7 +109,7 @@ public struct ClinicalReplay: Sendable {
     /// the same projections, on the calling thread. `scan` calls its argument with each record
     /// in log order; `voided` holds the ids voided in them.
     public func run(voided: Set<String>, scan: ((EventRecordView) throws -> Void) throws -> Void) throws -> ReplayResult {
-        var partition = ClinicalPartition(projections: projections, voided: voided)
+        var partition = ClinicalPartition(projections: projections, voidedIds: voided)
         let types = eventTypes
         var last: UInt64 = 0
         try scan { record in
@@ -223,14 +227,17 @@ struct ErasedProjection: @unchecked Sendable {
 /// The patients of one partition and their projection states. Used by one thread at a time.
 struct ClinicalPartition: ReplayPartition, @unchecked Sendable {
     let projections: [ErasedProjection]
-    let voided: Set<String>
+    /// The events voided in the replayed range, by sequence (the store) or by id (other sources).
+    let voidedSequences: Set<UInt64>
+    let voidedIds: Set<String>
     var patients: [String: [AnyObject]] = [:]
     var eventsApplied = 0
     var unreadable: [UnreadableRecord] = []
 
-    init(projections: [ErasedProjection], voided: Set<String>) {
+    init(projections: [ErasedProjection], voidedSequences: Set<UInt64> = [], voidedIds: Set<String> = []) {
         self.projections = projections
-        self.voided = voided
+        self.voidedSequences = voidedSequences
+        self.voidedIds = voidedIds
     }
 
     mutating func apply(_ record: EventRecordView) throws {
@@ -257,7 +264,7 @@ struct ClinicalPartition: ReplayPartition, @unchecked Sendable {
             return
         }
         eventsApplied += 1
-        let isVoided = !voided.isEmpty && voided.contains(event.id)
+        let isVoided = voidedSequences.contains(event.sequence) || (!voidedIds.isEmpty && voidedIds.contains(event.id))
         for (projection, box) in zip(projections, boxes) where projection.types.contains(code) {
             projection.apply(event, isVoided, box)
         }
