@@ -117,8 +117,12 @@ struct PatientFacts {
         case .assessmentRecorded: pendingSince = min(pendingSince, event.time)
         default: break
         }
-        if pendingSince < clock - rules.settlingWindow {
-            settle(before: clock - rules.settlingWindow, patient: patient, rules: rules)
+        // Settled in batches (half a window's worth of sessions at a time), not one by one. A
+        // window too long to subtract (a policy that never settles early) waits for the end.
+        let (cutoff, past) = clock.subtractingReportingOverflow(rules.settlingWindow)
+        let (trigger, beyond) = cutoff.subtractingReportingOverflow(rules.settlingWindow / 2)
+        if !past && !beyond && pendingSince < trigger {
+            settle(before: cutoff, patient: patient, rules: rules)
         }
     }
 

@@ -29,7 +29,7 @@ struct RuleBook {
     /// How far past a dose (or an assessment) the patient's record must move before it is
     /// judged: at least every window a rule waits for, and the policy's settling time.
     var settlingWindow: Int64 {
-        max(ns(days: policy.sessionSettlingDays), ns(hours: policy.remsFormDeadlineHours),
+        max(ns(days: min(policy.sessionSettlingDays, 100_000)), ns(hours: policy.remsFormDeadlineHours),
             ns(hours: policy.sessionFrequencyWindowHours), ns(days: policy.suicideRiskFollowUpDays),
             ns(minutes: max(policy.esketaminePostDoseVitalsToMinutes, policy.intranasalMonitoringMinutes, policy.injectionMonitoringMinutes)))
     }

@@ -143,6 +143,14 @@ struct ReplayTests {
             #expect(long.sessions.count == 50)
             let all = try store.events(ofPatient: long.patientId).compactMap { $0.payload(as: Ketamine_V1_SessionScheduled.self)?.sessionID }
             #expect(long.sessions.last?.sessionId == all.last)
+
+            // Snapshots of long histories (every kind of entry) load as the replay built them.
+            try store.refreshSnapshots()
+            var replay = ClinicalReplay()
+            let handle = replay.add(PatientStateProjection())
+            for (id, builder) in try replay.run(store).states(of: handle) {
+                #expect(try store.patientState(id, now: Self.now) == builder.finish(now: Self.now))
+            }
         }
     }
 }

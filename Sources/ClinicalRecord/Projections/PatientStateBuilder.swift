@@ -1,10 +1,11 @@
 import SwiftProtobuf
+import Synchronization
 
 /// Folds one patient's events, in stream order, into a ``PatientState``.
 ///
 /// Voided events must be left out by the caller (``PatientRecordStore/patientState(_:asOf:)``
 /// collects the voids first); everything else is applied as it comes.
-public struct PatientStateBuilder: Codable, Sendable {
+public struct PatientStateBuilder: Sendable {
     /// How many sessions, side effects and points per instrument the state keeps: the latest.
     /// Older ones stay in the log; the state (and its snapshot) stays the same size however long
     /// the patient's history grows.
@@ -12,33 +13,33 @@ public struct PatientStateBuilder: Codable, Sendable {
     /// Dose times kept per plan, for the doses in the last 7 days (more than any weekly limit).
     static let doseTimesKept = 32
 
-    struct ConsentEntry: Codable {
+    struct ConsentEntry {
         var consent: PatientState.Consent
         var expires: Int64?
     }
 
-    struct PlanDoses: Codable {
+    struct PlanDoses {
         var count = 0
         var latestTimes: [Int64] = []
     }
 
     /// Raw values, formatted only by ``finish(now:)``: replay applies many events and shows few.
-    struct Point: Codable {
+    struct Point {
         var time: Int64, total: Int, band: String?
         var rendered: PatientState.InstrumentTrend.Point { .init(at: ClinicalTime.format(time), total: total, band: band, time: time) }
     }
 
-    struct Trend: Codable {
+    struct Trend {
         var baseline: Point
         var points: [Point]
     }
 
-    struct SessionRecord: Codable {
-        struct Check: Codable { var systolic, diastolic, heartRate, spo2: Int32; var escort: Bool }
-        struct Dose: Codable { var mg: Double; var drug, route, setting: Int; var startedAt: Int64 }
-        struct Vitals: Codable { var at: Int64; var systolic, diastolic, heartRate, spo2: Int32 }
-        struct Effect: Codable { var severity, kind: Int }
-        struct Discharge: Codable { var at: Int64; var aldrete: Int32; var escort, drivingAdvice: Bool }
+    struct SessionRecord {
+        struct Check { var systolic, diastolic, heartRate, spo2: Int32; var escort: Bool }
+        struct Dose { var mg: Double; var drug, route, setting: Int; var startedAt: Int64 }
+        struct Vitals { var at: Int64; var systolic, diastolic, heartRate, spo2: Int32 }
+        struct Effect { var severity, kind: Int }
+        struct Discharge { var at: Int64; var aldrete: Int32; var escort, drivingAdvice: Bool }
         var planId = ""
         var scheduledFor: Int64?
         var check: Check?
@@ -75,7 +76,7 @@ public struct PatientStateBuilder: Codable, Sendable {
         }
     }
 
-    struct SideEffectRecord: Codable {
+    struct SideEffectRecord {
         var id: String, kind: Int, severity: Int, onset: Int64, sessionId: String?, serious: Bool
         var resolvedAt: Int64?
 
@@ -86,27 +87,27 @@ public struct PatientStateBuilder: Codable, Sendable {
         }
     }
 
-    private var state: PatientState
-    private var weightAt: Int64 = .min
-    private var medications: [String: PatientState.Medication] = [:]
-    private var medicationOrder: [String] = []
-    private var evaluationTime: Int64 = .min
-    private var consents: [String: ConsentEntry] = [:]
-    private var consentOrder: [String] = []
-    private var plans: [String: PatientState.Plan] = [:]
-    private var currentPlanId: String?
-    private var doseTimes: [String: PlanDoses] = [:]
+    var state: PatientState
+    var weightAt: Int64 = .min
+    var medications: [String: PatientState.Medication] = [:]
+    var medicationOrder: [String] = []
+    var evaluationTime: Int64 = .min
+    var consents: [String: ConsentEntry] = [:]
+    var consentOrder: [String] = []
+    var plans: [String: PatientState.Plan] = [:]
+    var currentPlanId: String?
+    var doseTimes: [String: PlanDoses] = [:]
     /// By instrument raw value.
-    private var assessments: [Int: Trend] = [:]
-    private var sideEffects: [String: SideEffectRecord] = [:]
-    private var sideEffectOrder: [String] = []
-    private var sessions: [String: SessionRecord] = [:]
+    var assessments: [Int: Trend] = [:]
+    var sideEffects: [String: SideEffectRecord] = [:]
+    var sideEffectOrder: [String] = []
+    var sessions: [String: SessionRecord] = [:]
     /// Events by type code.
-    private var typeCounts = [Int](repeating: 0, count: ClinicalEventType.allCases.count + 1)
-    private var sessionOrder: [String] = []
+    var typeCounts = [Int](repeating: 0, count: ClinicalEventType.allCases.count + 1)
+    var sessionOrder: [String] = []
     /// The stream version and recorded time of the last event applied (for snapshots).
-    private(set) var streamVersion: UInt64 = 0
-    private(set) var lastRecordedAt: Int64 = .min
+    var streamVersion: UInt64 = 0
+    var lastRecordedAt: Int64 = .min
 
     public var patientId: String { state.patientId }
     /// The sequence of the last event applied.
@@ -356,7 +357,10 @@ public struct PatientStateBuilder: Codable, Sendable {
 
 extension SwiftProtobuf.Enum {
     /// The value as written in EVENTS.md: `SIDE_EFFECT_KIND_SEDATION` reads `sedation`.
+    /// Worked out once per case (reflection is slow) and then read from a table.
     var label: String {
+        let key = EnumLabelKey(type: ObjectIdentifier(Self.self), rawValue: rawValue)
+        if let known = enumLabels.withLock({ $0[key] }) { return known }
         let text = String(describing: self)
         var out = ""
         for character in text {
@@ -366,9 +370,17 @@ extension SwiftProtobuf.Enum {
                 out.append(character)
             }
         }
+        enumLabels.withLock { $0[key] = out }
         return out
     }
 }
+
+private struct EnumLabelKey: Hashable {
+    let type: ObjectIdentifier
+    let rawValue: Int
+}
+
+private let enumLabels = Mutex<[EnumLabelKey: String]>([:])
 
 extension Double {
     var formatted: String {

@@ -11,7 +11,8 @@ import Foundation
 enum PatientSnapshots {
     static let name = "patient-state"
     /// Changes whenever ``PatientStateBuilder``'s encoding does; older snapshots are then ignored.
-    static let formatVersion: UInt8 = 1
+    /// 2: binary protobuf (`Ketamine_V1_PatientStateSnapshot`).
+    static let formatVersion: UInt8 = 2
     static let checkpointKey = Array(name.utf8)
 
     static func key(_ patientId: String) -> [UInt8] {
@@ -19,12 +20,13 @@ enum PatientSnapshots {
     }
 
     static func encode(_ builder: PatientStateBuilder) throws -> [UInt8] {
-        [formatVersion] + Array(try JSONEncoder().encode(builder))
+        [formatVersion] + (try builder.snapshot.serializedBytes() as [UInt8])
     }
 
     static func decode(_ bytes: UnsafeRawBufferPointer) -> PatientStateBuilder? {
-        guard bytes.first == formatVersion else { return nil }
-        return try? JSONDecoder().decode(PatientStateBuilder.self, from: Data(bytes.dropFirst()))
+        guard bytes.first == formatVersion,
+              let snapshot = try? Ketamine_V1_PatientStateSnapshot(serializedBytes: UnsafeRawBufferPointer(rebasing: bytes.dropFirst()).bytes) else { return nil }
+        return PatientStateBuilder(snapshot: snapshot)
     }
 
     static func load(_ patientId: String, _ reader: borrowing LogReader) throws -> PatientStateBuilder? {
