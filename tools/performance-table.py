@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
-"""Turns package-benchmark's JMH export into PERFORMANCE.md's table: rates and ratios, each ratio
+"""Turns package-benchmark's percentile export into PERFORMANCE.md's table: rates and ratios, each ratio
 between two benchmarks of the same run. Used by tools/benchmark-table."""
 import glob
-import json
 import os
 import platform
 import subprocess
@@ -12,28 +11,45 @@ from datetime import datetime, timezone
 results_dir = sys.argv[1]
 write_to = sys.argv[sys.argv.index("--write") + 1] if "--write" in sys.argv else None
 
+# package-benchmark's `histogramPercentiles` export: one TSV per benchmark and metric, named
+# <baseline>.<target>.<benchmark name, spaces and slashes as _>.<metric>.histogram.percentiles.tsv,
+# whose header names the metric and its unit, then one row per percentile 0...100.
+UNITS = {"ns": 1e-9, "μs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0, "K": 1e3, "M": 1e6, "G": 1e9, "#": 1.0}
+METRICS = {"Time (wall clock)": "Time (wall clock)", "events/s": "events/s", "heap growth MB": "heap growth MB", "Throughput (# / s)": "throughput"}
 results = {}
-for path in glob.glob(os.path.join(results_dir, "*.json")):
+for path in glob.glob(os.path.join(results_dir, "*.histogram.percentiles.tsv")):
+    base = os.path.basename(path)[: -len(".histogram.percentiles.tsv")]
+    parts = base.split(".")
+    name = ".".join(parts[2:-1]).replace("_", " ")
     with open(path) as f:
-        for element in json.load(f):
-            name = element["benchmark"].split(".", 3)[3].replace("_", " ")
-            metrics = {"throughput": element["primaryMetric"]}
-            metrics.update(element.get("secondaryMetrics", {}))
-            results[name] = metrics
+        header = f.readline().rstrip("\n").split("\t")[1]
+        metric = next((key for key in METRICS if header.startswith(key)), None)
+        if metric is None:
+            continue
+        unit_text = header[len(metric):].replace("*", "").strip().strip("()").strip()
+        if metric == "Time (wall clock)":
+            # Seconds.
+            factor = UNITS.get(unit_text, 1.0)
+        else:
+            factor = UNITS.get(unit_text, 1.0) if unit_text else 1.0
+        values = {}
+        for line in f:
+            percentile, value = line.split("\t")
+            values[float(percentile)] = float(value) * factor
+    results.setdefault(name, {})[METRICS[metric]] = values
 
 
-def p(name, metric, percentile="50.0"):
+def p(name, metric, percentile=50.0):
     entry = results.get(name, {}).get(metric)
-    return None if entry is None else entry["scorePercentiles"][percentile]
+    return None if entry is None else entry.get(float(percentile))
 
 
 def rate(name):
     return p(name, "events/s")
 
 
-def wall_seconds(name, percentile="50.0"):
-    value = p(name, "Time (wall clock)", percentile)
-    return None if value is None else value / 1e6  # JMH export gives microseconds
+def wall_seconds(name, percentile=50.0):
+    return p(name, "Time (wall clock)", percentile)
 
 
 def appends_per_second(name):
@@ -78,7 +94,7 @@ for scale in scales:
     r = ratio(catch_up, full_time)
     row(f"catch-up after 1k new events, {scale}", "-" if catch_up is None else f"{catch_up * 1000:.0f} ms",
         "-" if full_time is None else f"full replay {full_time:.1f} s", "-" if r is None else f"{r * 100:.2f}%", "under 1%", None if r is None else r < 0.01)
-    p99 = wall_seconds(f"Load one patient's current state, {scale}", "99.0")
+    p99 = wall_seconds(f"Load one patient's current state, {scale}", 99.0)
     p50 = wall_seconds(f"Load one patient's current state, {scale}")
     row(f"one patient's current state, {scale}", "-" if p99 is None else f"p99 {p99 * 1e6:.0f} µs (p50 {p50 * 1e6:.0f} µs)", "-", "-", "p99 under 1 ms", None if p99 is None else p99 < 0.001)
 
@@ -96,12 +112,12 @@ batch = rate("Batch import, 100k events")
 row("batch import (NDJSON file, one transaction)", fmt_rate(batch), "-", "-", "-", None)
 
 if "10M" in scales and "1M" in scales:
-    big = p("Full replay, all projections, 10M", "heap growth MB", "100.0")
-    small = p("Full replay, all projections, 1M", "heap growth MB", "100.0")
+    big = p("Full replay, all projections, 10M", "heap growth MB", 100.0)
+    small = p("Full replay, all projections, 1M", "heap growth MB", 100.0)
     r = ratio(big, small)
     row("peak heap growth during full replay", f"10M: {big:.0f} MB", f"1M: {small:.0f} MB", "-" if r is None else f"{r:.2f}x", "under 1.5x", None if r is None else r < 1.5)
 elif "1M" in scales:
-    small = p("Full replay, all projections, 1M", "heap growth MB", "100.0")
+    small = p("Full replay, all projections, 1M", "heap growth MB", 100.0)
     row("peak heap growth during full replay", "10M: not run (--10m)", f"1M: {small:.0f} MB", "-", "under 1.5x", None)
 
 header = ["| what | measured | reference (same run) | ratio | target | |", "| --- | --- | --- | --- | --- | --- |"]

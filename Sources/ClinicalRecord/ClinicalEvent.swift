@@ -90,15 +90,15 @@ enum EventCodec {
     }
 
     /// Decodes one record. `nil` for a type code this version does not know.
-    static func decode(_ record: EventRecordView) throws -> ClinicalEvent? {
+    static func decode(_ record: EventRecordView, envelope readEnvelope: Bool = true) throws -> ClinicalEvent? {
         guard let type = ClinicalEventType(rawValue: record.type) else { return nil }
         // Decoded straight from the memory map: no copy of the bytes.
-        let envelope = try Ketamine_V1_EventEnvelope(serializedBytes: record.metadata.bytes)
+        let envelope = readEnvelope ? try Ketamine_V1_EventEnvelope(serializedBytes: record.metadata.bytes) : Ketamine_V1_EventEnvelope()
         let message = try type.messageType.init(serializedBytes: record.payload.bytes)
         return ClinicalEvent(
             sequence: record.sequence, streamVersion: record.streamVersion, id: record.id,
             patientId: record.streamId, type: type, time: record.occurredAt, recordedAt: record.recordedAt,
-            actorId: record.actor, actorRole: ActorRole(rawValue: envelope.actorRole), source: envelope.source,
+            actorId: record.actor, actorRole: readEnvelope ? ActorRole(rawValue: envelope.actorRole) : nil, source: envelope.source,
             correlationId: envelope.hasCorrelationID ? envelope.correlationID : nil,
             causationId: envelope.hasCausationID ? envelope.causationID : nil,
             dataContentType: envelope.hasDataContentType ? envelope.dataContentType : nil,

@@ -26,6 +26,7 @@ public struct ComplianceProjection: PatientProjection {
         rules = RuleBook(policy: policy, judgedAt: judgedAt)
     }
 
+    public var readsEnvelope: Bool { false }
     public var eventTypes: Set<ClinicalEventType> { PatientFacts.types.union([.patientRegistered]) }
 
     public func makeState(patientId: String) -> PatientCompliance { PatientCompliance() }

@@ -46,7 +46,7 @@ public struct PatientState: Sendable, Codable, Hashable {
         public var instrument: String
         public var baseline: Point
         public var latest: Point
-        /// The latest 50 points, in time order (the baseline is kept apart).
+        /// The latest ``PatientState/pointsKept`` points, in time order (the baseline is kept apart).
         public var points: [Point]
         public var changeFromBaseline: Int
         /// `improving`, `worsening` or `stable` (latest against the one before it).
@@ -77,6 +77,13 @@ public struct PatientState: Sendable, Codable, Hashable {
         public var remsFormSubmittedAt: String?
     }
 
+    /// How many of the latest sessions and side effects the state shows: about three months of
+    /// weekly maintenance. The rest stay in the log (export, audit); keeping the state this size
+    /// keeps replay memory and snapshots the same however long a patient's history grows.
+    public static let recentKept = 12
+    /// How many of the latest scores per instrument the state shows (with the baseline).
+    public static let pointsKept = 26
+
     public var patientId: String
     public var demographics = Demographics()
     public var weightKg: Double?
@@ -88,10 +95,10 @@ public struct PatientState: Sendable, Codable, Hashable {
     public var currentPlan: Plan?
     public var instruments: [InstrumentTrend] = []
     public var openSideEffects: [SideEffect] = []
-    /// The latest 50 side effects (and any older one still open); ``sideEffectCount`` counts all.
+    /// The latest ``recentKept`` side effects (and any older one still open); ``sideEffectCount`` counts all.
     public var sideEffects: [SideEffect] = []
     public var sideEffectCount = 0
-    /// The latest 50 sessions; ``sessionCount`` counts all.
+    /// The latest ``recentKept`` sessions; ``sessionCount`` counts all.
     public var sessions: [Session] = []
     public var sessionCount = 0
     /// Events in the stream up to the as-of point, voided ones and the voids included.

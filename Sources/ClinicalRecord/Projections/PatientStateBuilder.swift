@@ -9,9 +9,10 @@ public struct PatientStateBuilder: Sendable {
     /// How many sessions, side effects and points per instrument the state keeps: the latest.
     /// Older ones stay in the log; the state (and its snapshot) stays the same size however long
     /// the patient's history grows.
-    static let recentLimit = 50
+    static let recentLimit = PatientState.recentKept
+    static let pointsKept = PatientState.pointsKept
     /// Dose times kept per plan, for the doses in the last 7 days (more than any weekly limit).
-    static let doseTimesKept = 32
+    static let doseTimesKept = 16
 
     struct ConsentEntry {
         var consent: PatientState.Consent
@@ -209,7 +210,7 @@ public struct PatientStateBuilder: Sendable {
             // Kept in time order; entries usually arrive in order, so this is an append.
             let index = trend.points.lastIndex { $0.time <= point.time }.map { $0 + 1 } ?? 0
             trend.points.insert(point, at: index)
-            if trend.points.count > Self.recentLimit { trend.points.removeFirst() }
+            if trend.points.count > Self.pointsKept { trend.points.removeFirst() }
             assessments[m.instrument.rawValue] = trend
         case .evaluationCompleted:
             guard let m = event.message as? Ketamine_V1_EvaluationCompleted else { break }

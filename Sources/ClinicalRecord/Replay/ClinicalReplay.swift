@@ -14,6 +14,10 @@ public protocol PatientProjection: Sendable {
     var eventTypes: Set<ClinicalEventType> { get }
     /// Whether it is told about events of types this version does not know (they are not decoded).
     var countsUnknownTypes: Bool { get }
+    /// Whether it reads the envelope attributes (`source`, `actorRole`, correlation and causation
+    /// ids, content type). When no projection reading an event does, the envelope is not decoded
+    /// and those attributes are empty; the header's (id, patient, actor, times) always are there.
+    var readsEnvelope: Bool { get }
 
     /// The state of a patient before their first event in the replayed range.
     func makeState(patientId: String) -> State
@@ -26,6 +30,7 @@ public protocol PatientProjection: Sendable {
 
 extension PatientProjection {
     public var countsUnknownTypes: Bool { false }
+    public var readsEnvelope: Bool { true }
     public func applyUnknown(_ record: UnknownRecord, to state: inout State) {}
 }
 
@@ -207,6 +212,7 @@ final class StateBox<State>: @unchecked Sendable {
 struct ErasedProjection: @unchecked Sendable {
     let types: EventTypeSet
     let countsUnknown: Bool
+    let readsEnvelope: Bool
     let make: (String) -> AnyObject
     let apply: (ClinicalEvent, Bool, AnyObject) -> Void
     let applyUnknown: (UnknownRecord, AnyObject) -> Void
@@ -214,6 +220,7 @@ struct ErasedProjection: @unchecked Sendable {
     init<P: PatientProjection>(_ projection: P) {
         types = EventTypeSet(projection.eventTypes.map(\.rawValue))
         countsUnknown = projection.countsUnknownTypes
+        readsEnvelope = projection.readsEnvelope
         make = { StateBox(projection.makeState(patientId: $0)) }
         apply = { event, voided, box in
             projection.apply(event, voided: voided, to: &unsafeDowncast(box, to: StateBox<P.State>.self).state)
@@ -234,8 +241,12 @@ struct ClinicalPartition: ReplayPartition, @unchecked Sendable {
     var eventsApplied = 0
     var unreadable: [UnreadableRecord] = []
 
+    /// The types some projection that reads the envelope wants.
+    let envelopeTypes: EventTypeSet
+
     init(projections: [ErasedProjection], voidedSequences: Set<UInt64> = [], voidedIds: Set<String> = []) {
         self.projections = projections
+        envelopeTypes = projections.filter(\.readsEnvelope).reduce(into: EventTypeSet()) { $0.formUnion($1.types) }
         self.voidedSequences = voidedSequences
         self.voidedIds = voidedIds
     }
@@ -257,7 +268,7 @@ struct ClinicalPartition: ReplayPartition, @unchecked Sendable {
         }
         let event: ClinicalEvent
         do {
-            guard let decoded = try EventCodec.decode(record) else { return }
+            guard let decoded = try EventCodec.decode(record, envelope: envelopeTypes.contains(code)) else { return }
             event = decoded
         } catch {
             unreadable.append(UnreadableRecord(sequence: record.sequence, patientId: patientId, eventId: record.id, reason: "\(error)"))

@@ -19,6 +19,7 @@ public struct DosingProjection: PatientProjection {
 
     public init() {}
 
+    public var readsEnvelope: Bool { false }
     public var eventTypes: Set<ClinicalEventType> { [.doseAdministered, .drugWasted] }
 
     public func makeState(patientId: String) -> Summary { Summary() }

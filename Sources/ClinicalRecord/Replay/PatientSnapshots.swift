@@ -11,8 +11,8 @@ import Foundation
 enum PatientSnapshots {
     static let name = "patient-state"
     /// Changes whenever ``PatientStateBuilder``'s encoding does; older snapshots are then ignored.
-    /// 2: binary protobuf (`Ketamine_V1_PatientStateSnapshot`).
-    static let formatVersion: UInt8 = 2
+    /// 2: binary protobuf (`Ketamine_V1_PatientStateSnapshot`); 3: the latest 12 sessions, not 50.
+    static let formatVersion: UInt8 = 3
     static let checkpointKey = Array(name.utf8)
 
     static func key(_ patientId: String) -> [UInt8] {

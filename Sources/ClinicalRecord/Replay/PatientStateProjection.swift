@@ -7,6 +7,7 @@ public struct PatientStateProjection: PatientProjection {
 
     init(seeds: [String: PatientStateBuilder]) { self.seeds = seeds }
 
+    public var readsEnvelope: Bool { false }
     public var eventTypes: Set<ClinicalEventType> { Set(ClinicalEventType.allCases) }
     public var countsUnknownTypes: Bool { true }
 
