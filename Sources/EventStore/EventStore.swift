@@ -117,6 +117,19 @@ public final class EventStore: Sendable {
         }
     }
 
+    /// A store others can write is not a record anyone can vouch for: the directory and its
+    /// files must not be writable by the group or by other users.
+    private static func refuseWritableByOthers(_ path: String) throws {
+        for item in [path, path + "/data.mdb", path + "/lock.mdb"] {
+            var status = stat()
+            guard stat(item, &status) == 0 else { continue }
+            let mode = status.st_mode & 0o7777
+            if mode & 0o022 != 0 {
+                throw EventStoreError.writableByOthers(path: item, mode: UInt32(mode))
+            }
+        }
+    }
+
     private static func prepareDirectory(_ path: String, options: Options) throws {
         var isDirectory: ObjCBool = false
         let manager = FileManager.default
@@ -128,6 +141,7 @@ public final class EventStore: Sendable {
             if options.readOnly && !manager.fileExists(atPath: path + "/data.mdb") {
                 throw EventStoreError.noStore(path: path)
             }
+            try refuseWritableByOthers(path)
             return
         }
         guard !options.readOnly else { throw EventStoreError.noStore(path: path) }

@@ -8,6 +8,8 @@ public enum EventStoreError: Error, Sendable, Hashable, CustomStringConvertible 
     case noStore(path: String)
     /// The process may not read or write the store's directory or files.
     case permissionDenied(path: String)
+    /// The store's directory or one of its files can be written by other users.
+    case writableByOthers(path: String, mode: UInt32)
     /// The directory holds LMDB files but not an event store.
     case notAnEventStore(path: String)
     /// The store was written in another format version.
@@ -37,6 +39,8 @@ public enum EventStoreError: Error, Sendable, Hashable, CustomStringConvertible 
             "There is no event store at \(path); create one by opening it for writing first."
         case .permissionDenied(let path):
             "Permission denied for the store at \(path); run as the user that owns it or fix its permissions."
+        case .writableByOthers(let path, let mode):
+            "\(path) can be written by other users (mode \(String(mode, radix: 8))); a patient record must be writable by its owner only: run chmod go-w on it."
         case .notAnEventStore(let path):
             "\(path) holds an LMDB environment that is not an event store."
         case .formatVersionMismatch(let path, let found, let supported):

@@ -35,7 +35,11 @@ enum PatientSnapshots {
 
     /// The sequence every snapshot includes; 0 when there are none.
     static func checkpoint(_ reader: borrowing LogReader) throws -> UInt64 {
-        guard let value = try reader.projectionValue(checkpointKey), value.count == 9, value[0] == formatVersion else { return 0 }
+        try reader.projectionValue(checkpointKey).map(checkpoint) ?? 0
+    }
+
+    static func checkpoint(_ value: UnsafeRawBufferPointer) -> UInt64 {
+        guard value.count == 9, value[0] == formatVersion else { return 0 }
         return Bytes.uint64(bigEndian: UnsafeRawBufferPointer(rebasing: value.dropFirst())) ?? 0
     }
 }
@@ -68,7 +72,7 @@ extension PatientRecordStore {
                 return (checkpoint, head, Array(result.states(of: handle).values), result.eventsApplied)
             }
             // Catching up: the patients with new events, from their snapshots.
-            var touched = TouchedPatients(store: self)
+            var touched = TouchedPatients()
             touched = try ParallelReplay.run(reader, range: ReplayRange(from: checkpoint + 1, through: head), partitions: [touched])[0]
             var seeds: [String: PatientStateBuilder] = [:]
             var rebuilt: [PatientStateBuilder] = []
@@ -93,6 +97,9 @@ extension PatientRecordStore {
         guard head > checkpoint else { return SnapshotRefresh(from: checkpoint, through: checkpoint, patientsUpdated: 0, eventsApplied: 0) }
         let encoded = try builders.map { (PatientSnapshots.key($0.patientId), try PatientSnapshots.encode($0)) }
         try events.writeProjections { writer in
+            // Another process may have brought the snapshots further meanwhile: keep theirs.
+            if let stored = try writer.value(forKey: PatientSnapshots.checkpointKey),
+               stored.withUnsafeBytes(PatientSnapshots.checkpoint) >= head { return }
             for (key, value) in encoded { try writer.put(value, forKey: key) }
             try writer.put([PatientSnapshots.formatVersion] + Bytes.bigEndian(head), forKey: PatientSnapshots.checkpointKey)
         }
@@ -142,14 +149,11 @@ extension PatientRecordStore {
 }
 
 /// The patients with events in a range, and those among them whose new voids reach back past it.
-private struct TouchedPatients: ReplayPartition, @unchecked Sendable {
-    let store: PatientRecordStore
+private struct TouchedPatients: ReplayPartition {
     var patients: [String] = []
     var seen = Set<String>()
     var idsInRange = Set<String>()
     var voidsOlderEvents = Set<String>()
-
-    init(store: PatientRecordStore) { self.store = store }
 
     mutating func apply(_ record: EventRecordView) throws {
         let patient = record.streamId

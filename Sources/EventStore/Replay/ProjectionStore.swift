@@ -36,6 +36,11 @@ public struct ProjectionWriter: ~Copyable {
     public func delete(forKey key: [UInt8]) throws {
         try txn.delete(forKey: key, in: database)
     }
+
+    /// The value under `key` as this transaction sees it, copied; `nil` when absent.
+    public func value(forKey key: [UInt8]) throws -> [UInt8]? {
+        try txn.bytes(forKey: key, in: database)
+    }
 }
 
 extension EventStore {
