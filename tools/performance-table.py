@@ -137,8 +137,9 @@ one run (package-benchmark, `Benchmarks/`), on the store's default settings (dur
 Reproduce with one command from the project folder:
 
 ```
-tools/benchmark-table --10m --write     # all rows, 1M and 10M events (about an hour; 5 GB of data once)
-tools/benchmark-table                   # 1M events only (about 15 minutes)
+tools/benchmark-table --10m --write     # all rows, 1M and 10M events (about 20 minutes, plus about
+                                        # 15 the first time to generate 5 GB of histories)
+tools/benchmark-table                   # 1M events only (about 10 minutes)
 ```
 
 Measured {datetime.now(timezone.utc).strftime('%Y-%m-%d')} on {os.cpu_count()} cores ({cpu}), {memory} GB RAM,
