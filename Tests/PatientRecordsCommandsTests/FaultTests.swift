@@ -1,0 +1,64 @@
+import EventStore
+import Foundation
+import TestSupport
+import Testing
+
+/// Faults tried for real on the built executables.
+struct FaultTests {
+    /// The number of events in the store at `path`; 0 when the killed process left no store.
+    static func storedEvents(_ path: String) throws -> UInt64 {
+        let store: EventStore
+        do {
+            store = try EventStore.open(at: path, options: .init(readOnly: true))
+        } catch EventStoreError.noStore {
+            return 0
+        }
+        defer { store.close() }
+        let report = try store.verify()
+        #expect(report.problem == nil, "the store left by a killed import does not verify: \(report.problem ?? "")")
+        return try store.head()
+    }
+
+    /// An import is one transaction: a SIGKILL at any moment leaves all of the file or none of it.
+    @Test(.timeLimit(.minutes(5)))
+    func aKilledImportLeavesAllOfItOrNone() throws {
+        try withTemporaryDirectory { directory in
+            // A history of some thousands of events, as a CloudEvents file.
+            let source = directory + "/source"
+            #expect(try records.run(["generate", "--store", source, "--patients", "80", "--quiet"]).status == 0)
+            let export = try records.run(["export", "--store", source])
+            #expect(export.status == 0)
+            let file = directory + "/history.ndjson"
+            try export.stdout.write(toFile: file, atomically: true, encoding: .utf8)
+            let total = UInt64(export.stdout.split(separator: "\n").count)
+            #expect(total > 3_000)
+
+            // How long a whole import takes here, to kill the others part way through.
+            let started = Date()
+            #expect(try records.run(["import", "--store", directory + "/whole", file]).status == 0)
+            let duration = Date().timeIntervalSince(started)
+            #expect(try Self.storedEvents(directory + "/whole") == total)
+
+            var killedPartWay = 0
+            for (attempt, fraction) in [0.15, 0.35, 0.55, 0.75, 0.9].enumerated() {
+                let store = directory + "/killed-\(attempt)"
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: Executable.directory + "/patient-records")
+                process.arguments = ["import", "--store", store, file]
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                Thread.sleep(forTimeInterval: duration * fraction)
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                let stored = try Self.storedEvents(store)
+                #expect(stored == 0 || stored == total, "attempt \(attempt): \(stored) of \(total) events stored")
+                if process.terminationReason == .uncaughtSignal && stored == 0 { killedPartWay += 1 }
+                // What the killed import left is importable whole afterwards.
+                #expect(try records.run(["import", "--store", store, file]).status == 0)
+                #expect(try Self.storedEvents(store) == total)
+            }
+            #expect(killedPartWay > 0, "no import was killed part way; the test proved nothing")
+        }
+    }
+}
