@@ -83,12 +83,6 @@ public enum ParallelReplay {
         return Int(hash % UInt64(count))
     }
 
-    /// The partition that owns `stream`.
-    public static func partition(ofStream stream: String, count: Int) -> Int {
-        var stream = stream
-        return stream.withUTF8 { partition(ofStream: UnsafeRawBufferPointer($0), count: count) }
-    }
-
     /// Reads `range` of one snapshot and hands each wanted record to the partition of its stream.
     ///
     /// - Parameters:

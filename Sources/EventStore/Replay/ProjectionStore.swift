@@ -10,18 +10,6 @@ extension LogReader {
         guard let database = layout.projections else { return nil }
         return try txn.value(forKey: key, in: database)
     }
-
-    /// Calls `body` with each projection key and value whose key starts with `prefix`, in key order.
-    public func forEachProjectionValue(withPrefix prefix: [UInt8], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws {
-        guard let database = layout.projections else { return }
-        try txn.withCursor(on: database) { cursor in
-            var entry = try cursor.seek(atOrAfter: prefix)
-            while let current = entry, current.key.count >= prefix.count, current.key.prefix(prefix.count).elementsEqual(prefix) {
-                try body(current.key, current.value)
-                entry = try cursor.next()
-            }
-        }
-    }
 }
 
 /// Writes projection values inside ``EventStore/writeProjections(_:)``.
@@ -33,10 +21,6 @@ public struct ProjectionWriter: ~Copyable {
         try txn.put(value, forKey: key, in: database)
     }
 
-    public func delete(forKey key: [UInt8]) throws {
-        try txn.delete(forKey: key, in: database)
-    }
-
     /// The value under `key` as this transaction sees it, copied; `nil` when absent.
     public func value(forKey key: [UInt8]) throws -> [UInt8]? {
         try txn.bytes(forKey: key, in: database)
@@ -44,9 +28,6 @@ public struct ProjectionWriter: ~Copyable {
 }
 
 extension EventStore {
-    /// Whether projection state can be written here (not in a read-only process).
-    public var canWriteProjections: Bool { !options.readOnly && layout.projections != nil }
-
     /// Writes projection checkpoints and snapshots in one transaction (durable like appends).
     /// The log is not touched.
     public func writeProjections(_ body: (borrowing ProjectionWriter) throws -> Void) throws {
