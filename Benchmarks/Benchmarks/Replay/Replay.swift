@@ -4,7 +4,6 @@ import ClinicalRecord
 import Compliance
 import EventStore
 import Foundation
-import SwiftProtobuf
 
 /// Replay at 1M events (and 10M with PATIENT_RECORDS_BENCH_10M=1), each beside its reference
 /// from PERFORMANCE.md in the same run: the raw LMDB cursor scan of `events`, and SQLite holding
@@ -133,7 +132,7 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.startMeasurement()
             var voided = Set<String>()
             try sqlite.forEachRecord(types: [ClinicalEventType.entryVoided.rawValue]) { record in
-                if let void = try? Ketamine_V1_EntryVoided(serializedBytes: Array(record.payload)) { voided.insert(void.voidedEventID) }
+                if let id = ClinicalReplay.voidedEventId(in: record) { voided.insert(id) }
             }
             let result = try allProjections(judgedAt: judgedAt).run(voided: voided) { body in
                 try sqlite.forEachRecord(body)

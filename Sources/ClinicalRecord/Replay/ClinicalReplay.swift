@@ -160,12 +160,22 @@ public struct ClinicalReplay: Sendable {
     }
 }
 
+extension ClinicalReplay {
+    /// The id of the event an EntryVoided record voids, read from the map without decoding its
+    /// envelope; `nil` for a record that is no void or cannot be read (an unreadable void voids
+    /// nothing; the replay that reads it reports it).
+    public static func voidedEventId(in record: EventRecordView) -> String? {
+        guard record.type == ClinicalEventType.entryVoided.rawValue,
+              let void = try? Ketamine_V1_EntryVoided(serializedBytes: record.payload.bytes) else { return nil }
+        return void.voidedEventID
+    }
+}
+
 private struct VoidCollector: ReplayPartition {
     var ids = Set<String>()
 
     mutating func apply(_ record: EventRecordView) throws {
-        // An unreadable void voids nothing; the replay that reads it reports it.
-        if let void = try? Ketamine_V1_EntryVoided(serializedBytes: record.payload.bytes) { ids.insert(void.voidedEventID) }
+        if let id = ClinicalReplay.voidedEventId(in: record) { ids.insert(id) }
     }
 }
 

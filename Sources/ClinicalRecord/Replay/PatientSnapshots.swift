@@ -159,9 +159,7 @@ private struct TouchedPatients: ReplayPartition {
         let patient = record.streamId
         if seen.insert(patient).inserted { patients.append(patient) }
         idsInRange.insert(record.id)
-        if record.type == ClinicalEventType.entryVoided.rawValue,
-           let void = try? Ketamine_V1_EntryVoided(serializedBytes: record.payload.bytes),
-           !idsInRange.contains(void.voidedEventID) {
+        if let voided = ClinicalReplay.voidedEventId(in: record), !idsInRange.contains(voided) {
             voidsOlderEvents.insert(patient)
         }
     }
