@@ -17,7 +17,7 @@ extension PatientRecordStore {
         guard let builder else { return nil }
         let judgedAt: Int64
         if let now { judgedAt = now } else if case .time(let time)? = asOf { judgedAt = time } else {
-            judgedAt = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
+            judgedAt = ClinicalTime.now
         }
         return builder.finish(now: judgedAt)
     }
@@ -46,7 +46,7 @@ extension PatientRecordStore {
     /// The HIPAA accounting of disclosures for one patient: every disclosure in the 6 years up to
     /// `now` (date, recipient, description, purpose), oldest first; voided disclosures left out.
     public func disclosures(of patientId: String, now: Int64? = nil) throws -> [Disclosure] {
-        let end = now ?? Int64(Date().timeIntervalSince1970 * 1_000_000_000)
+        let end = now ?? ClinicalTime.now
         let start = end - 6 * 365 * ClinicalTime.day - 2 * ClinicalTime.day // 6 years, leap days included
         return try auditTrail(AuditQuery(patientId: patientId, types: ["RecordAccessed"])).compactMap { entry in
             guard entry.voidedBy == nil, entry.purpose == "disclosure", let recipient = entry.disclosedTo,

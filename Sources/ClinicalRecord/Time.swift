@@ -80,6 +80,9 @@ public enum ClinicalTime {
 
     public static let hour: Int64 = 3_600_000_000_000
     public static let day: Int64 = 24 * hour
+
+    /// The current time, ns since 1970 UTC.
+    public static var now: Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000_000) }
 }
 
 extension Google_Protobuf_Timestamp {

@@ -73,7 +73,7 @@ public enum ComplianceReplay {
             } else if through > 0, let last = try reader.record(at: through) {
                 judgedAt = last.recordedAt
             } else {
-                judgedAt = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
+                judgedAt = ClinicalTime.now
             }
             let projection = ComplianceProjection(policy: policy, judgedAt: judgedAt)
             var replay = ClinicalReplay()

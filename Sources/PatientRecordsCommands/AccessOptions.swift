@@ -41,7 +41,7 @@ struct AccessOptions: ParsableArguments {
         if let disclosedTo { access.disclosedTo = disclosedTo }
         access.description_p = what
         try await store.record(ClinicalEventInput(
-            source: "urn:patient-records:cli", patientId: patient, time: Int64(Date().timeIntervalSince1970 * 1e9),
+            source: "urn:patient-records:cli", patientId: patient, time: ClinicalTime.now,
             actorId: actorId, actorRole: ActorRole(rawValue: role) ?? .auditor, message: access))
     }
 }

@@ -43,7 +43,7 @@ struct Demo: AsyncParsableCommand {
         access.purpose = .audit
         access.description_p = "Shown by patient-records demo"
         try await store.record(ClinicalEventInput(
-            source: "urn:clinic:demo", patientId: show, time: Int64(Date().timeIntervalSince1970 * 1e9),
+            source: "urn:clinic:demo", patientId: show, time: ClinicalTime.now,
             actorId: ProcessInfo.processInfo.environment["USER"] ?? "admin", actorRole: .admin, message: access))
         guard let state = try store.patientState(show) else {
             throw ArgumentParser.ValidationError("Patient \(show) has no record in \(options.store).")
