@@ -22,7 +22,9 @@ public enum ActorRole: String, CaseIterable, Sendable, Codable {
         case .nurse: Self.nurseTypes.contains(type)
         case .physician: Self.physicianTypes.contains(type)
         case .psychiatrist: Self.psychiatristTypes.contains(type)
-        case .admin, .auditor: type == .recordAccessed
+        // Forgetting a patient is a privacy officer's act (an extension of EVENTS.md's table).
+        case .admin: type == .recordAccessed || type == .patientForgotten
+        case .auditor: type == .recordAccessed
         case .system: true
         }
     }

@@ -69,7 +69,11 @@ public struct ClinicalEvent: Sendable {
     public var chainHash: [UInt8] {
         withUnsafeBytes(of: chainHashWords) { Array($0) }
     }
+    /// The message; for a forgotten patient's event, an empty message of its type.
     public let message: any SwiftProtobuf.Message
+    /// True when the patient was forgotten and this event's payload can no longer be read: only
+    /// the header (id, type, times, actor) and the envelope are real.
+    public var isForgotten: Bool = false
 
     /// The message as `T`, or `nil` when the event is of another type.
     public func payload<T: SwiftProtobuf.Message>(as: T.Type = T.self) -> T? { message as? T }
@@ -90,12 +94,17 @@ enum EventCodec {
     }
 
     /// Decodes one record. `nil` for a type code this version does not know.
-    static func decode(_ record: EventRecordView, envelope readEnvelope: Bool = true) throws -> ClinicalEvent? {
+    ///
+    /// - Parameter forgotten: decode a forgotten patient's event as its header and envelope with
+    ///   an empty message (``ClinicalEvent/isForgotten``) instead of throwing.
+    static func decode(_ record: EventRecordView, envelope readEnvelope: Bool = true, forgotten: Bool = false) throws -> ClinicalEvent? {
         guard let type = ClinicalEventType(rawValue: record.type) else { return nil }
+        let isForgotten = record.payloadState == .keyDestroyed
+        guard record.payloadState.isReadable || (forgotten && isForgotten) else { throw UnreadablePayload(state: record.payloadState) }
         // Decoded straight from the memory map: no copy of the bytes.
         let envelope = readEnvelope ? try Ketamine_V1_EventEnvelope(serializedBytes: record.metadata.bytes) : Ketamine_V1_EventEnvelope()
-        let message = try type.messageType.init(serializedBytes: record.payload.bytes)
-        return ClinicalEvent(
+        let message = isForgotten ? type.messageType.init() : try type.messageType.init(serializedBytes: record.payload.bytes)
+        var event = ClinicalEvent(
             sequence: record.sequence, streamVersion: record.streamVersion, id: record.id,
             patientId: record.streamId, type: type, time: record.occurredAt, recordedAt: record.recordedAt,
             actorId: record.actor, actorRole: readEnvelope ? ActorRole(rawValue: envelope.actorRole) : nil, source: envelope.source,
@@ -103,5 +112,23 @@ enum EventCodec {
             causationId: envelope.hasCausationID ? envelope.causationID : nil,
             dataContentType: envelope.hasDataContentType ? envelope.dataContentType : nil,
             chainHashWords: record.chainHash.loadUnaligned(as: (UInt64, UInt64, UInt64, UInt64).self), message: message)
+        event.isForgotten = isForgotten
+        return event
+    }
+}
+
+/// Why a stored event's payload cannot be read.
+public struct UnreadablePayload: Error, Sendable, CustomStringConvertible {
+    public let state: PayloadState
+
+    public var description: String {
+        switch state {
+        case .keyDestroyed: "the patient was forgotten: the data key that sealed it was destroyed"
+        case .keyMissing: "the store holds no data key for the patient"
+        case .keyDamaged: "the patient's data key does not open with this master key"
+        case .damaged: "its sealed payload does not open: the bytes were changed"
+        case .sealed: "its payload is sealed and was read without keys"
+        case .clear, .opened: "its payload is readable"
+        }
     }
 }

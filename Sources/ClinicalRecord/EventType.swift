@@ -28,6 +28,8 @@ public enum ClinicalEventType: UInt16, CaseIterable, Sendable, Codable {
     case drugWasted = 20
     case entryVoided = 21
     case recordAccessed = 22
+    /// Recorded by ``PatientRecordStore/forget(_:reason:actorId:actorRole:source:time:)`` only.
+    case patientForgotten = 23
 
     /// The protobuf message of this type.
     public var messageType: any SwiftProtobuf.Message.Type {
@@ -54,6 +56,7 @@ public enum ClinicalEventType: UInt16, CaseIterable, Sendable, Codable {
         case .drugWasted: Ketamine_V1_DrugWasted.self
         case .entryVoided: Ketamine_V1_EntryVoided.self
         case .recordAccessed: Ketamine_V1_RecordAccessed.self
+        case .patientForgotten: Ketamine_V1_PatientForgotten.self
         }
     }
 
@@ -75,5 +78,5 @@ public enum ClinicalEventType: UInt16, CaseIterable, Sendable, Codable {
     }
 
     /// Whether this is a clinical entry (as opposed to record governance).
-    public var isClinicalEntry: Bool { self != .entryVoided && self != .recordAccessed }
+    public var isClinicalEntry: Bool { self != .entryVoided && self != .recordAccessed && self != .patientForgotten }
 }

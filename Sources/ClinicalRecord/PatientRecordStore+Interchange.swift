@@ -86,15 +86,25 @@ extension PatientRecordStore {
         }
     }
 
-    /// Writes the whole store, or one patient, as CloudEvents NDJSON, one line per event, in log order.
-    public func exportEvents(patient: String? = nil, to write: (String) throws -> Void) throws {
-        if let patient {
-            for event in try events(ofPatient: patient) { try write(CloudEventCodec.encode(event) + "\n") }
-            return
-        }
-        try forEachEvent { event in
-            try write(CloudEventCodec.encode(event) + "\n")
+    /// Writes the whole store, or one patient, as CloudEvents NDJSON, one line per event, in log
+    /// order. Forgotten patients are left out whole: their payloads cannot be read, and an
+    /// erasure must not come back through an export and import. Returns the number of events left out.
+    @discardableResult
+    public func exportEvents(patient: String? = nil, to write: (String) throws -> Void) throws -> Int {
+        var leftOut = 0
+        func each(_ event: ClinicalEvent) throws -> Bool {
+            if event.isForgotten || event.type == .patientForgotten {
+                leftOut += 1
+            } else {
+                try write(CloudEventCodec.encode(event) + "\n")
+            }
             return true
         }
+        if let patient {
+            for event in try events(ofPatient: patient) { _ = try each(event) }
+        } else {
+            try forEachEvent(each)
+        }
+        return leftOut
     }
 }

@@ -24,10 +24,46 @@ public final class PatientRecordStore: Sendable {
     }
 
     /// Opens (or creates, unless read-only) the record store in the directory `path`.
-    public static func open(at path: String, readOnly: Bool = false, durable: Bool = true) throws -> PatientRecordStore {
+    ///
+    /// Payloads are sealed with a key per patient, wrapped by the store's master key (see
+    /// ``masterKeySource(keyFile:)`` for where that key is found). A new store gets a new master
+    /// key in a new key file, so nothing needs setting up.
+    ///
+    /// - Parameters:
+    ///   - keyFile: the master key file; by default `PATIENT_RECORDS_KEY_FILE`, then
+    ///     `PATIENT_RECORDS_KEY` (64 hex digits), then `<config dir>/patient-records/keys/<store id>.key`.
+    ///   - sealing: whether a new store seals payloads (an existing one keeps its choice).
+    public static func open(at path: String, readOnly: Bool = false, durable: Bool = true, keyFile: String? = nil, sealing: Bool = true) throws -> PatientRecordStore {
         var options = EventStore.Options(readOnly: readOnly, durable: durable)
         options.indexes = [References.index]
+        options.masterKey = try masterKeySource(keyFile: keyFile)
+        options.sealsNewStore = sealing
         return PatientRecordStore(events: try EventStore.open(at: path, options: options))
+    }
+
+    /// Where the master key comes from: `keyFile`, else the file named by
+    /// `PATIENT_RECORDS_KEY_FILE`, else the key in `PATIENT_RECORDS_KEY`, else the store's own
+    /// file in ``defaultKeyDirectory``.
+    public static func masterKeySource(keyFile: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MasterKeySource {
+        if let keyFile { return .file(keyFile) }
+        if let file = environment["PATIENT_RECORDS_KEY_FILE"], !file.isEmpty { return .file(file) }
+        if let text = environment["PATIENT_RECORDS_KEY"], !text.isEmpty {
+            return .key(try MasterKey(hex: text, source: "the environment variable PATIENT_RECORDS_KEY"))
+        }
+        return .directory(defaultKeyDirectory(environment: environment))
+    }
+
+    /// `$XDG_CONFIG_HOME/patient-records/keys`, or `~/.config/patient-records/keys`: outside any
+    /// store directory, so a copy of a store never carries its key.
+    public static func defaultKeyDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? ((environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()) + "/.config")
+        return config + "/patient-records/keys"
+    }
+
+    /// The key file of this store, when its master key lives in the default place.
+    public var defaultKeyFile: String {
+        Self.defaultKeyDirectory() + "/" + events.storeId + ".key"
     }
 
     /// Stops accepting new events after those in flight.
@@ -69,6 +105,41 @@ public final class PatientRecordStore: Sendable {
         throw ValidationError(field: "subject", reason: "patient \(input.patientId) is being written too busily to record this event; try again")
     }
 
+    /// Forgets a patient (crypto-shredding, GDPR Art. 17): destroys their data key and records a
+    /// ``Ketamine_V1_PatientForgotten`` in the clear, in one durable transaction. Afterwards none
+    /// of their earlier payloads (or their snapshot) can be read by anyone, nothing more can be
+    /// recorded for them, projections show them as forgotten, and the hash chain still verifies.
+    /// Every other patient is untouched.
+    ///
+    /// - Throws: ``ValidationError`` when the role may not forget (only `admin` and `system`),
+    ///   the reason is empty, or the patient is not registered or already forgotten;
+    ///   ``EventStoreError/notSealed(path:)`` for a store created without sealing.
+    @discardableResult
+    public func forget(_ patientId: String, reason: String, actorId: String, actorRole: ActorRole, source: String, time: Int64 = ClinicalTime.now) async throws -> Recorded {
+        var message = Ketamine_V1_PatientForgotten()
+        message.reason = reason
+        let input = ClinicalEventInput(source: source, patientId: patientId, time: time, actorId: actorId, actorRole: actorRole, message: message)
+        let (event, version) = try events.read { reader -> (NewEvent, UInt64) in
+            try Validator.validate(input, of: .patientForgotten, against: reader)
+            return (try EventCodec.newEvent(for: input, type: .patientForgotten), try reader.streamVersion(patientId))
+        }
+        let marker = IndexEntry(index: References.index, key: References.key(patient: patientId, kind: .forgotten, id: ""), value: Array(input.id.utf8))
+        do {
+            let result = try await events.destroyKey(ofStream: patientId, recording: [event], expectedVersion: .exactly(version), indexEntries: [marker])
+            let position = result.positions[0]
+            return Recorded(sequence: position.sequence, streamVersion: position.streamVersion, wasAlreadyStored: position.wasAlreadyStored)
+        } catch EventStoreError.versionConflict {
+            throw ValidationError(field: "subject", reason: "patient \(patientId) was written to meanwhile; run forget again")
+        } catch EventStoreError.streamKeyDestroyed {
+            throw ValidationError(field: "subject", reason: "patient \(patientId) was forgotten (their data key was destroyed); nothing more can be recorded for them")
+        }
+    }
+
+    /// Whether the patient was forgotten (``forget(_:reason:actorId:actorRole:source:time:)``).
+    public func isForgotten(_ patientId: String) throws -> Bool {
+        try events.read { reader in try References.exists(.forgotten, "", patient: patientId, in: reader) }
+    }
+
     enum Prepared {
         case append(StreamAppend)
         case alreadyStored(sequence: UInt64, version: UInt64)
@@ -79,8 +150,14 @@ public final class PatientRecordStore: Sendable {
         guard let type = input.type else {
             throw ValidationError(field: "type", reason: "\(Swift.type(of: input.message).protoMessageName) is not an event type of this record")
         }
+        guard type != .patientForgotten else {
+            throw ValidationError(field: "type", reason: "a patient is forgotten only by PatientRecordStore.forget (patient-records forget), which destroys their data key in the same transaction")
+        }
         let event = try EventCodec.newEvent(for: input, type: type)
         if let sequence = try snapshot.sequence(ofEventId: input.id), let stored = try snapshot.record(at: sequence) {
+            if stored.payloadState == .keyDestroyed {
+                throw ValidationError(field: "subject", reason: "patient \(stored.streamId) was forgotten (their data key was destroyed); nothing more can be recorded for them")
+            }
             guard stored.hasSameContent(as: event, stream: input.patientId) else {
                 throw ValidationError(field: "id", reason: "event \(input.id) is already stored (sequence \(sequence)) with other content")
             }
@@ -93,31 +170,34 @@ public final class PatientRecordStore: Sendable {
 
     // MARK: Reading
 
-    /// Decodes one stored record; `nil` for a type code this version does not know.
+    /// Decodes one stored record; `nil` for a type code this version does not know. A forgotten
+    /// patient's event decodes as its header with an empty message (``ClinicalEvent/isForgotten``).
     public static func decode(_ record: EventRecordView) throws -> ClinicalEvent? {
-        try EventCodec.decode(record)
+        try EventCodec.decode(record, forgotten: true)
     }
 
-    /// The decoded events of one patient, in stream order. Unknown types are skipped.
+    /// The decoded events of one patient, in stream order. Unknown types are skipped; a forgotten
+    /// patient's events come as headers (``ClinicalEvent/isForgotten``).
     public func events(ofPatient patient: String) throws -> [ClinicalEvent] {
         try events.read { reader in
             var out: [ClinicalEvent] = []
             try reader.forEachRecord(inStream: patient) { record in
-                if let event = try EventCodec.decode(record) { out.append(event) }
+                if let event = try EventCodec.decode(record, forgotten: true) { out.append(event) }
                 return true
             }
             return out
         }
     }
 
-    /// Calls `body` with every decoded event from `sequence` on, in log order, inside one snapshot.
+    /// Calls `body` with every decoded event from `sequence` on, in log order, inside one snapshot;
+    /// a forgotten patient's events come as headers (``ClinicalEvent/isForgotten``).
     /// Returns the number of records of a type this version does not know (skipped).
     @discardableResult
     public func forEachEvent(from sequence: UInt64 = 1, _ body: (ClinicalEvent) throws -> Bool) throws -> Int {
         try events.read { reader in
             var unknown = 0
             try reader.forEachRecord(from: sequence) { record in
-                guard let event = try EventCodec.decode(record) else {
+                guard let event = try EventCodec.decode(record, forgotten: true) else {
                     unknown += 1
                     return true
                 }

@@ -19,6 +19,8 @@ enum References {
 
     enum Kind: String {
         case plan, session, consent, sideEffect = "side-effect", voided
+        /// Set once, with an empty id, when the patient is forgotten.
+        case forgotten
     }
 
     static func key(patient: String, kind: Kind, id: String) -> [UInt8] {

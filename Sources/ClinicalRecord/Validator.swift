@@ -19,6 +19,9 @@ enum Validator {
         } else if version == 0 {
             throw ValidationError(field: "subject", reason: "patient \(input.patientId) is not registered; record PatientRegistered first")
         }
+        if version > 0, try References.exists(.forgotten, "", patient: input.patientId, in: snapshot) {
+            throw ValidationError(field: "subject", reason: "patient \(input.patientId) was forgotten (their data key was destroyed); nothing more can be recorded for them")
+        }
         if let expected = input.expectedVersion, expected != version {
             throw ValidationError(field: "expectedversion", reason: "patient \(input.patientId) has \(version) events, not the \(expected) expected")
         }
@@ -200,6 +203,8 @@ enum Validator {
             try f.text(m.witnessedBy, "witnessedBy")
         case let m as Ketamine_V1_EntryVoided:
             try f.text(m.voidedEventID, "voidedEventId")
+            try f.text(m.reason, "reason")
+        case let m as Ketamine_V1_PatientForgotten:
             try f.text(m.reason, "reason")
         case let m as Ketamine_V1_RecordAccessed:
             try f.choice(m.purpose, "purpose")

@@ -11,6 +11,9 @@ public struct ComplianceReport: Sendable, Encodable {
     public var findings: [Finding]
     /// Findings per rule.
     public var summary: [String: Int]
+    /// Patients who were forgotten (crypto-shredded): their entries can no longer be read, so
+    /// they are not judged. Absent when there are none.
+    public var forgottenPatients: [String]?
 
     /// Whether any finding has error severity (the replay tool then exits 1).
     public var hasErrors: Bool { findings.contains { $0.severity == .error } }
@@ -27,12 +30,17 @@ public struct ComplianceProjection: PatientProjection {
     }
 
     public var readsEnvelope: Bool { false }
-    public var eventTypes: Set<ClinicalEventType> { PatientFacts.types.union([.patientRegistered]) }
+    public var eventTypes: Set<ClinicalEventType> { PatientFacts.types.union([.patientRegistered, .patientForgotten]) }
 
     public func makeState(patientId: String) -> PatientCompliance { PatientCompliance() }
 
     public func apply(_ event: ClinicalEvent, voided: Bool, to state: inout PatientCompliance) {
         guard !voided else { return }
+        if event.type == .patientForgotten {
+            state.forgotten = true
+            state.facts = PatientFacts()
+            return
+        }
         state.facts.add(event, patient: event.patientId, rules: rules)
     }
 
@@ -47,6 +55,8 @@ public struct ComplianceProjection: PatientProjection {
 /// One patient's compliance facts during a replay.
 public struct PatientCompliance: Sendable {
     var facts = PatientFacts()
+    /// The patient was forgotten: nothing of theirs is judged.
+    public internal(set) var forgotten = false
 }
 
 /// Replays the record once, up to an as-of point, and applies every rule to every patient.
@@ -65,6 +75,7 @@ public enum ComplianceReplay {
         }
         let trustedUpTo = verification.firstBadSequence.map { $0 - 1 } ?? .max
 
+        var forgotten: [String] = []
         let (judgedAt, through, perPatient): (Int64, UInt64, [(String, [Finding])]) = try store.events.read { reader in
             let through = min(try ClinicalReplay.lastSequence(reader, asOf: asOf), trustedUpTo)
             let judgedAt: Int64
@@ -80,17 +91,20 @@ public enum ComplianceReplay {
             let handle = replay.add(projection)
             let result = try replay.run(reader, through: through, progress: progress)
             var perPatient: [(String, [Finding])] = []
-            result.forEachState(of: handle) { patient, state in perPatient.append((patient, projection.findings(patient: patient, state))) }
+            result.forEachState(of: handle) { patient, state in
+                if state.forgotten { forgotten.append(patient) } else { perPatient.append((patient, projection.findings(patient: patient, state))) }
+            }
             for record in result.unreadable {
                 perPatient.append((record.patientId, [Finding(rule: .integrity, patient: record.patientId, session: nil, eventId: record.eventId, sequence: record.sequence,
                                                               message: "The record at sequence \(record.sequence) cannot be read: \(record.reason).")]))
             }
             return (judgedAt, result.through, perPatient)
         }
-        let patients = Set(perPatient.map(\.0))
+        let patients = Set(perPatient.map(\.0)).union(forgotten)
         for (_, patientFindings) in perPatient.sorted(by: { $0.0 < $1.0 }) { findings += patientFindings }
         var summary: [String: Int] = [:]
         for finding in findings { summary[finding.rule.rawValue, default: 0] += 1 }
-        return ComplianceReport(asOf: ClinicalTime.format(judgedAt), eventsReplayed: Int(through), patients: patients.count, findings: findings, summary: summary)
+        return ComplianceReport(asOf: ClinicalTime.format(judgedAt), eventsReplayed: Int(through), patients: patients.count, findings: findings, summary: summary,
+                                forgottenPatients: forgotten.isEmpty ? nil : forgotten.sorted())
     }
 }

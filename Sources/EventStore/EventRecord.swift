@@ -7,7 +7,7 @@ import Crypto
 /// | offset | size | field |
 /// | --- | --- | --- |
 /// | 0 | 1 | format version (1) |
-/// | 1 | 1 | flags (application bits) |
+/// | 1 | 1 | flags: bit 7 (0x80) set by the store when the payload is sealed; bits 0-6 the application's |
 /// | 2 | 2 | event type code |
 /// | 4 | 2 | event id length |
 /// | 6 | 2 | stream id length |
@@ -19,6 +19,10 @@ import Crypto
 /// | 32 | 8 | occurred time, ns since 1970 UTC |
 /// | 40 | 32 | chain hash: SHA-256(previous chain hash ‖ bytes 0..<40 ‖ bytes 72...) |
 /// | 72 | … | event id, stream id, actor, metadata, payload |
+///
+/// A sealed payload is `nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16)` under the stream's data key,
+/// with the event id and stream id as authenticated data (see `StoreSealing`). The chain hash
+/// covers the stored (sealed) bytes, so the chain verifies without any key.
 public enum EventRecordLayout {
     public static let formatVersion: UInt8 = 1
     public static let headerSize = 72
@@ -27,6 +31,29 @@ public enum EventRecordLayout {
     /// The largest event id, stream id and actor, in UTF-8 bytes (they are LMDB keys or key parts).
     public static let maxIdentifierBytes = 400
     public static let maxMetadataBytes = Int(UInt16.max)
+    /// The flag bit the store sets on a sealed payload; applications use the other seven.
+    public static let sealedFlag: UInt8 = 0x80
+}
+
+/// Whether a record's payload can be read, and if not, why.
+public enum PayloadState: Sendable, Hashable {
+    /// Stored in the clear.
+    case clear
+    /// Sealed, and opened with the stream's data key.
+    case opened
+    /// Sealed, and not opened (read without keys: a raw scan, or the routing thread of a replay).
+    case sealed
+    /// Sealed, and the stream's data key was destroyed on purpose (crypto-shredding).
+    case keyDestroyed
+    /// Sealed, and the store holds no data key for the stream.
+    case keyMissing
+    /// Sealed, and the stream's data key does not open under this master key.
+    case keyDamaged
+    /// Sealed, and the payload does not open under its key: the bytes were changed.
+    case damaged
+
+    /// Whether ``EventRecordView/payload`` holds the payload in the clear.
+    public var isReadable: Bool { self == .clear || self == .opened }
 }
 
 /// One stored event, read in place from the memory map without copying.
@@ -35,7 +62,14 @@ public enum EventRecordLayout {
 /// bytes: a damaged record is refused by ``init(sequence:bytes:)``, never read past its end.
 public struct EventRecordView {
     public let sequence: UInt64
+    /// The stored record, payload sealed or not.
     public let bytes: UnsafeRawBufferPointer
+    /// Whether ``payload`` can be read.
+    public internal(set) var payloadState: PayloadState
+    /// The opened payload of a sealed record.
+    var plaintext: UnsafeRawBufferPointer?
+    /// Keeps ``plaintext`` alive when the view owns it.
+    var plaintextOwner: AnyObject?
 
     /// Checks the header against the record's length; `nil` when the record is malformed.
     public init?(sequence: UInt64, bytes: UnsafeRawBufferPointer) {
@@ -43,6 +77,7 @@ public struct EventRecordView {
               bytes[0] == EventRecordLayout.formatVersion else { return nil }
         self.sequence = sequence
         self.bytes = bytes
+        payloadState = bytes[1] & EventRecordLayout.sealedFlag != 0 ? .sealed : .clear
         let variable = Int(idLength) + Int(streamIdLength) + Int(actorLength) + Int(metadataLength) + Int(payloadLength)
         guard EventRecordLayout.headerSize + variable == bytes.count else { return nil }
     }
@@ -52,7 +87,10 @@ public struct EventRecordView {
         T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
     }
 
+    /// All eight flag bits, the store's sealed bit included.
     public var flags: UInt8 { bytes[1] }
+    /// Whether the payload is stored sealed.
+    public var isSealed: Bool { bytes[1] & EventRecordLayout.sealedFlag != 0 }
     public var type: UInt16 { load(2, as: UInt16.self) }
     var idLength: UInt16 { load(4, as: UInt16.self) }
     var streamIdLength: UInt16 { load(6, as: UInt16.self) }
@@ -79,8 +117,19 @@ public struct EventRecordView {
     public var streamIdBytes: UnsafeRawBufferPointer { slice(streamIdStart, Int(streamIdLength)) }
     public var actorBytes: UnsafeRawBufferPointer { slice(actorStart, Int(actorLength)) }
     public var metadata: UnsafeRawBufferPointer { slice(metadataStart, Int(metadataLength)) }
-    /// The payload, borrowed from the map.
-    public var payload: UnsafeRawBufferPointer { slice(payloadStart, Int(payloadLength)) }
+    /// The payload in the clear: borrowed from the map when stored clear, the opened plaintext
+    /// when sealed. Empty when it cannot be read (see ``payloadState``).
+    public var payload: UnsafeRawBufferPointer {
+        switch payloadState {
+        case .clear: storedPayload
+        case .opened: plaintext ?? UnsafeRawBufferPointer(start: nil, count: 0)
+        default: UnsafeRawBufferPointer(start: nil, count: 0)
+        }
+    }
+    /// The payload as stored (sealed or not), borrowed from the map.
+    public var storedPayload: UnsafeRawBufferPointer { slice(payloadStart, Int(payloadLength)) }
+    /// The authenticated data of a sealed payload: the event id and stream id, contiguous.
+    var sealContext: UnsafeRawBufferPointer { slice(idStart, Int(idLength) + Int(streamIdLength)) }
 
     public var id: String { String(decoding: idBytes, as: UTF8.self) }
     public var streamId: String { String(decoding: streamIdBytes, as: UTF8.self) }
@@ -94,12 +143,12 @@ public struct EventRecordView {
             metadataCount: Int(metadataLength), payloadCount: Int(payloadLength))
     }
 
-    /// A full copy of the event.
+    /// A full copy of the event, its payload in the clear (empty when it cannot be read).
     public var event: RecordedEvent {
         RecordedEvent(
             sequence: sequence, streamId: streamId, streamVersion: streamVersion, id: id, type: type,
             flags: flags, recordedAt: recordedAt, occurredAt: occurredAt, actor: actor,
-            metadata: Array(metadata), payload: Array(payload), chainHash: Array(chainHash))
+            metadata: Array(metadata), payload: Array(payload), payloadState: payloadState, chainHash: Array(chainHash))
     }
 
     /// The chain hash this record should carry after `previous`.
@@ -116,9 +165,11 @@ public struct EventRecordView {
     }
 
     /// Whether this stored event has the content of `event` appended to `stream`: everything
-    /// the writer chose, nothing the store assigned.
+    /// the writer chose, nothing the store assigned. A sealed payload is compared in the clear, so
+    /// the record must have been read opened.
     public func hasSameContent(as event: NewEvent, stream: String) -> Bool {
-        type == event.type && flags == event.flags && occurredAt == event.occurredAt
+        payloadState.isReadable
+            && type == event.type && flags & ~EventRecordLayout.sealedFlag == event.flags && occurredAt == event.occurredAt
             && idBytes.elementsEqual(event.id.utf8) && streamIdBytes.elementsEqual(stream.utf8)
             && actorBytes.elementsEqual(event.actor.utf8) && metadata.elementsEqual(event.metadata)
             && payload.elementsEqual(event.payload)
@@ -138,6 +189,7 @@ extension NewEvent {
         into buffer: UnsafeMutableRawBufferPointer, stream: String, streamVersion: UInt64,
         recordedAt: Int64, previousHash: UnsafeRawBufferPointer
     ) -> [UInt8] {
+        // `self` is the event as stored: a sealed payload carries the sealed flag already.
         func store<T: FixedWidthInteger>(_ value: T, at offset: Int) {
             buffer.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
         }

@@ -42,6 +42,23 @@ extension EventStore {
         return try result.get()[0]
     }
 
+    /// Appends `events` to `stream` in the clear and destroys the stream's data key in the same
+    /// durable transaction (crypto-shredding): afterwards no one can open the stream's earlier
+    /// payloads, and nothing more can be appended to it. Headers, indexes and the hash chain stay.
+    ///
+    /// - Throws: ``EventStoreError/notSealed(path:)`` for a store without sealing,
+    ///   ``EventStoreError/streamKeyDestroyed(stream:)`` when the key is gone already.
+    @discardableResult
+    public func destroyKey(ofStream stream: String, recording events: [NewEvent], expectedVersion: ExpectedVersion = .any, indexEntries: [IndexEntry] = []) async throws -> AppendResult {
+        guard layout.sealing != nil else { throw EventStoreError.notSealed(path: path) }
+        var part = StreamAppend(stream: stream, events: events, expectedVersion: expectedVersion, indexEntries: indexEntries)
+        part.destroysKey = true
+        return try await appendAtomically([part])[0]
+    }
+
+    /// Whether this store seals payloads.
+    public var isSealed: Bool { layout.sealing != nil }
+
     private func acceptingWriter(for parts: [StreamAppend]) throws -> GroupCommitWriter {
         guard let writer = appendWriter else { throw EventStoreError.readOnly(path: path) }
         try Self.validate(parts)
@@ -68,6 +85,9 @@ extension EventStore {
                 }
                 guard event.payload.count <= Int(UInt32.max) else {
                     throw EventStoreError.invalidEvent("The payload of event \(event.id) is larger than 4 GiB.")
+                }
+                guard event.flags & EventRecordLayout.sealedFlag == 0 else {
+                    throw EventStoreError.invalidEvent("Event \(event.id) sets flag bit 7, which the store keeps for sealed payloads.")
                 }
                 guard ids.insert(event.id).inserted else {
                     throw EventStoreError.invalidEvent("Event id \(event.id) appears twice in one append.")

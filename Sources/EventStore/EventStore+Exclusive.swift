@@ -10,6 +10,7 @@ public struct ExclusiveAppender: ~Copyable {
     let writer: LogWriter
     var tail: LogTail
     let now: Int64
+    let session: SealingSession?
     /// How many events this transaction has written so far.
     public private(set) var appended = 0
 
@@ -17,7 +18,7 @@ public struct ExclusiveAppender: ~Copyable {
     @discardableResult
     public mutating func append(_ part: StreamAppend) throws -> AppendResult {
         try EventStore.validate([part])
-        let result = try writer.append(part, in: txn, tail: &tail, now: now)
+        let result = try writer.append(part, in: txn, tail: &tail, now: now, session: session)
         appended += result.positions.filter { !$0.wasAlreadyStored }.count
         return result
     }
@@ -32,9 +33,10 @@ public struct ExclusiveAppender: ~Copyable {
         try txn.value(forKey: Array(id.utf8), in: writer.layout.eventIds).flatMap { Bytes.uint64(bigEndian: $0) }
     }
 
-    /// The record at `sequence`, borrowed until the transaction ends.
+    /// The record at `sequence`, borrowed until the transaction ends; a sealed payload opened.
     public func record(at sequence: UInt64) throws -> EventRecordView? {
-        try writer.layout.record(at: sequence, in: txn)
+        guard let record = try writer.layout.record(at: sequence, in: txn) else { return nil }
+        return try session.map { try $0.opened(record, owned: true, in: txn) } ?? record
     }
 
     /// The value under `key` in the application's index `index`; `nil` when absent.
@@ -57,7 +59,8 @@ extension EventStore {
             let result = try environment.write { txn in
                 var appender = ExclusiveAppender(
                     txn: WriteTransaction(borrowing: txn.handle), writer: writer,
-                    tail: try LogTail(layout: layout, txn: txn), now: Clock.nanosecondsSinceEpoch())
+                    tail: try LogTail(layout: layout, txn: txn), now: Clock.nanosecondsSinceEpoch(),
+                    session: layout.sealing.map(SealingSession.init))
                 let start = appender.tail
                 let result = try body(&appender)
                 if appender.tail != start { try writer.writeHead(appender.tail, in: txn) }

@@ -35,6 +35,12 @@ public final class EventStore: Sendable {
         public var initialMapSize = 256 << 20
         /// Named indexes the application keeps beside the log (``StreamAppend/indexEntries``).
         public var indexes: [String] = []
+        /// Where the master key comes from. A new store seals its payloads when this is set; a
+        /// sealed store cannot be opened without it. `nil` creates a store without sealing.
+        public var masterKey: MasterKeySource?
+        /// Whether a new store seals its payloads (when ``masterKey`` is set). An existing
+        /// store keeps the choice it was created with.
+        public var sealsNewStore = true
 
         public init(readOnly: Bool = false, durable: Bool = true) {
             self.readOnly = readOnly
@@ -170,24 +176,36 @@ public final class EventStore: Sendable {
             guard let opened else { throw EventStoreError.notAnEventStore(path: path) }
             return opened
         }
-        let layout = StoreLayout(
-            events: try database("events"), streams: try database("streams"),
-            eventIds: try database("event-ids"), meta: try database("meta"),
-            indexes: try Dictionary(uniqueKeysWithValues: options.indexes.compactMap { name in
-                // A read-only process may open a store written before an index existed.
-                guard let opened = try environment.openDatabase(named: name, create: !readOnly) else { return nil }
-                return (name, opened)
-            }),
-            projections: try environment.openDatabase(named: "projections", create: !readOnly))
+        let events = try database("events"), streams = try database("streams")
+        let eventIds = try database("event-ids"), meta = try database("meta")
+        let indexes = try Dictionary(uniqueKeysWithValues: options.indexes.compactMap { name -> (String, Database)? in
+            // A read-only process may open a store written before an index existed.
+            guard let opened = try environment.openDatabase(named: name, create: !readOnly) else { return nil }
+            return (name, opened)
+        })
+        let projections = try environment.openDatabase(named: "projections", create: !readOnly)
+        let keys = try environment.openDatabase(named: "stream-keys", create: !readOnly)
 
-        let stored: (version: UInt32?, id: [UInt8]?, empty: Bool) = try environment.read { txn in
-            let version = try txn.value(forKey: StoreLayout.MetaKey.formatVersion, in: layout.meta)
+        let stored: (version: UInt32?, id: [UInt8]?, keyCheck: [UInt8]?, empty: Bool) = try environment.read { txn in
+            let version = try txn.value(forKey: StoreLayout.MetaKey.formatVersion, in: meta)
                 .map { $0.count == 4 ? UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) : 0 }
-            return (version, try txn.bytes(forKey: StoreLayout.MetaKey.storeId, in: layout.meta), try txn.count(of: layout.events) == 0)
+            return (version, try txn.bytes(forKey: StoreLayout.MetaKey.storeId, in: meta),
+                    try txn.bytes(forKey: StoreLayout.MetaKey.keyCheck, in: meta), try txn.count(of: events) == 0)
+        }
+        func layout(_ sealing: StoreSealing?) -> StoreLayout {
+            StoreLayout(events: events, streams: streams, eventIds: eventIds, meta: meta, indexes: indexes,
+                        projections: projections, sealing: sealing)
         }
         switch stored.version {
         case StoreLayout.formatVersion?:
-            return (layout, Bytes.hex(stored.id ?? []))
+            let id = stored.id ?? []
+            guard let check = stored.keyCheck else { return (layout(nil), Bytes.hex(id)) }
+            guard let keys else { throw EventStoreError.notAnEventStore(path: path) }
+            let master = try existingMasterKey(options.masterKey, storeId: Bytes.hex(id), storePath: path)
+            guard master.key.checkValue(storeId: id) == check else {
+                throw EventStoreError.wrongMasterKey(path: path, source: master.source)
+            }
+            return (layout(StoreSealing(master: master.key, keys: keys)), Bytes.hex(id))
         case let other?:
             throw EventStoreError.formatVersionMismatch(path: path, found: other, supported: StoreLayout.formatVersion)
         case nil:
@@ -196,12 +214,40 @@ public final class EventStore: Sendable {
             var id = [UInt8](repeating: 0, count: 16)
             var generator = SystemRandomNumberGenerator()
             for index in id.indices { id[index] = UInt8.random(in: 0...255, using: &generator) }
+            // The key file is written before the store records that it is sealed: a crash in
+            // between leaves a spare key file, never a store without its key.
+            let master = options.sealsNewStore ? try options.masterKey.map { try newMasterKey($0, storeId: Bytes.hex(id)) } : nil
             try environment.write { txn in
-                try txn.put(withUnsafeBytes(of: StoreLayout.formatVersion.bigEndian) { Array($0) }, forKey: StoreLayout.MetaKey.formatVersion, in: layout.meta)
-                try txn.put(id, forKey: StoreLayout.MetaKey.storeId, in: layout.meta)
+                try txn.put(withUnsafeBytes(of: StoreLayout.formatVersion.bigEndian) { Array($0) }, forKey: StoreLayout.MetaKey.formatVersion, in: meta)
+                try txn.put(id, forKey: StoreLayout.MetaKey.storeId, in: meta)
+                if let master { try txn.put(master.checkValue(storeId: id), forKey: StoreLayout.MetaKey.keyCheck, in: meta) }
             }
-            return (layout, Bytes.hex(id))
+            guard let master else { return (layout(nil), Bytes.hex(id)) }
+            guard let keys else { throw EventStoreError.notAnEventStore(path: path) }
+            return (layout(StoreSealing(master: master, keys: keys)), Bytes.hex(id))
         }
+    }
+
+    /// The master key of an existing sealed store, and where it came from.
+    private static func existingMasterKey(_ source: MasterKeySource?, storeId: String, storePath: String) throws -> (key: MasterKey, source: String) {
+        switch source {
+        case nil: throw EventStoreError.masterKeyRequired(path: storePath)
+        case .key(let key)?: return (key, "the given master key")
+        case let source?:
+            let file = source.keyFile(storeId: storeId)!
+            return (try MasterKey.read(fromFile: file), "the key file \(file)")
+        }
+    }
+
+    /// The master key of a new store: the given one, the one in an existing key file, or a new
+    /// one written to its key file.
+    private static func newMasterKey(_ source: MasterKeySource, storeId: String) throws -> MasterKey {
+        if case .key(let key) = source { return key }
+        let file = source.keyFile(storeId: storeId)!
+        if case .file = source, FileManager.default.fileExists(atPath: file) { return try MasterKey.read(fromFile: file) }
+        let key = MasterKey.generate()
+        try key.write(toFile: file)
+        return key
     }
 
     /// Stops accepting appends after those already queued. Later appends fail with ``EventStoreError/closed``.

@@ -30,6 +30,24 @@ public enum EventStoreError: Error, Sendable, Hashable, CustomStringConvertible 
     case corruptRecord(sequence: UInt64, reason: String)
     /// LMDB failed underneath.
     case storage(operation: String, LMDBError)
+    /// A sealed store was opened without saying where its master key is.
+    case masterKeyRequired(path: String)
+    /// The master key's file does not exist.
+    case masterKeyMissing(keyFile: String)
+    /// The master key does not open this store.
+    case wrongMasterKey(path: String, source: String)
+    /// A key file or key text that holds no master key.
+    case invalidMasterKey(source: String, reason: String)
+    /// The key file can be read by other users.
+    case keyFileExposed(path: String, mode: UInt32)
+    /// A new key file could not be written.
+    case keyFileNotWritten(path: String, reason: String)
+    /// The stream's data key was destroyed: nothing more can be appended to it.
+    case streamKeyDestroyed(stream: String)
+    /// The stream's data key cannot be read (missing, or not opened by this master key).
+    case streamKeyUnreadable(stream: String)
+    /// The operation needs a store that seals its payloads.
+    case notSealed(path: String)
 
     public var description: String {
         switch self {
@@ -61,6 +79,24 @@ public enum EventStoreError: Error, Sendable, Hashable, CustomStringConvertible 
             "The record at sequence \(sequence) is damaged: \(reason)."
         case .storage(let operation, let error):
             "Could not \(operation): \(error)."
+        case .masterKeyRequired(let path):
+            "The store at \(path) is sealed and no master key was given; pass its key file."
+        case .masterKeyMissing(let keyFile):
+            "The master key file \(keyFile) does not exist; point to the store's key file (--key-file or PATIENT_RECORDS_KEY_FILE) or restore it from where keys are kept."
+        case .wrongMasterKey(let path, let source):
+            "\(source.prefix(1).uppercased() + source.dropFirst()) does not hold the master key of the store at \(path); use the key file created with this store."
+        case .invalidMasterKey(let source, let reason):
+            "\(source.prefix(1).uppercased() + source.dropFirst()) holds no master key: \(reason)."
+        case .keyFileExposed(let path, let mode):
+            "The key file \(path) can be read by other users (mode \(String(mode, radix: 8))); run chmod 600 on it."
+        case .keyFileNotWritten(let path, let reason):
+            "Could not write the new master key file \(path): \(reason)."
+        case .streamKeyDestroyed(let stream):
+            "The data key of stream \(stream) was destroyed (crypto-shredding); nothing more can be appended to it."
+        case .streamKeyUnreadable(let stream):
+            "The data key of stream \(stream) cannot be read with this master key; the store's keys are damaged."
+        case .notSealed(let path):
+            "The store at \(path) was created without sealing; it keeps no data keys to destroy."
         }
     }
 }

@@ -3,9 +3,23 @@ import LMDB
 /// One consistent snapshot of the log, valid only inside ``EventStore/read(_:)``.
 ///
 /// Records are handed out in place (``EventRecordView``): nothing is copied unless asked for.
+/// In a sealed store their payloads are opened with their streams' data keys.
 public struct LogReader: ~Copyable {
     let txn: ReadTransaction
     let layout: StoreLayout
+    let opener: PayloadOpener?
+
+    init(txn: consuming ReadTransaction, layout: StoreLayout) {
+        self.txn = txn
+        self.layout = layout
+        opener = layout.sealing.map(PayloadOpener.init)
+    }
+
+    /// `record` with its payload opened, owned by the view (a clear record as it is).
+    func opened(_ record: EventRecordView) throws -> EventRecordView {
+        guard let opener, record.isSealed else { return record }
+        return try opener.open(record, owned: true) { _, bytes in try opener.sealing.key(of: bytes, in: txn) }
+    }
 
     /// The sequence of the last event in this snapshot (0 when the log is empty).
     public func head() throws -> UInt64 {
@@ -19,6 +33,12 @@ public struct LogReader: ~Copyable {
 
     /// The record at `sequence`, or `nil` past the head.
     public func record(at sequence: UInt64) throws -> EventRecordView? {
+        guard let record = try layout.record(at: sequence, in: txn) else { return nil }
+        return try opened(record)
+    }
+
+    /// The record at `sequence` as stored: a sealed payload is not opened.
+    public func storedRecord(at sequence: UInt64) throws -> EventRecordView? {
         try layout.record(at: sequence, in: txn)
     }
 
@@ -35,6 +55,11 @@ public struct LogReader: ~Copyable {
 
     /// Calls `body` with each record from `sequence` on, in log order, until it returns false.
     public func forEachRecord(from sequence: UInt64 = 1, _ body: (EventRecordView) throws -> Bool) throws {
+        try forEachStoredRecord(from: sequence) { try body(try opened($0)) }
+    }
+
+    /// ``forEachRecord(from:_:)`` without opening sealed payloads: headers, routing, hashing.
+    public func forEachStoredRecord(from sequence: UInt64 = 1, _ body: (EventRecordView) throws -> Bool) throws {
         try txn.withCursor(on: layout.events) { cursor in
             var entry = try cursor.seek(atOrAfter: Bytes.bigEndian(max(sequence, 1)))
             while let current = entry {
@@ -74,7 +99,7 @@ public struct LogReader: ~Copyable {
                 guard let view = try layout.record(at: sequence, in: txn) else {
                     throw EventStoreError.corruptRecord(sequence: sequence, reason: "the stream index of \(stream) points at a missing record")
                 }
-                guard try body(view) else { return }
+                guard try body(try opened(view)) else { return }
                 entry = try cursor.next()
             }
         }
@@ -114,9 +139,17 @@ extension EventStore {
         try collect(.stream(stream, from: version), limit: limit) { $0.event }
     }
 
-    /// Up to `limit` headers from `sequence` on: ids, types, times, no payload copied.
+    /// Up to `limit` headers from `sequence` on: ids, types, times, no payload copied or opened.
     public func headers(from sequence: UInt64 = 1, limit: Int = .max) throws -> [EventHeader] {
-        try collect(.log(from: sequence), limit: limit) { $0.header }
+        guard limit > 0 else { return [] }
+        return try read { reader in
+            var out: [EventHeader] = []
+            try reader.forEachStoredRecord(from: sequence) { view in
+                out.append(view.header)
+                return out.count < limit
+            }
+            return out
+        }
     }
 
     /// The event with id `id`, or `nil` when it is not stored.

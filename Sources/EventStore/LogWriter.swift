@@ -29,6 +29,7 @@ struct LogWriter {
     /// conflict, a reused id) fails that request alone; a storage error fails the whole group
     /// (and, for a full map, makes the environment retry it).
     func commit(_ requests: [[StreamAppend]], in txn: borrowing WriteTransaction, now: Int64) throws -> [Result<[AppendResult], EventStoreError>] {
+        let session = layout.sealing.map(SealingSession.init)
         let start = try LogTail(layout: layout, txn: txn)
         var tail = start
         var results: [Result<[AppendResult], EventStoreError>] = []
@@ -36,18 +37,20 @@ struct LogWriter {
         for parts in requests {
             do {
                 if parts.count == 1 {
-                    results.append(.success([try append(parts[0], in: txn, tail: &tail, now: now)]))
+                    results.append(.success([try append(parts[0], in: txn, tail: &tail, now: now, session: session)]))
                 } else {
                     // Several streams at once are all-or-nothing: a nested transaction undoes the
                     // parts already written when a later part is refused.
                     var attempt = tail
                     let appended = try txn.nested { child in
-                        try parts.map { try append($0, in: child, tail: &attempt, now: now) }
+                        try parts.map { try append($0, in: child, tail: &attempt, now: now, session: session) }
                     }
                     tail = attempt
                     results.append(.success(appended))
                 }
             } catch let refusal as EventStoreError {
+                // Keys created in an undone nested transaction are gone from the store.
+                if parts.count > 1 { session?.reset() }
                 results.append(.failure(refusal))
             }
         }
@@ -57,7 +60,10 @@ struct LogWriter {
 
     /// Checks one stream's batch against the log, then writes it. Nothing is written unless every
     /// check passes, so a refusal leaves the transaction as it was.
-    func append(_ part: StreamAppend, in txn: borrowing WriteTransaction, tail: inout LogTail, now: Int64) throws -> AppendResult {
+    func append(_ part: StreamAppend, in txn: borrowing WriteTransaction, tail: inout LogTail, now: Int64, session: SealingSession?) throws -> AppendResult {
+        if part.destroysKey && session == nil {
+            throw EventStoreError.invalidEvent("This store does not seal payloads; it keeps no data key to destroy.")
+        }
         let current = try layout.streamVersion(of: part.stream, in: txn)
         var stored: [AppendResult.Position?] = []
         stored.reserveCapacity(part.events.count)
@@ -67,8 +73,12 @@ struct LogWriter {
                 stored.append(nil)
                 continue
             }
-            guard let record = try layout.record(at: sequence, in: txn),
-                  record.hasSameContent(as: event, stream: part.stream) else {
+            guard let existing = try layout.record(at: sequence, in: txn) else {
+                throw EventStoreError.corruptRecord(sequence: sequence, reason: "the event id index points at a missing record")
+            }
+            let record = try session.map { try $0.opened(existing, in: txn) } ?? existing
+            if record.payloadState == .keyDestroyed { throw EventStoreError.streamKeyDestroyed(stream: part.stream) }
+            guard record.hasSameContent(as: event, stream: part.stream) else {
                 throw EventStoreError.duplicateEventId(id: event.id, storedAt: sequence)
             }
             stored.append(.init(sequence: sequence, streamVersion: record.streamVersion, wasAlreadyStored: true))
@@ -84,11 +94,13 @@ struct LogWriter {
         var version = current
         var positions: [AppendResult.Position] = []
         positions.reserveCapacity(part.events.count)
-        for (event, earlier) in zip(part.events, stored) {
+        for (given, earlier) in zip(part.events, stored) {
             if let earlier {
                 positions.append(earlier)
                 continue
             }
+            // What destroys a stream's key is recorded in the clear: no key will open it later.
+            let event = try part.destroysKey ? given : session.map { try $0.sealed(given, stream: part.stream, in: txn) } ?? given
             let sequence = tail.sequence + 1
             version += 1
             let recordedAt = max(now, tail.recordedAt)
@@ -107,6 +119,7 @@ struct LogWriter {
         for (entry, index) in zip(part.indexEntries, indexes) {
             try txn.put(entry.value, forKey: entry.key, in: index)
         }
+        if part.destroysKey, let session { try session.destroyKey(of: part.stream, in: txn) }
         return AppendResult(stream: part.stream, positions: positions)
     }
 

@@ -12,7 +12,7 @@ public struct NewEvent: Sendable, Hashable {
     public var metadata: [UInt8]
     /// The event's body, opaque to the store.
     public var payload: [UInt8]
-    /// Application flag bits kept in the header (for example: the payload is sealed).
+    /// Application flag bits kept in the header: bits 0-6 (bit 7 is the store's sealed flag).
     public var flags: UInt8
 
     public init(
@@ -37,6 +37,9 @@ public struct StreamAppend: Sendable {
     /// Entries the application keeps in its own indexes (``EventStore/Options/indexes``), written
     /// in the same transaction as the events, so an index never runs ahead of or behind the log.
     public var indexEntries: [IndexEntry]
+    /// Destroys the stream's data key in the same transaction; these events are stored in the
+    /// clear (see ``EventStore/destroyKey(ofStream:recording:expectedVersion:indexEntries:)``).
+    var destroysKey = false
 
     public init(stream: String, events: [NewEvent], expectedVersion: ExpectedVersion = .any, indexEntries: [IndexEntry] = []) {
         self.stream = stream

@@ -14,7 +14,10 @@ public struct RecordedEvent: Sendable, Hashable {
     public let occurredAt: Int64
     public let actor: String
     public let metadata: [UInt8]
+    /// The payload in the clear; empty when it cannot be read (see ``payloadState``).
     public let payload: [UInt8]
+    /// Whether the payload was stored sealed, and whether it could be opened.
+    public let payloadState: PayloadState
     /// SHA-256 over the previous chain hash and this record.
     public let chainHash: [UInt8]
 

@@ -15,6 +15,9 @@ struct StoreLayout: Sendable {
     /// Projection checkpoints and snapshots, by the application's keys; `nil` in a read-only
     /// process on a store written before it existed.
     let projections: Database?
+    /// The master key and the `stream-keys` database of a sealed store; `nil` for a store
+    /// created without sealing.
+    let sealing: StoreSealing?
 
     func index(named name: String) throws -> Database {
         guard let database = indexes[name] else {
@@ -31,6 +34,8 @@ struct StoreLayout: Sendable {
         static let storeId = Array("store-id".utf8)
         static let headSequence = Array("head-sequence".utf8)
         static let chainHead = Array("chain-head".utf8)
+        /// Present in a sealed store: tells the right master key from a wrong one.
+        static let keyCheck = Array("master-key-check".utf8)
     }
 
     /// The key of `version` in `stream`. The 0x00 after the id keeps one stream's keys together

@@ -119,6 +119,22 @@ public nonisolated struct Ketamine_V1_RecordAccessed: Sendable {
   fileprivate var _disclosedTo: String? = nil
 }
 
+/// The patient was forgotten (crypto-shredding, GDPR Art. 17): their data key was destroyed in the
+/// same transaction, so none of their earlier payloads can be read again. Stored in the clear, as
+/// the last event of the patient's stream; it must hold no personal data.
+public nonisolated struct Ketamine_V1_PatientForgotten: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Why, e.g. "erasure request ER-2026-118"; a reference, not the patient's words.
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "ketamine.v1"
@@ -201,6 +217,36 @@ nonisolated extension Ketamine_V1_RecordAccessed: SwiftProtobuf.Message, SwiftPr
     if lhs.purpose != rhs.purpose {return false}
     if lhs._disclosedTo != rhs._disclosedTo {return false}
     if lhs.description_p != rhs.description_p {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ketamine_V1_PatientForgotten: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PatientForgotten"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ketamine_V1_PatientForgotten, rhs: Ketamine_V1_PatientForgotten) -> Bool {
+    if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

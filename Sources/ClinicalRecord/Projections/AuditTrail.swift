@@ -79,7 +79,8 @@ enum AuditSummary {
         return AuditEntry(
             sequence: event.sequence, eventId: event.id, recordedAt: ClinicalTime.format(event.recordedAt),
             occurredAt: ClinicalTime.format(event.time), actorId: event.actorId, actorRole: event.actorRole?.rawValue ?? "unknown",
-            action: action, patientId: event.patientId, type: event.type.name, summary: summary(event.message),
+            action: action, patientId: event.patientId, type: event.type.name,
+            summary: event.isForgotten ? "(the patient was forgotten: this entry can no longer be read)" : summary(event.message),
             voidedBy: nil, purpose: access?.purpose.label, disclosedTo: access.flatMap { $0.hasDisclosedTo ? $0.disclosedTo : nil },
             accessDescription: access?.description_p,
             recordedTime: event.recordedAt, source: event.source)
@@ -90,6 +91,7 @@ enum AuditSummary {
     /// A one-line description a clinician or auditor can read.
     static func summary(_ message: any SwiftProtobuf.Message) -> String {
         switch message {
+        case let m as Ketamine_V1_PatientForgotten: "Patient forgotten, data key destroyed: \(m.reason)"
         case let m as Ketamine_V1_PatientRegistered: "Registered \(m.givenName) \(m.familyName), born \(m.birthDate), \(m.weightKg.formatted) kg"
         case let m as Ketamine_V1_PatientDetailsUpdated:
             "Updated details: " + [m.hasGivenName ? "given name" : nil, m.hasFamilyName ? "family name" : nil, m.hasWeightKg ? "weight \(m.weightKg.formatted) kg" : nil, m.hasPhone ? "phone" : nil, m.hasEmail ? "email" : nil].compactMap { $0 }.joined(separator: ", ")

@@ -64,6 +64,11 @@ public struct PatientState: Sendable, Codable, Hashable {
         public var resolvedAt: String?
     }
 
+    /// Who forgot the patient, when and why: all that is left of a forgotten patient.
+    public struct Forgotten: Sendable, Codable, Hashable {
+        public var at: String, by: String, reason: String
+    }
+
     public struct Session: Sendable, Codable, Hashable {
         public var sessionId: String, planId: String
         public var scheduledFor: String?
@@ -85,6 +90,9 @@ public struct PatientState: Sendable, Codable, Hashable {
     public static let pointsKept = 26
 
     public var patientId: String
+    /// Set when the patient was forgotten (their data key destroyed): their earlier events can no
+    /// longer be read, so everything else is empty.
+    public var forgotten: Forgotten?
     public var demographics = Demographics()
     public var weightKg: Double?
     public var history = History()

@@ -300,6 +300,9 @@ public struct PatientStateBuilder: Sendable {
         case .remsMonitoringFormSubmitted:
             guard let m = event.message as? Ketamine_V1_RemsMonitoringFormSubmitted else { break }
             update(session: m.sessionID) { $0.remsFormSubmittedAt = m.submittedAt.nanosecondsSince1970 }
+        case .patientForgotten:
+            guard let m = event.message as? Ketamine_V1_PatientForgotten else { break }
+            state.forgotten = PatientState.Forgotten(at: at, by: event.actorId, reason: m.reason)
         default:
             break
         }

@@ -163,10 +163,11 @@ public struct ClinicalReplay: Sendable {
 extension ClinicalReplay {
     /// The id of the event an EntryVoided record voids, read from the map without decoding its
     /// envelope; `nil` for a record that is no void or cannot be read (an unreadable void voids
-    /// nothing; the replay that reads it reports it).
+    /// nothing; the replay that reads it reports it; a forgotten patient's void is not read).
     public static func voidedEventId(in record: EventRecordView) -> String? {
-        guard record.type == ClinicalEventType.entryVoided.rawValue,
-              let void = try? Ketamine_V1_EntryVoided(serializedBytes: record.payload.bytes) else { return nil }
+        guard record.type == ClinicalEventType.entryVoided.rawValue, record.payloadState.isReadable,
+              let void = try? Ketamine_V1_EntryVoided(serializedBytes: record.payload.bytes),
+              !void.voidedEventID.isEmpty else { return nil }
         return void.voidedEventID
     }
 }
@@ -207,6 +208,8 @@ public struct ReplayResult: Sendable {
 
     /// Events decoded and handed to projections.
     public var eventsApplied: Int { partitions.reduce(0) { $0 + $1.eventsApplied } }
+    /// Events of forgotten patients left out: their data keys were destroyed.
+    public var forgottenEventsSkipped: Int { partitions.reduce(0) { $0 + $1.forgottenSkipped } }
     public var patientCount: Int { partitions.reduce(0) { $0 + $1.patients.count } }
     /// Records that could not be decoded, in log order.
     public var unreadable: [UnreadableRecord] { partitions.flatMap(\.unreadable).sorted { $0.sequence < $1.sequence } }
@@ -250,6 +253,8 @@ struct ClinicalPartition: ReplayPartition, @unchecked Sendable {
     var patients: [String: [AnyObject]] = [:]
     var eventsApplied = 0
     var unreadable: [UnreadableRecord] = []
+    /// Events of forgotten patients, whose payloads no key opens any more (not damage).
+    var forgottenSkipped = 0
 
     /// The types some projection that reads the envelope wants.
     let envelopeTypes: EventTypeSet
@@ -271,6 +276,10 @@ struct ClinicalPartition: ReplayPartition, @unchecked Sendable {
             patients[patientId] = boxes
         }
         let code = record.type
+        if record.payloadState == .keyDestroyed {
+            forgottenSkipped += 1
+            return
+        }
         guard ClinicalEventType(rawValue: code) != nil else {
             let unknown = UnknownRecord(sequence: record.sequence, streamVersion: record.streamVersion, typeCode: code, recordedAt: record.recordedAt)
             for (projection, box) in zip(projections, boxes) where projection.countsUnknown { projection.applyUnknown(unknown, box) }

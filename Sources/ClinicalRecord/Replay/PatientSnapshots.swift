@@ -30,7 +30,7 @@ enum PatientSnapshots {
     }
 
     static func load(_ patientId: String, _ reader: borrowing LogReader) throws -> PatientStateBuilder? {
-        try reader.projectionValue(key(patientId)).flatMap(decode)
+        try reader.projectionValue(key(patientId), sealedFor: patientId).flatMap { bytes in bytes.withUnsafeBytes(decode) }
     }
 
     /// The sequence every snapshot includes; 0 when there are none.
@@ -95,12 +95,13 @@ extension PatientRecordStore {
             return (checkpoint, head, builders, result.eventsApplied)
         }
         guard head > checkpoint else { return SnapshotRefresh(from: checkpoint, through: checkpoint, patientsUpdated: 0, eventsApplied: 0) }
-        let encoded = try builders.map { (PatientSnapshots.key($0.patientId), try PatientSnapshots.encode($0)) }
+        let encoded = try builders.map { ($0.patientId, PatientSnapshots.key($0.patientId), try PatientSnapshots.encode($0)) }
         try events.writeProjections { writer in
             // Another process may have brought the snapshots further meanwhile: keep theirs.
             if let stored = try writer.value(forKey: PatientSnapshots.checkpointKey),
                stored.withUnsafeBytes(PatientSnapshots.checkpoint) >= head { return }
-            for (key, value) in encoded { try writer.put(value, forKey: key) }
+            // A snapshot holds the patient's personal data: sealed under their data key.
+            for (patient, key, value) in encoded { try writer.put(value, forKey: key, sealedFor: patient) }
             try writer.put([PatientSnapshots.formatVersion] + Bytes.bigEndian(head), forKey: PatientSnapshots.checkpointKey)
         }
         return SnapshotRefresh(from: checkpoint, through: head, patientsUpdated: builders.count, eventsApplied: applied)
@@ -121,6 +122,8 @@ extension PatientRecordStore {
         var voided = Set<String>()
         try reader.forEachRecord(inStream: patientId, from: (snapshot?.streamVersion ?? 0) + 1) { record in
             guard record.sequence <= through else { return false }
+            // A forgotten patient's earlier events no longer open; their PatientForgotten does.
+            if record.payloadState == .keyDestroyed { return true }
             guard let event = try EventCodec.decode(record) else {
                 unknown.append(UnknownRecord(sequence: record.sequence, streamVersion: record.streamVersion, typeCode: record.type, recordedAt: record.recordedAt))
                 return true

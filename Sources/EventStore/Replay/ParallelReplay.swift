@@ -38,7 +38,8 @@ public struct EventTypeSet: Sendable, Hashable {
 /// streams routed to it, and no record of any other stream.
 ///
 /// A partition runs on its own thread. Records are views into the memory map, valid only during
-/// ``apply(_:)``: copy what must outlive the call.
+/// ``apply(_:)``: copy what must outlive the call. In a sealed store each record's payload is
+/// opened on the partition's thread just before `apply` (see ``EventRecordView/payloadState``).
 public protocol ReplayPartition: Sendable {
     mutating func apply(_ record: EventRecordView) throws
 }
@@ -98,19 +99,28 @@ public enum ParallelReplay {
         precondition(!partitions.isEmpty, "a replay needs at least one partition")
         let through = min(range.through, try reader.head())
         guard range.from <= through, !range.types.isEmpty else { return partitions }
+        // Payloads are opened only for the records routed, on the thread that applies them.
+        let sealing = reader.layout.sealing
         if partitions.count == 1 {
             var only = partitions[0]
-            try reader.forEachRecord(from: range.from) { record in
+            let opener = sealing.map(PayloadOpener.init)
+            try reader.forEachStoredRecord(from: range.from) { record in
                 guard record.sequence <= through else { return false }
                 if record.sequence & 0xFFFF == 0 { progress?(record.sequence) }
-                if range.types.contains(record.type) { try only.apply(record) }
+                guard range.types.contains(record.type) else { return true }
+                if let opener, record.isSealed {
+                    try only.apply(opener.open(record, owned: false) { _, bytes in try opener.sealing.key(of: bytes, in: reader.txn) })
+                } else {
+                    try only.apply(record)
+                }
                 return true
             }
             progress?(through)
             return [only]
         }
 
-        let workers = partitions.indices.map { Worker(partition: partitions[$0]) }
+        let keys = try sealing.map { (sealing: $0, directory: try $0.directory(in: reader.txn)) }
+        let workers = partitions.indices.map { Worker(partition: partitions[$0], keys: keys) }
         let done = DispatchGroup()
         for worker in workers {
             done.enter()
@@ -125,7 +135,7 @@ public enum ParallelReplay {
         for index in batches.indices { batches[index].reserveCapacity(batchSize) }
         var routingError: (any Error)?
         do {
-            try reader.forEachRecord(from: range.from) { record in
+            try reader.forEachStoredRecord(from: range.from) { record in
                 guard record.sequence <= through else { return false }
                 if record.sequence & 0xFFFF == 0 { progress?(record.sequence) }
                 guard range.types.contains(record.type) else { return true }
@@ -170,8 +180,15 @@ public enum ParallelReplay {
         // Written by the worker thread only, read after it is done.
         private(set) var partition: P
         private(set) var error: (any Error)?
+        /// Opens sealed payloads with keys from the snapshot's directory; this thread's alone.
+        private let opener: PayloadOpener?
+        private let directory: StreamKeyDirectory?
 
-        init(partition: P) { self.partition = partition }
+        init(partition: P, keys: (sealing: StoreSealing, directory: StreamKeyDirectory)?) {
+            self.partition = partition
+            opener = keys.map { PayloadOpener(sealing: $0.sealing) }
+            directory = keys?.directory
+        }
 
         /// Queues a batch, waiting while the queue is full; false once the worker has failed.
         func submit(_ batch: [Routed]) -> Bool {
@@ -207,7 +224,13 @@ public enum ParallelReplay {
                         guard let record = EventRecordView(sequence: routed.sequence, bytes: routed.bytes) else {
                             throw EventStoreError.corruptRecord(sequence: routed.sequence, reason: "its header does not match its length")
                         }
-                        try partition.apply(record)
+                        if let opener, let directory, record.isSealed {
+                            try partition.apply(opener.open(record, owned: false) { stream, bytes in
+                                directory.key(of: stream, streamBytes: bytes, sealing: opener.sealing)
+                            })
+                        } else {
+                            try partition.apply(record)
+                        }
                     }
                 } catch {
                     condition.lock()

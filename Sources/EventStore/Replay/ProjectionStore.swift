@@ -1,8 +1,13 @@
+import Crypto
 import LMDB
 
 /// Projections keep their checkpoints and snapshots in the store's `projections` database, so a
 /// projection catches up by the new events only. Keys and values are the application's; the log
 /// never depends on them, and dropping them all only costs one full replay.
+///
+/// A value that holds a stream's personal data is sealed like the stream's payloads, under the
+/// stream's data key (``ProjectionWriter/put(_:forKey:sealedFor:)``): destroying that key makes
+/// it unreadable too.
 
 extension LogReader {
     /// The projection value under `key` in this snapshot, borrowed; `nil` when absent.
@@ -10,15 +15,52 @@ extension LogReader {
         guard let database = layout.projections else { return nil }
         return try txn.value(forKey: key, in: database)
     }
+
+    /// The value under `key` written sealed for `stream`, opened and copied; `nil` when absent,
+    /// or when it cannot be opened (the stream's key destroyed, or the bytes changed).
+    public func projectionValue(_ key: [UInt8], sealedFor stream: String) throws -> [UInt8]? {
+        guard let stored = try projectionValue(key) else { return nil }
+        guard let opener else { return Array(stored) }
+        let streamBytes = Array(stream.utf8)
+        let found = try streamBytes.withUnsafeBytes { bytes in
+            try opener.key(of: stream, streamBytes: bytes) { _, bytes in try opener.sealing.key(of: bytes, in: txn) }
+        }
+        guard case .key(let dataKey) = found,
+              let box = try? AES.GCM.SealedBox(combined: stored),
+              let plain = try? AES.GCM.open(box, using: dataKey, authenticating: key) else { return nil }
+        return Array(plain)
+    }
 }
 
 /// Writes projection values inside ``EventStore/writeProjections(_:)``.
 public struct ProjectionWriter: ~Copyable {
     let txn: WriteTransaction
     let database: Database
+    let session: SealingSession?
 
     public func put(_ value: [UInt8], forKey key: [UInt8]) throws {
         try txn.put(value, forKey: key, in: database)
+    }
+
+    /// Writes a value that holds `stream`'s personal data, sealed under the stream's data key
+    /// (in the clear in a store without sealing). Returns false, writing nothing and removing
+    /// any older value, when the stream's key was destroyed.
+    @discardableResult
+    public func put(_ value: [UInt8], forKey key: [UInt8], sealedFor stream: String) throws -> Bool {
+        guard let session else {
+            try put(value, forKey: key)
+            return true
+        }
+        let dataKey: SymmetricKey
+        do {
+            dataKey = try session.dataKey(for: stream, in: txn)
+        } catch EventStoreError.streamKeyDestroyed {
+            _ = try txn.delete(forKey: key, in: database)
+            return false
+        }
+        guard let sealed = try AES.GCM.seal(value, using: dataKey, authenticating: key).combined else { return false }
+        try txn.put(Array(sealed), forKey: key, in: database)
+        return true
     }
 
     /// The value under `key` as this transaction sees it, copied; `nil` when absent.
@@ -36,7 +78,8 @@ extension EventStore {
         }
         do {
             try environment.write { txn in
-                try body(ProjectionWriter(txn: WriteTransaction(borrowing: txn.handle), database: database))
+                try body(ProjectionWriter(txn: WriteTransaction(borrowing: txn.handle), database: database,
+                                          session: layout.sealing.map(SealingSession.init)))
             }
         } catch let error as EventStoreError {
             throw error

@@ -36,7 +36,7 @@ struct Audit: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try PatientRecordStore.open(at: options.store, readOnly: true)
+        let store = try options.open(readOnly: true)
         let query = AuditQuery(
             patientId: patient, actorId: actor,
             since: try since.map { try parseTime($0, option: "--since") }, until: try until.map { try parseTime($0, option: "--until") },

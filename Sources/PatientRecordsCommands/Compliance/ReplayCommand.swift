@@ -45,7 +45,7 @@ public struct ReplayCommand: ParsableCommand {
 
     public func run() throws {
         let policy = try self.policy.map { try Policy.load(fromFile: $0) } ?? Policy()
-        let store = try PatientRecordStore.open(at: options.store, readOnly: true)
+        let store = try options.open(readOnly: true)
         let report = try ComplianceReplay.run(store, asOf: asOf.flatMap(AsOf.init), policy: policy, progress: TerminalProgress("Replaying", total: Int(try store.events.head()), quiet: quiet))
         switch format {
         case .json:
@@ -60,6 +60,9 @@ public struct ReplayCommand: ParsableCommand {
 
     static func text(_ report: ComplianceReport) -> String {
         var out = ["Compliance as of \(report.asOf): \(report.eventsReplayed) events, \(report.patients) patients, \(report.findings.count) findings."]
+        if let forgotten = report.forgottenPatients {
+            out.append("Forgotten, not judged (their entries can no longer be read): \(forgotten.joined(separator: ", ")).")
+        }
         let byPatient = Dictionary(grouping: report.findings, by: \.patient)
         for patient in byPatient.keys.sorted() {
             out.append("")

@@ -34,12 +34,15 @@ struct Patient: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try PatientRecordStore.open(at: options.store)
+        let store = try options.open()
         defer { store.close() }
         guard try store.events.streamVersion(id) > 0 else {
             throw ArgumentParser.ValidationError("Patient \(id) has no record in \(options.store).")
         }
-        try await access.recordAccess(to: id, in: store, what: "Record shown by patient-records patient")
+        // A forgotten patient's record holds nothing personal to read, and takes no more events.
+        if try !store.isForgotten(id) {
+            try await access.recordAccess(to: id, in: store, what: "Record shown by patient-records patient")
+        }
         guard let state = try store.patientState(id, asOf: asOf.flatMap(AsOf.init)) else {
             throw ArgumentParser.ValidationError("Patient \(id) had no events as of \(asOf ?? "now").")
         }
@@ -68,7 +71,7 @@ struct Disclosures: AsyncParsableCommand {
     @Flag(help: "JSON for scripts.") var json = false
 
     func run() async throws {
-        let store = try PatientRecordStore.open(at: options.store, readOnly: true)
+        let store = try options.open(readOnly: true)
         let disclosures = try store.disclosures(of: id)
         if json { return try writeJSON(disclosures) }
         if disclosures.isEmpty { return print("No disclosures of \(id)'s record in the last 6 years.") }

@@ -4,6 +4,12 @@ import ClinicalRecord
 /// A patient's state as a clinician would read it on a terminal.
 enum PatientStateText {
     static func render(_ state: PatientState) -> String {
+        if let forgotten = state.forgotten {
+            return """
+                Patient \(state.patientId) was forgotten on \(forgotten.at) by \(forgotten.by): \(forgotten.reason).
+                Their data key was destroyed: none of their earlier entries can be read any more.
+                """
+        }
         var out: [String] = []
         let d = state.demographics
         out.append("Patient \(state.patientId): \(d.givenName) \(d.familyName), \(d.sex), born \(d.birthDate)\(d.age.map { " (age \($0))" } ?? "")\(state.weightKg.map { ", \(format($0)) kg" } ?? "")")

@@ -31,7 +31,7 @@ struct Demo: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try PatientRecordStore.open(at: options.store)
+        let store = try options.open()
         defer { store.close() }
         let generator = ClinicGenerator(seed: seed, patients: patients, months: 6)
         let inputs = generator.allEvents()

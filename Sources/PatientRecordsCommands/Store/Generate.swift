@@ -35,7 +35,7 @@ struct Generate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try PatientRecordStore.open(at: options.store)
+        let store = try options.open()
         defer { store.close() }
         var generator = ClinicGenerator(seed: seed, patients: patients, months: months, ruleBreakingShare: ruleBreakingShare)
         generator.patientPrefix = patientPrefix

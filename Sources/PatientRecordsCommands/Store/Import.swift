@@ -23,7 +23,7 @@ struct Import: AsyncParsableCommand {
     @Flag(help: "No progress on the terminal.") var quiet = false
 
     func run() async throws {
-        let store = try PatientRecordStore.open(at: options.store)
+        let store = try options.open()
         defer { store.close() }
         let summary = try store.importEvents(fromFile: file, quiet: quiet)
         print("Imported \(summary.imported) events (\(summary.alreadyStored) already stored) from \(summary.lines) lines.")
@@ -50,7 +50,7 @@ struct Export: AsyncParsableCommand {
     @OptionGroup var access: AccessOptions
 
     func run() async throws {
-        let store = try PatientRecordStore.open(at: options.store, readOnly: patient == nil)
+        let store = try options.open(readOnly: patient == nil)
         defer { store.close() }
         if let patient {
             guard try store.events.streamVersion(patient) > 0 else {

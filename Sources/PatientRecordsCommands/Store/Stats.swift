@@ -29,7 +29,7 @@ struct Stats: AsyncParsableCommand {
     @Flag(help: "JSON for scripts.") var json = false
 
     func run() async throws {
-        let store = try PatientRecordStore.open(at: options.store, readOnly: true)
+        let store = try options.open(readOnly: true)
         var byType: [String: Int] = [:]
         var patients = 0, unknown = 0
         var first: Int64?, last: Int64?
@@ -67,7 +67,9 @@ struct Backup: AsyncParsableCommand {
         discussion: """
             Copies one consistent snapshot with LMDB's compacting copy (free pages left out) into \
             DEST, which must not exist or be an empty directory, then opens the copy and verifies \
-            its hash chain.
+            its hash chain. The copy is sealed like the store and opens with the same master \
+            key, which is not copied: keep the key file where backups of keys are kept. Free \
+            pages are left out, so no data key destroyed by forget survives in the copy.
 
             Example:
               patient-records backup --store ./demo-store /backups/clinic-2026-03-01
@@ -90,10 +92,11 @@ struct Backup: AsyncParsableCommand {
         }
         let progress = TerminalProgress("Backing up", quiet: quiet)
         progress.update(0, detail: "copying a consistent snapshot")
-        let source = try EventStore.open(at: options.store, options: .init(readOnly: true))
+        let source = try options.open(readOnly: true).events
         try source.backup(to: destination)
         progress.finish()
-        let copy = try EventStore.open(at: destination, options: .init(readOnly: true))
+        // The copy keeps the store's id, so it opens with the same master key.
+        let copy = try PatientRecordStore.open(at: destination, readOnly: true, keyFile: options.keyFile).events
         let report = try copy.verify()
         guard report.isIntact else {
             throw ArgumentParser.ValidationError("The copy in \(destination) does not verify: \(report.problem ?? "unknown damage").")

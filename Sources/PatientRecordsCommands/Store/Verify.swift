@@ -20,7 +20,7 @@ struct Verify: AsyncParsableCommand {
     @OptionGroup var options: StoreOptions
 
     func run() async throws {
-        let records = try PatientRecordStore.open(at: options.store, readOnly: true)
+        let records = try options.open(readOnly: true)
         let report = try records.events.verify()
         if let sequence = report.firstBadSequence {
             print("Damaged: the first bad record is sequence \(sequence): \(report.problem ?? "unknown problem").")

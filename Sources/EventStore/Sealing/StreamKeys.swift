@@ -1,0 +1,253 @@
+import Crypto
+import Foundation
+import LMDB
+
+/// Encryption at rest: every stream's payloads are sealed with AES-256-GCM under that stream's
+/// own data key; data keys are kept in the `stream-keys` database wrapped (AES-GCM) by the master
+/// key, which never enters the store. Destroying a stream's data key (crypto-shredding) leaves
+/// its payloads unreadable while the headers, the indexes and the hash chain stay whole.
+///
+/// A sealed payload is `nonce (12) ‖ ciphertext ‖ tag (16)`; the event id and stream id (the
+/// record's bytes between the header and the actor) are its additional authenticated data, so a
+/// payload cannot be moved to another event.
+struct StoreSealing: Sendable {
+    let master: MasterKey
+    /// Stream id → a wrapped data key (``wrappedKeySize`` bytes) or a tombstone of the same size.
+    let keys: Database
+
+    static let wrappedKeyFormat: UInt8 = 1
+    static let tombstoneFormat: UInt8 = 0xFF
+    /// Format byte, nonce, 32 encrypted key bytes, tag.
+    static let wrappedKeySize = 1 + 12 + 32 + 16
+    static let sealOverhead = 12 + 16
+
+    /// A new data key for `stream`: the key, and what `stream-keys` keeps of it.
+    func newDataKey(stream: String) throws -> (SymmetricKey, [UInt8]) {
+        let key = SymmetricKey(size: .bits256)
+        let sealed = try key.withUnsafeBytes { raw in
+            try AES.GCM.seal(raw, using: master.key, authenticating: Self.wrappingContext(stream))
+        }
+        guard let combined = sealed.combined else { throw EventStoreError.invalidEvent("AES-GCM gave no combined form") }
+        return (key, [Self.wrappedKeyFormat] + Array(combined))
+    }
+
+    /// The data key in a `stream-keys` value, or why there is none.
+    func unwrap(_ stored: UnsafeRawBufferPointer, stream: UnsafeRawBufferPointer) -> StreamKey {
+        guard stored.count == Self.wrappedKeySize else { return .damaged }
+        switch stored[0] {
+        case Self.tombstoneFormat: return .destroyed
+        case Self.wrappedKeyFormat:
+            do {
+                let box = try AES.GCM.SealedBox(combined: UnsafeRawBufferPointer(rebasing: stored[1...]))
+                var context = Array("stream-key\0".utf8)
+                context.append(contentsOf: stream)
+                let raw = try AES.GCM.open(box, using: master.key, authenticating: context)
+                return .key(SymmetricKey(data: raw))
+            } catch {
+                return .damaged
+            }
+        default: return .damaged
+        }
+    }
+
+    private static func wrappingContext(_ stream: String) -> [UInt8] {
+        Array("stream-key\0".utf8) + Array(stream.utf8)
+    }
+
+    /// What replaces a destroyed key: the same size, so LMDB overwrites the value in place and no
+    /// byte of the wrapped key stays in the live page.
+    static let tombstone: [UInt8] = [tombstoneFormat] + [UInt8](repeating: 0, count: wrappedKeySize - 1)
+
+    /// Seals `payload` for the event `id` of `stream`.
+    static func seal(_ payload: [UInt8], id: String, stream: String, key: SymmetricKey) throws -> [UInt8] {
+        let context = Array(id.utf8) + Array(stream.utf8)
+        guard let combined = try AES.GCM.seal(payload, using: key, authenticating: context).combined else {
+            throw EventStoreError.invalidEvent("AES-GCM gave no combined form")
+        }
+        return Array(combined)
+    }
+}
+
+/// A stream's data key as a reader finds it.
+enum StreamKey {
+    case key(SymmetricKey)
+    /// Destroyed on purpose (crypto-shredding).
+    case destroyed
+    /// No key is stored for the stream.
+    case missing
+    /// The stored key does not open under this master key, or is malformed.
+    case damaged
+}
+
+/// Opens sealed payloads for one thread, keeping the data keys it has unwrapped.
+///
+/// Not thread-safe: each reader and each replay worker has its own.
+final class PayloadOpener {
+    let sealing: StoreSealing
+    private var keys: [String: StreamKey] = [:]
+    private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
+
+    init(sealing: StoreSealing) { self.sealing = sealing }
+
+    deinit { scratch.deallocate() }
+
+    /// `record` with its payload opened, or marked with why it cannot be.
+    ///
+    /// - Parameters:
+    ///   - owned: keep the plaintext alive as long as the returned view (otherwise it is valid
+    ///     until the next call on this opener).
+    ///   - resolve: a stream's data key (from its id as a string and as bytes), called when the
+    ///     key is not cached yet.
+    func open(_ record: EventRecordView, owned: Bool, resolve: (String, UnsafeRawBufferPointer) throws -> StreamKey) rethrows -> EventRecordView {
+        guard record.isSealed else { return record }
+        let streamBytes = record.streamIdBytes
+        let key = try self.key(of: String(decoding: streamBytes, as: UTF8.self), streamBytes: streamBytes, resolve: resolve)
+        var opened = record
+        switch key {
+        case .destroyed: opened.payloadState = .keyDestroyed
+        case .missing: opened.payloadState = .keyMissing
+        case .damaged: opened.payloadState = .keyDamaged
+        case .key(let dataKey):
+            do {
+                let box = try AES.GCM.SealedBox(combined: record.storedPayload)
+                let plain = try AES.GCM.open(box, using: dataKey, authenticating: record.sealContext)
+                if owned {
+                    let storage = PlaintextStorage(plain)
+                    opened.plaintext = UnsafeRawBufferPointer(rebasing: storage.bytes[0..<plain.count])
+                    opened.plaintextOwner = storage
+                } else {
+                    if plain.count > scratch.count {
+                        scratch.deallocate()
+                        scratch = .allocate(byteCount: max(plain.count, scratch.count * 2), alignment: 16)
+                    }
+                    let target = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<plain.count])
+                    plain.copyBytes(to: target)
+                    opened.plaintext = UnsafeRawBufferPointer(target)
+                }
+                opened.payloadState = .opened
+            } catch {
+                opened.payloadState = .damaged
+            }
+        }
+        return opened
+    }
+
+    /// The data key of `stream`, cached.
+    func key(of stream: String, streamBytes: UnsafeRawBufferPointer, resolve: (String, UnsafeRawBufferPointer) throws -> StreamKey) rethrows -> StreamKey {
+        if let cached = keys[stream] { return cached }
+        let key = try resolve(stream, streamBytes)
+        if keys.count >= 65_536 { keys.removeAll(keepingCapacity: true) }
+        keys[stream] = key
+        return key
+    }
+
+    /// Forgets the cached key of `stream` (after it changed in this transaction).
+    func forget(_ stream: String) { keys[stream] = nil }
+}
+
+/// Plaintext that lives as long as the views that point into it.
+final class PlaintextStorage {
+    let bytes: UnsafeMutableRawBufferPointer
+
+    init(_ data: Data) {
+        bytes = .allocate(byteCount: max(data.count, 1), alignment: 16)
+        data.copyBytes(to: bytes)
+    }
+
+    deinit { bytes.deallocate() }
+}
+
+extension StoreSealing {
+    /// Every stored `stream-keys` value, copied, for replay workers that may not use the read
+    /// transaction themselves.
+    func directory<T: TransactionReading & ~Copyable>(in txn: borrowing T) throws -> StreamKeyDirectory {
+        var entries: [String: [UInt8]] = [:]
+        try txn.withCursor(on: keys) { cursor in
+            var entry = try cursor.first()
+            while let current = entry {
+                entries[String(decoding: current.key, as: UTF8.self)] = Array(current.value)
+                entry = try cursor.next()
+            }
+        }
+        return StreamKeyDirectory(entries: entries)
+    }
+}
+
+/// The stored data keys of one snapshot, shared read-only by replay workers.
+struct StreamKeyDirectory: Sendable {
+    let entries: [String: [UInt8]]
+
+    func key(of stream: String, streamBytes: UnsafeRawBufferPointer, sealing: StoreSealing) -> StreamKey {
+        guard let stored = entries[stream] else { return .missing }
+        return stored.withUnsafeBytes { sealing.unwrap($0, stream: streamBytes) }
+    }
+}
+
+extension StoreSealing {
+    /// The data key of `stream` as stored in `txn`.
+    func key<T: TransactionReading & ~Copyable>(of streamBytes: UnsafeRawBufferPointer, in txn: borrowing T) throws -> StreamKey {
+        guard let stored = try txn.value(forKey: streamBytes, in: keys) else { return .missing }
+        return unwrap(stored, stream: streamBytes)
+    }
+}
+
+/// The data keys one write transaction has used: creates a stream's key on its first sealed
+/// append, seals payloads, opens stored ones for the idempotent-retry comparison.
+///
+/// Lives for one transaction; dropped whole when a nested transaction is undone, so it never
+/// holds a key the store does not.
+final class SealingSession {
+    let sealing: StoreSealing
+    private var keys: [String: SymmetricKey] = [:]
+    private lazy var opener = PayloadOpener(sealing: sealing)
+
+    init(sealing: StoreSealing) { self.sealing = sealing }
+
+    /// Forgets every cached key (a nested transaction was undone).
+    func reset() {
+        keys.removeAll()
+        opener = PayloadOpener(sealing: sealing)
+    }
+
+    /// The data key of `stream`, created and stored when the stream has none yet.
+    func dataKey(for stream: String, in txn: borrowing WriteTransaction) throws -> SymmetricKey {
+        if let key = keys[stream] { return key }
+        let streamBytes = Array(stream.utf8)
+        let found = try streamBytes.withUnsafeBytes { try sealing.key(of: $0, in: txn) }
+        switch found {
+        case .key(let key):
+            keys[stream] = key
+            return key
+        case .missing:
+            let (key, wrapped) = try sealing.newDataKey(stream: stream)
+            try txn.put(wrapped, forKey: streamBytes, in: sealing.keys, flags: .noOverwrite)
+            return key
+        case .destroyed: throw EventStoreError.streamKeyDestroyed(stream: stream)
+        case .damaged: throw EventStoreError.streamKeyUnreadable(stream: stream)
+        }
+    }
+
+    /// `event` as stored in `stream`: its payload sealed and the sealed flag set.
+    func sealed(_ event: NewEvent, stream: String, in txn: borrowing WriteTransaction) throws -> NewEvent {
+        var out = event
+        out.payload = try StoreSealing.seal(event.payload, id: event.id, stream: stream, key: dataKey(for: stream, in: txn))
+        out.flags |= EventRecordLayout.sealedFlag
+        return out
+    }
+
+    /// A stored record with its payload opened (valid until the next call unless `owned`).
+    func opened<T: TransactionReading & ~Copyable>(_ record: EventRecordView, owned: Bool = false, in txn: borrowing T) throws -> EventRecordView {
+        try opener.open(record, owned: owned) { _, bytes in try sealing.key(of: bytes, in: txn) }
+    }
+
+    /// Destroys the data key of `stream`: the stored value is overwritten in place by a tombstone
+    /// of the same size, so the page that holds it keeps no byte of the wrapped key.
+    func destroyKey(of stream: String, in txn: borrowing WriteTransaction) throws {
+        let streamBytes = Array(stream.utf8)
+        let found = try streamBytes.withUnsafeBytes { try sealing.key(of: $0, in: txn) }
+        if case .destroyed = found { throw EventStoreError.streamKeyDestroyed(stream: stream) }
+        try txn.put(StoreSealing.tombstone, forKey: streamBytes, in: sealing.keys)
+        keys[stream] = nil
+        opener.forget(stream)
+    }
+}
