@@ -109,7 +109,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PatientRecordsCommandsTests",
-            dependencies: ["EventStore", "LMDB", "TestSupport", "patient-records", "patient-records-replay"],
+            dependencies: ["ClinicalRecord", "EventStore", "LMDB", "TestSupport", "patient-records", "patient-records-replay"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -20,7 +20,9 @@ struct RoundTripTests {
         var cancel = Ketamine_V1_SessionCancelled()
         cancel.sessionID = "\(patient)-S1"
         cancel.reason = "Patient unwell"
-        for message in [details, medication, cancel] as [any SwiftProtobuf.Message] {
+        var forgotten = Ketamine_V1_PatientForgotten()
+        forgotten.reason = "erasure request ER-1"
+        for message in [details, medication, cancel, forgotten] as [any SwiftProtobuf.Message] {
             inputs.append(ClinicalEventInput(source: "urn:test", patientId: patient, time: 1, actorId: "u-phys-1", actorRole: .physician, message: message))
         }
         return inputs

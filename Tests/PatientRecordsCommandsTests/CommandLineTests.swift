@@ -1,3 +1,4 @@
+import ClinicalRecord
 import EventStore
 import Foundation
 import TestSupport
@@ -19,15 +20,23 @@ struct Executable {
     }
 
     @discardableResult
-    func run(_ arguments: [String], in directory: String? = nil) throws -> Outcome {
+    /// Runs the tool; `input` is its standard input (none when `nil`), `environment` is added to
+    /// the test's own.
+    func run(_ arguments: [String], in directory: String? = nil, input: String? = nil, environment: [String: String] = [:]) throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.directory + "/" + name)
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe(), err = Pipe()
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        let out = Pipe(), err = Pipe(), stdin = Pipe()
         process.standardOutput = out
         process.standardError = err
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
         // Read before waiting, so a large output cannot fill the pipe and stall the child.
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
@@ -134,7 +143,7 @@ struct CommandLineTests {
             #expect(writer.terminationStatus == 0)
             #expect(backup.status == 0, "\(backup.stderr)")
             #expect(backup.stdout.contains("the copy verifies"))
-            let copy = try EventStore.open(at: directory + "/copy", options: .init(readOnly: true))
+            let copy = try PatientRecordStore.open(at: directory + "/copy", readOnly: true).events
             #expect(try copy.verify().isIntact)
             #expect(try copy.head() >= 2_000)
             #expect(try records.run(["backup", "--store", store, directory + "/copy"]).status == 1)
@@ -177,7 +186,7 @@ struct VerifyDecodeTests {
             try records.run(["import", "--store", store, Sample.path])
             // A record whose bytes chain correctly but whose payload is no protobuf message.
             do {
-                let log = try EventStore.open(at: store)
+                let log = try PatientRecordStore.open(at: store).events
                 try await log.append([NewEvent(id: "garbled", type: 5, occurredAt: 0, actor: "u-x", payload: [0xff, 0xff, 0xff])], to: "EX-IV-1")
                 log.close()
             }

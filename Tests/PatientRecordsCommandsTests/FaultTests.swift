@@ -1,3 +1,4 @@
+import ClinicalRecord
 import EventStore
 import Foundation
 import TestSupport
@@ -9,7 +10,7 @@ struct FaultTests {
     static func storedEvents(_ path: String) throws -> UInt64 {
         let store: EventStore
         do {
-            store = try EventStore.open(at: path, options: .init(readOnly: true))
+            store = try PatientRecordStore.open(at: path, readOnly: true).events
         } catch EventStoreError.noStore {
             return 0
         }

@@ -1,0 +1,218 @@
+import Foundation
+import LMDB
+import TestSupport
+import Testing
+@testable import EventStore
+
+/// Encryption at rest: payloads sealed per stream, data keys wrapped by a master key kept outside
+/// the store, and destroying a key (crypto-shredding).
+struct SealingTests {
+    static func sealedOptions(_ key: MasterKey = MasterKey.generate()) -> EventStore.Options {
+        var options = EventStore.Options()
+        options.masterKey = .key(key)
+        return options
+    }
+
+    static let secret = "Ana Ruiz, born 1980-05-01, phone +1-555-0101"
+
+    /// Every occurrence of `needle` in the file at `path`.
+    static func occurrences(of needle: [UInt8], inFileAt path: String) throws -> Int {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        guard needle.count <= bytes.count, let first = needle.first else { return 0 }
+        var count = 0
+        var index = 0
+        while index <= bytes.count - needle.count {
+            if bytes[index] == first && bytes[index..<(index + needle.count)].elementsEqual(needle) { count += 1 }
+            index += 1
+        }
+        return count
+    }
+
+    @Test func payloadsAreStoredSealedAndReadInTheClear() async throws {
+        try await withStore(options: Self.sealedOptions()) { store, path in
+            try await store.append([event("e-1", payload: Self.secret), event("e-2", payload: Self.secret)], to: "patient-1")
+            let events = try store.events()
+            #expect(events.map { String(decoding: $0.payload, as: UTF8.self) } == [Self.secret, Self.secret])
+            #expect(events.allSatisfy { $0.payloadState == .opened && $0.flags & EventRecordLayout.sealedFlag != 0 })
+            // Nothing of the payload is in the file; the header's ids are.
+            #expect(try Self.occurrences(of: Array("Ana Ruiz".utf8), inFileAt: path + "/data.mdb") == 0)
+            #expect(try Self.occurrences(of: Array("patient-1".utf8), inFileAt: path + "/data.mdb") > 0)
+            // The same plaintext seals differently each time (a fresh nonce).
+            let stored = try store.read { reader in
+                try [1, 2].map { Array(try #require(try reader.storedRecord(at: $0)).storedPayload) }
+            }
+            #expect(stored[0] != stored[1])
+            #expect(try store.verify().isIntact)
+        }
+    }
+
+    @Test func aStoreWithoutSealingKeepsPayloadsInTheClear() async throws {
+        try await withStore { store, path in
+            try await store.append([event("e-1", payload: Self.secret)], to: "patient-1")
+            #expect(!store.isSealed)
+            #expect(try Self.occurrences(of: Array("Ana Ruiz".utf8), inFileAt: path + "/data.mdb") == 1)
+        }
+    }
+
+    @Test func aSealedStoreOpensOnlyWithItsMasterKey() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/store", keys = directory + "/keys"
+            var options = EventStore.Options()
+            options.masterKey = .directory(keys)
+            let storeId: String
+            do {
+                let store = try EventStore.open(at: path, options: options)
+                storeId = store.storeId
+                try await store.append([event("e-1", payload: Self.secret)], to: "patient-1")
+                store.close()
+            }
+            let keyFile = keys + "/" + storeId + ".key"
+            // The key file is the owner's alone, and lives outside the store.
+            let attributes = try FileManager.default.attributesOfItem(atPath: keyFile)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: path).sorted() == ["data.mdb", "lock.mdb"])
+
+            #expect(throws: EventStoreError.masterKeyRequired(path: path)) { try EventStore.open(at: path, options: .init(readOnly: true)) }
+            var wrong = EventStore.Options(readOnly: true)
+            wrong.masterKey = .key(MasterKey.generate())
+            #expect(throws: EventStoreError.wrongMasterKey(path: path, source: "the given master key")) { try EventStore.open(at: path, options: wrong) }
+            var missing = EventStore.Options(readOnly: true)
+            missing.masterKey = .file(directory + "/nowhere.key")
+            #expect(throws: EventStoreError.masterKeyMissing(keyFile: directory + "/nowhere.key")) { try EventStore.open(at: path, options: missing) }
+            let garbled = directory + "/garbled.key"
+            _ = FileManager.default.createFile(atPath: garbled, contents: Data("not a key\n".utf8), attributes: [.posixPermissions: 0o600])
+            var bad = EventStore.Options(readOnly: true)
+            bad.masterKey = .file(garbled)
+            #expect(throws: EventStoreError.invalidMasterKey(source: "the key file \(garbled)", reason: "it should hold 64 hexadecimal digits and holds 9 characters")) {
+                try EventStore.open(at: path, options: bad)
+            }
+            // A key file others can read is refused.
+            chmod(keyFile, 0o644)
+            var exposed = EventStore.Options(readOnly: true)
+            exposed.masterKey = .directory(keys)
+            #expect(throws: EventStoreError.keyFileExposed(path: keyFile, mode: 0o644)) { try EventStore.open(at: path, options: exposed) }
+            chmod(keyFile, 0o600)
+            let reader = try EventStore.open(at: path, options: exposed)
+            #expect(try reader.events().map(\.payload) == [Array(Self.secret.utf8)])
+        }
+    }
+
+    @Test func aChangedSealedByteIsFoundAndNeverReadAsData() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/store"
+            let key = MasterKey.generate()
+            do {
+                let store = try EventStore.open(at: path, options: Self.sealedOptions(key))
+                try await store.append([event("e-1", payload: Self.secret), event("e-2")], to: "patient-1")
+                store.close()
+            }
+            // Flip one bit of the first record's ciphertext, in the file.
+            try damageRecord(1, inStoreAt: path) { bytes in bytes[bytes.count - 20] ^= 0x01 }
+            var options = Self.sealedOptions(key)
+            options.readOnly = true
+            let store = try EventStore.open(at: path, options: options)
+            #expect(try store.verify().firstBadSequence == 1)
+            let events = try store.events()
+            #expect(events[0].payloadState == .damaged && events[0].payload.isEmpty)
+            #expect(events[1].payloadState == .opened)
+        }
+    }
+
+    @Test func destroyingAStreamsKeyLeavesItsPayloadsUnreadableAndEverythingElseWhole() async throws {
+        try await withStore(options: Self.sealedOptions()) { store, _ in
+            try await store.append([event("a-1", payload: Self.secret), event("a-2")], to: "patient-a")
+            try await store.append([event("b-1", payload: "b's own")], to: "patient-b")
+            let result = try await store.destroyKey(ofStream: "patient-a", recording: [event("a-forget", payload: "forgotten: ER-1")], expectedVersion: .exactly(2))
+            #expect(result.positions[0].streamVersion == 3)
+
+            let a = try store.events(inStream: "patient-a")
+            #expect(a.map(\.payloadState) == [.keyDestroyed, .keyDestroyed, .clear])
+            #expect(a[0].payload.isEmpty && a[1].payload.isEmpty)
+            #expect(String(decoding: a[2].payload, as: UTF8.self) == "forgotten: ER-1")
+            #expect(try store.events(inStream: "patient-b").map { String(decoding: $0.payload, as: UTF8.self) } == ["b's own"])
+            #expect(try store.verify().isIntact)
+
+            await #expect(throws: EventStoreError.streamKeyDestroyed(stream: "patient-a")) {
+                try await store.append([event("a-3")], to: "patient-a")
+            }
+            await #expect(throws: EventStoreError.streamKeyDestroyed(stream: "patient-a")) {
+                try await store.destroyKey(ofStream: "patient-a", recording: [event("a-forget-again")])
+            }
+            // A retried append of an event stored before the key was destroyed cannot be compared.
+            await #expect(throws: EventStoreError.streamKeyDestroyed(stream: "patient-a")) {
+                try await store.append([event("a-1", payload: Self.secret)], to: "patient-a")
+            }
+            try await store.append([event("b-2")], to: "patient-b")
+        }
+    }
+
+    @Test func aStoreWithoutSealingHasNoKeyToDestroy() async throws {
+        try await withStore { store, path in
+            try await store.append([event("a-1")], to: "patient-a")
+            await #expect(throws: EventStoreError.notSealed(path: path)) {
+                try await store.destroyKey(ofStream: "patient-a", recording: [event("a-forget")])
+            }
+        }
+    }
+
+    /// LMDB keeps a page's old version on its free list until it is reused, so the live file may
+    /// still hold a destroyed key for a while. A backup copies live pages only (LMDB's compacting
+    /// copy), and the key's value was overwritten in place by a tombstone of the same size: no
+    /// 16-byte piece of any destroyed wrapped key may be in it.
+    @Test(.timeLimit(.minutes(2)))
+    func aBackupHoldsNoByteOfADestroyedKey() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/store"
+            let store = try EventStore.open(at: path, options: Self.sealedOptions())
+            defer { store.close() }
+            // Enough streams that the keys span many pages, added in rounds so pages split and
+            // are copied on write many times over.
+            let streams = (0..<600).map { "patient-\($0)" }
+            for round in 0..<3 {
+                for stream in streams.shuffled() {
+                    try await store.append([event("\(stream)-\(round)")], to: stream)
+                }
+            }
+            let forgotten = stride(from: 0, to: 600, by: 37).map { streams[$0] }
+            let wrapped: [[UInt8]] = try store.read { reader in
+                try forgotten.map { stream in
+                    try #require(try reader.txn.bytes(forKey: Array(stream.utf8), in: store.layout.sealing!.keys))
+                }
+            }
+            #expect(wrapped.allSatisfy { $0.count == StoreSealing.wrappedKeySize && $0[0] == StoreSealing.wrappedKeyFormat })
+            // A long reader (a replay, a backup) holds its snapshot while the keys are destroyed,
+            // so LMDB cannot reuse the pages that held them: their bytes stay in the live file.
+            let reading = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+            Thread {
+                _ = try? store.read { _ in
+                    reading.signal()
+                    release.wait()
+                }
+                done.signal()
+            }.start()
+            reading.wait()
+            for stream in forgotten {
+                try await store.destroyKey(ofStream: stream, recording: [event("\(stream)-forget")])
+            }
+            release.signal()
+            done.wait()
+            func pieces(of key: [UInt8]) -> [[UInt8]] {
+                stride(from: 1, to: key.count - 16, by: 8).map { Array(key[$0..<($0 + 16)]) }
+            }
+            let inLiveFile = try wrapped.flatMap(pieces).reduce(0) { $0 + (try Self.occurrences(of: $1, inFileAt: path + "/data.mdb")) }
+            #expect(inLiveFile > 0, "the live file was expected to still hold freed copies of the keys")
+            let backup = directory + "/backup"
+            try FileManager.default.createDirectory(atPath: backup, withIntermediateDirectories: false)
+            try store.backup(to: backup)
+            for piece in wrapped.flatMap(pieces) {
+                #expect(try Self.occurrences(of: piece, inFileAt: backup + "/data.mdb") == 0, "a piece of a destroyed key is in the backup")
+            }
+            // The stored value is the tombstone, and the other streams' keys still open.
+            try store.read { reader in
+                let value = try #require(try reader.txn.bytes(forKey: Array(forgotten[0].utf8), in: store.layout.sealing!.keys))
+                #expect(value == StoreSealing.tombstone)
+            }
+            #expect(try store.events(inStream: streams[1]).allSatisfy { $0.payloadState == .opened })
+        }
+    }
+}
