@@ -196,3 +196,51 @@ struct VerifyDecodeTests {
         }
     }
 }
+
+struct ForgetCommandTests {
+    @Test(.timeLimit(.minutes(2)))
+    func forgetAsksForTheIdWarnsAndRefusesOtherRoles() throws {
+        try withTemporaryDirectory { directory in
+            let store = directory + "/store"
+            #expect(try records.run(["generate", "--store", store, "--patients", "4", "--months", "1", "--quiet"]).status == 0)
+            let arguments = ["forget", "--store", store, "P-0002", "--reason", "erasure request ER-7"]
+            let declined = try records.run(arguments, input: "P-0003\n")
+            #expect(declined.status == 1)
+            #expect(declined.stderr.contains("HIPAA: 6 years") && declined.stderr.contains("Not confirmed; nothing was forgotten."))
+            #expect(try records.run(arguments).status == 1, "no answer on stdin forgets nothing")
+            #expect(try !records.run(["patient", "--store", store, "P-0002"]).stdout.contains("was forgotten"))
+
+            let confirmed = try records.run(arguments, input: "P-0002\n")
+            #expect(confirmed.status == 0, "\(confirmed.stderr)")
+            #expect(confirmed.stdout.contains("Forgot P-0002"))
+            let shown = try records.run(["patient", "--store", store, "P-0002"])
+            #expect(shown.status == 0 && shown.stdout.contains("was forgotten") && shown.stdout.contains("erasure request ER-7"))
+
+            let nurse = try records.run(["forget", "--store", store, "P-0003", "--reason", "r", "--role", "nurse", "--yes"])
+            #expect(nurse.status == 1)
+            #expect(nurse.stderr.contains("actorrole: a nurse may not record PatientForgotten"))
+            #expect(try records.run(["verify", "--store", store]).stdout.contains("Intact"))
+            let backup = try records.run(["backup", "--store", store, directory + "/copy"])
+            #expect(backup.status == 0 && backup.stdout.contains("the copy verifies"))
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aStoreWithoutItsKeyOrWithAnotherKeyIsOneSentence() throws {
+        try withTemporaryDirectory { directory in
+            let store = directory + "/store"
+            #expect(try records.run(["generate", "--store", store, "--patients", "2", "--months", "1", "--quiet"]).status == 0)
+            let missing = try records.run(["stats", "--store", store, "--key-file", directory + "/none.key"])
+            #expect(missing.status != 0 && missing.stderr.contains("\(directory)/none.key does not exist"))
+            let wrong = try records.run(["stats", "--store", store], environment: ["PATIENT_RECORDS_KEY": String(repeating: "ab", count: 32)])
+            #expect(wrong.status != 0 && wrong.stderr.contains("does not hold the master key of the store"))
+            // A store created with an explicit key file opens with it, and only with it.
+            let other = directory + "/other"
+            let keyFile = directory + "/keys/other.key"
+            #expect(try records.run(["generate", "--store", other, "--patients", "1", "--months", "1", "--quiet", "--key-file", keyFile]).status == 0)
+            #expect(FileManager.default.fileExists(atPath: keyFile))
+            #expect(try records.run(["stats", "--store", other], environment: ["PATIENT_RECORDS_KEY_FILE": keyFile]).status == 0)
+            #expect(try records.run(["stats", "--store", other]).status != 0)
+        }
+    }
+}
