@@ -56,7 +56,7 @@ public enum CloudEventCodec {
         let subject = try string("subject")!
         let timeText = try string("time")!
         guard let time = ClinicalTime.parse(timeText) else {
-            throw ValidationError(field: "time", reason: "must be an RFC 3339 time, not \(timeText.debugDescription)")
+            throw ValidationError(field: "time", reason: "must be an RFC 3339 time from \(ClinicalTime.representable), not \(timeText.debugDescription)")
         }
         let actorId = try string("actorid")!
         let roleName = try string("actorrole")!

@@ -6,7 +6,20 @@ public enum ClinicalTime {
     /// Parses an RFC 3339 time (`2026-01-12T08:30:00Z`, offsets and fractions allowed).
     public static func parse(_ text: String) -> Int64? {
         guard text.count >= 20, let stamp = try? Google_Protobuf_Timestamp(jsonString: "\"\(text)\"") else { return nil }
-        return nanoseconds(stamp)
+        return exactNanoseconds(stamp)
+    }
+
+    /// The earliest and latest times the record can hold: nanoseconds since 1970 in 64 bits.
+    public static let representable = "1677-09-22T00:00:00Z to 2262-04-11T00:00:00Z"
+
+    /// `stamp` in nanoseconds, or `nil` when it is outside what 64 bits of nanoseconds hold
+    /// (about 1677 to 2262) or its nanos are not a fraction of a second.
+    static func exactNanoseconds(_ stamp: Google_Protobuf_Timestamp) -> Int64? {
+        guard (0..<1_000_000_000).contains(stamp.nanos) else { return nil }
+        let (scaled, overflow) = stamp.seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return nil }
+        let (sum, overflowSum) = scaled.addingReportingOverflow(Int64(stamp.nanos))
+        return overflowSum ? nil : sum
     }
 
     /// Formats as RFC 3339 in UTC, with as many fraction digits as needed (0, 3, 6 or 9).
@@ -57,8 +70,10 @@ public enum ClinicalTime {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// `stamp` in nanoseconds, saturating at the ends of the range: a stored time is validated on
+    /// append, and a damaged one must not stop a replay.
     static func nanoseconds(_ stamp: Google_Protobuf_Timestamp) -> Int64 {
-        stamp.seconds * 1_000_000_000 + Int64(stamp.nanos)
+        exactNanoseconds(stamp) ?? (stamp.seconds < 0 ? .min : .max)
     }
 
     public static func timestamp(_ nanoseconds: Int64) -> Google_Protobuf_Timestamp {

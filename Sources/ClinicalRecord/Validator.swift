@@ -48,6 +48,12 @@ enum Validator {
         func present(_ has: Bool, _ name: String) throws {
             if !has { throw ValidationError(field: "data.\(name)", reason: "is required") }
         }
+        func moment(_ has: Bool, _ value: Google_Protobuf_Timestamp, _ name: String) throws {
+            try present(has, name)
+            if ClinicalTime.exactNanoseconds(value) == nil {
+                throw ValidationError(field: "data.\(name)", reason: "must be a time from \(ClinicalTime.representable)")
+            }
+        }
         func date(_ value: String, _ name: String) throws {
             try text(value, name)
             if !ClinicalTime.isDate(value) {
@@ -128,13 +134,14 @@ enum Validator {
             try f.text(m.consentID, "consentId")
             try f.choice(m.scope, "scope")
             try f.text(m.formVersion, "formVersion")
-            try f.present(m.hasSignedAt, "signedAt")
+            try f.moment(m.hasSignedAt, m.signedAt, "signedAt")
+            if m.hasExpiresAt { try f.moment(true, m.expiresAt, "expiresAt") }
         case let m as Ketamine_V1_ConsentWithdrawn:
             try f.text(m.consentID, "consentId")
             try f.text(m.reason, "reason")
         case let m as Ketamine_V1_RemsEnrolled:
             try f.text(m.enrollmentID, "enrollmentId")
-            try f.present(m.hasEnrolledAt, "enrolledAt")
+            try f.moment(m.hasEnrolledAt, m.enrolledAt, "enrolledAt")
         case let m as Ketamine_V1_TreatmentPlanned:
             try f.text(m.planID, "planId")
             try f.choice(m.modality, "modality")
@@ -147,11 +154,11 @@ enum Validator {
         case let m as Ketamine_V1_SessionScheduled:
             try f.text(m.sessionID, "sessionId")
             try f.text(m.planID, "planId")
-            try f.present(m.hasScheduledFor, "scheduledFor")
+            try f.moment(m.hasScheduledFor, m.scheduledFor, "scheduledFor")
         case let m as Ketamine_V1_PreSessionCheckRecorded:
             try f.text(m.sessionID, "sessionId")
-            try f.present(m.hasLastSolidFoodAt, "lastSolidFoodAt")
-            try f.present(m.hasLastClearLiquidAt, "lastClearLiquidAt")
+            try f.moment(m.hasLastSolidFoodAt, m.lastSolidFoodAt, "lastSolidFoodAt")
+            try f.moment(m.hasLastClearLiquidAt, m.lastClearLiquidAt, "lastClearLiquidAt")
             try f.text(m.escortName, "escortName")
             try f.bloodPressure(m.hasBloodPressure, m.bloodPressure, "bloodPressure")
             try f.within(m.heartRate, 20...250, "heartRate", unit: "beats per minute")
@@ -166,12 +173,12 @@ enum Validator {
             try f.positive(m.doseMg, "doseMg")
             try f.within(m.weightKg, 2...500, "weightKg", unit: "kg")
             try f.text(m.lotNumber, "lotNumber")
-            try f.present(m.hasStartedAt, "startedAt")
+            try f.moment(m.hasStartedAt, m.startedAt, "startedAt")
             if m.hasInfusionMinutes { try f.within(m.infusionMinutes, 1...600, "infusionMinutes", unit: "minutes") }
             if m.hasDevices { try f.within(m.devices, 1...10, "devices", unit: "devices") }
         case let m as Ketamine_V1_VitalsRecorded:
             try f.text(m.sessionID, "sessionId")
-            try f.present(m.hasMeasuredAt, "measuredAt")
+            try f.moment(m.hasMeasuredAt, m.measuredAt, "measuredAt")
             try f.bloodPressure(m.hasBloodPressure, m.bloodPressure, "bloodPressure")
             try f.within(m.heartRate, 20...250, "heartRate", unit: "beats per minute")
             try f.within(m.spo2, 50...100, "spo2", unit: "percent")
@@ -181,20 +188,20 @@ enum Validator {
             try f.text(m.sideEffectID, "sideEffectId")
             try f.choice(m.kind, "kind")
             try f.choice(m.severity, "severity")
-            try f.present(m.hasOnsetAt, "onsetAt")
+            try f.moment(m.hasOnsetAt, m.onsetAt, "onsetAt")
         case let m as Ketamine_V1_SideEffectResolved:
             try f.text(m.sideEffectID, "sideEffectId")
-            try f.present(m.hasResolvedAt, "resolvedAt")
+            try f.moment(m.hasResolvedAt, m.resolvedAt, "resolvedAt")
         case let m as Ketamine_V1_PatientDischarged:
             try f.text(m.sessionID, "sessionId")
-            try f.present(m.hasDischargedAt, "dischargedAt")
+            try f.moment(m.hasDischargedAt, m.dischargedAt, "dischargedAt")
             try f.within(m.aldreteScore, 0...10, "aldreteScore", unit: "points")
         case let m as Ketamine_V1_SessionCancelled:
             try f.text(m.sessionID, "sessionId")
             try f.text(m.reason, "reason")
         case let m as Ketamine_V1_RemsMonitoringFormSubmitted:
             try f.text(m.sessionID, "sessionId")
-            try f.present(m.hasSubmittedAt, "submittedAt")
+            try f.moment(m.hasSubmittedAt, m.submittedAt, "submittedAt")
         case let m as Ketamine_V1_DrugWasted:
             try f.text(m.sessionID, "sessionId")
             try f.choice(m.drug, "drug")

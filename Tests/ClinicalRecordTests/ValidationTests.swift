@@ -19,7 +19,10 @@ struct ValidationTests {
     static let cases: [(String, String, String)] = [
         ("missing attribute", line(9) { o, _ in o["actorid"] = nil }, "actorid: is required"),
         ("empty attribute", line(9) { o, _ in o["subject"] = "" }, "subject: is required and must not be empty"),
-        ("time not RFC 3339", line(9) { o, _ in o["time"] = "yesterday" }, "time: must be an RFC 3339 time, not \"yesterday\""),
+        ("time not RFC 3339", line(9) { o, _ in o["time"] = "yesterday" }, "time: must be an RFC 3339 time from 1677-09-22T00:00:00Z to 2262-04-11T00:00:00Z, not \"yesterday\""),
+        // Found by tools/fuzz: a year outside 64 bits of nanoseconds overflowed and crashed the import.
+        ("time out of range", line(9) { o, _ in o["time"] = "1013-01-17T09:10:00Z" }, "time: must be an RFC 3339 time from 1677-09-22T00:00:00Z to 2262-04-11T00:00:00Z, not \"1013-01-17T09:10:00Z\""),
+        ("data time out of range", line(9) { _, d in d["startedAt"] = "9999-01-17T09:10:00Z" }, "data.startedAt: must be a time from 1677-09-22T00:00:00Z to 2262-04-11T00:00:00Z"),
         ("unknown type", line(9) { o, _ in o["type"] = "ketamine.v1.Teleported" }, "type: ketamine.v1.Teleported is not a known event type"),
         ("unknown attribute", line(9) { o, _ in o["mood"] = "good" }, "mood: is not an attribute of this interchange format"),
         ("unknown field in data", line(9) { _, d in d["bogus"] = 1 }, "data: bogus is not a field of DoseAdministered"),
