@@ -1,3 +1,4 @@
+import Glibc
 import LMDB
 
 /// Why the store refused or failed. Each case reads as one sentence that says what to do.
@@ -77,6 +78,8 @@ public enum EventStoreError: Error, Sendable, Hashable, CustomStringConvertible 
             reason
         case .corruptRecord(let sequence, let reason):
             "The record at sequence \(sequence) is damaged: \(reason)."
+        case .storage(let operation, let error) where error == .noSpace || error == .fileTooLarge || error.rawValue == EDQUOT:
+            "Could not \(operation): \(error); the disk (or the file size limit) is full. Nothing of this write was stored and everything stored before is intact: free space and try again."
         case .storage(let operation, let error):
             "Could not \(operation): \(error)."
         case .masterKeyRequired(let path):

@@ -24,7 +24,7 @@ struct Executable {
     /// the test's own.
     func run(_ arguments: [String], in directory: String? = nil, input: String? = nil, environment: [String: String] = [:]) throws -> Outcome {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.directory + "/" + name)
+        process.executableURL = URL(fileURLWithPath: name.hasPrefix("/") ? name : Self.directory + "/" + name)
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }

@@ -62,4 +62,39 @@ struct FaultTests {
             #expect(killedPartWay > 0, "no import was killed part way; the test proved nothing")
         }
     }
+
+    /// A full disk, made real with RLIMIT_FSIZE (no privileges needed, unlike a small tmpfs): the
+    /// writer gets EFBIG from the file system, as it would ENOSPC from a full one. The import
+    /// must fail with one sentence, write nothing, and leave every acknowledged event intact.
+    @Test(.timeLimit(.minutes(3)))
+    func aFullDiskRefusesTheWriteClearlyAndLosesNothingAcknowledged() throws {
+        try withTemporaryDirectory { directory in
+            let store = directory + "/store"
+            #expect(try records.run(["generate", "--store", store, "--patients", "5", "--months", "1", "--quiet"]).status == 0)
+            let acknowledged = try records.run(["export", "--store", store]).stdout
+            #expect(!acknowledged.isEmpty)
+            // A larger history of other patients, to import into the nearly full store.
+            let other = directory + "/other"
+            #expect(try records.run(["generate", "--store", other, "--patients", "60", "--seed", "99", "--quiet"]).status == 0)
+            let file = directory + "/more.ndjson"
+            try records.run(["export", "--store", other]).stdout.replacing("P-0", with: "Q-0").write(toFile: file, atomically: true, encoding: .utf8)
+
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: store + "/data.mdb")[.size] as? Int)
+            let blocks = size / 1024 + 256 // room for a quarter of a megabyte more, in 1 KiB blocks
+            // SIGXFSZ ignored, so the write fails with EFBIG instead of killing the process.
+            let full = try Executable(name: "/bin/bash").run([
+                "-c", "trap '' XFSZ; ulimit -f \(blocks); exec \"$0\" import --store \"$1\" \"$2\"",
+                Executable.directory + "/patient-records", store, file,
+            ])
+            #expect(full.status == 1)
+            #expect(full.stderr.contains("the disk (or the file size limit) is full. Nothing of this write was stored"), "\(full.stderr)")
+            #expect(!full.stderr.contains("Backtrac") && full.stderr.split(separator: "\n").count == 1)
+
+            #expect(try records.run(["verify", "--store", store]).status == 0)
+            #expect(try records.run(["export", "--store", store]).stdout == acknowledged)
+            // With room again, the same file lands whole.
+            #expect(try records.run(["import", "--store", store, file]).status == 0)
+            #expect(try records.run(["export", "--store", store]).stdout.hasPrefix(acknowledged))
+        }
+    }
 }
