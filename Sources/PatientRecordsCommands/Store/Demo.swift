@@ -55,5 +55,9 @@ struct Demo: AsyncParsableCommand {
         let report = try store.events.verify()
         print("")
         print(report.isIntact ? "Hash chain verified over \(report.eventsVerified) events." : "Verification failed: \(report.problem ?? "")")
+        if store.events.isSealed {
+            let keyFile = options.keyFile ?? ProcessInfo.processInfo.environment["PATIENT_RECORDS_KEY_FILE"] ?? store.defaultKeyFile
+            print("Payloads are sealed with a key per patient; the master key is in \(keyFile) (keep it apart from backups).")
+        }
     }
 }
