@@ -108,6 +108,15 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.measurement(heapGrowth, growth >> 20)
         }
 
+        Benchmark("Full replay, all projections, unsealed store, \(name) (reference)") { benchmark in
+            let store = try Fixtures.unsealedStore(scale)
+            let start = ContinuousClock.now
+            benchmark.startMeasurement()
+            let result = try allProjections(judgedAt: judgedAt).run(store)
+            benchmark.stopMeasurement()
+            rate(benchmark, events: result.through, since: start)
+        }
+
         Benchmark("Full replay, all projections, 1 worker, \(name)") { benchmark in
             let store = try Fixtures.store(scale)
             let start = ContinuousClock.now
@@ -128,14 +137,17 @@ let benchmarks: @Sendable () -> Void = {
 
         Benchmark("SQLite full replay, all projections, \(name) (reference)") { benchmark in
             let sqlite = try Fixtures.sqlite(scale)
+            let store = try Fixtures.store(scale)
             let start = ContinuousClock.now
             benchmark.startMeasurement()
+            // The same sealed records, opened with the store's keys as its own replay opens them.
+            let opener = try store.events.recordOpener()
             var voided = Set<String>()
-            try sqlite.forEachRecord(types: [ClinicalEventType.entryVoided.rawValue]) { record in
+            try sqlite.forEachRecord(types: [ClinicalEventType.entryVoided.rawValue], opener: opener) { record in
                 if let id = ClinicalReplay.voidedEventId(in: record) { voided.insert(id) }
             }
             let result = try allProjections(judgedAt: judgedAt).run(voided: voided) { body in
-                try sqlite.forEachRecord(body)
+                try sqlite.forEachRecord(opener: opener, body)
             }
             benchmark.stopMeasurement()
             rate(benchmark, events: result.through, since: start)

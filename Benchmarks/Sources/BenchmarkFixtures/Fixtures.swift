@@ -25,21 +25,33 @@ public enum Scale: String, Sendable, CaseIterable {
 public enum Fixtures {
     public static let root = ProcessInfo.processInfo.environment["PATIENT_RECORDS_BENCH_DIR"] ?? "/tmp/patient-records-bench"
 
-    private static let stores = Mutex<[Scale: PatientRecordStore]>([:])
+    private static let stores = Mutex<[String: PatientRecordStore]>([:])
 
-    /// The store of `scale`, generated (with snapshots) the first time. Open for the whole run.
+    /// The master key of every sealed fixture (a key file outside the stores, as in production).
+    public static var keyFile: String { root + "/master.key" }
+
+    /// The store of `scale`, sealed (as every new store is by default), generated with snapshots
+    /// the first time. Open for the whole run.
     public static func store(_ scale: Scale) throws -> PatientRecordStore {
+        try fixture(root + "/sealed-store-" + scale.rawValue, scale: scale, sealed: true)
+    }
+
+    /// The same history in a store created without sealing: the reference for what sealing costs.
+    public static func unsealedStore(_ scale: Scale) throws -> PatientRecordStore {
+        try fixture(root + "/store-" + scale.rawValue, scale: scale, sealed: false)
+    }
+
+    private static func fixture(_ path: String, scale: Scale, sealed: Bool) throws -> PatientRecordStore {
         try stores.withLock { stores in
-            if let open = stores[scale] { return open }
-            let path = root + "/store-" + scale.rawValue
+            if let open = stores[path] { return open }
             let marker = path + ".complete"
             if !FileManager.default.fileExists(atPath: marker) {
                 try? FileManager.default.removeItem(atPath: path)
                 try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-                let store = try PatientRecordStore.open(at: path, durable: false)
+                let store = try PatientRecordStore.open(at: path, durable: false, keyFile: keyFile, sealing: sealed)
                 var generator = ClinicGenerator(seed: 2026, patients: Scale.patients, months: scale.months)
                 generator.maintenance = true
-                let progress = TerminalProgress("Generating \(scale.rawValue)", total: Scale.patients)
+                let progress = TerminalProgress("Generating \(scale.rawValue)\(sealed ? ", sealed" : "")", total: Scale.patients)
                 for start in stride(from: 0, to: Scale.patients, by: 250) {
                     try store.importEvents((start..<min(start + 250, Scale.patients)).lazy.flatMap { generator.events(forPatient: $0) })
                     progress.update(start + 250)
@@ -49,16 +61,16 @@ public enum Fixtures {
                 _ = FileManager.default.createFile(atPath: marker, contents: Data())
             }
             // Default settings: durable commits.
-            let store = try PatientRecordStore.open(at: path)
+            let store = try PatientRecordStore.open(at: path, keyFile: keyFile)
             try store.refreshSnapshots(progress: TerminalProgress("Snapshots \(scale.rawValue)"))
-            stores[scale] = store
+            stores[path] = store
             return store
         }
     }
 
-    /// The same events in SQLite, built from the store the first time.
+    /// The same (sealed) records in SQLite, built from the store the first time.
     public static func sqlite(_ scale: Scale) throws -> SQLiteLog {
-        let path = root + "/sqlite-" + scale.rawValue + ".db"
+        let path = root + "/sqlite-sealed-" + scale.rawValue + ".db"
         let marker = path + ".complete"
         if !FileManager.default.fileExists(atPath: marker) {
             try? FileManager.default.removeItem(atPath: path)

@@ -6,11 +6,12 @@ import Foundation
 // Runs one replay of the 1M fixture outside the benchmark harness, for profilers:
 //   valgrind --tool=callgrind .build/release/replay-profile all 1
 //   perf record -g .build/release/replay-profile all
-// Arguments: all|narrow|state|compliance [partitions]
+// Arguments: all|narrow|state|compliance [partitions]; PROFILE_UNSEALED=1 replays the store
+// created without sealing.
 let arguments = CommandLine.arguments.dropFirst()
 let which = arguments.first ?? "all"
 let partitions = arguments.dropFirst().first.flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
-let store = try Fixtures.store(.oneMillion)
+let store = try ProcessInfo.processInfo.environment["PROFILE_UNSEALED"] == "1" ? Fixtures.unsealedStore(.oneMillion) : Fixtures.store(.oneMillion)
 var replay = ClinicalReplay()
 let judgedAt = ClinicalTime.parse("2030-01-01T00:00:00Z") ?? 0
 if which == "all" || which == "state" { _ = replay.add(PatientStateProjection()) }

@@ -38,7 +38,7 @@ struct StoreSealing: Sendable {
         case Self.tombstoneFormat: return .destroyed
         case Self.wrappedKeyFormat:
             do {
-                let box = try AES.GCM.SealedBox(combined: UnsafeRawBufferPointer(rebasing: stored[1...]))
+                let box = try PayloadOpener.sealedBox(UnsafeRawBufferPointer(rebasing: stored[1...]))
                 var context = Array("stream-key\0".utf8)
                 context.append(contentsOf: stream)
                 let raw = try AES.GCM.open(box, using: master.key, authenticating: context)
@@ -109,8 +109,7 @@ final class PayloadOpener {
         case .damaged: opened.payloadState = .keyDamaged
         case .key(let dataKey):
             do {
-                let box = try AES.GCM.SealedBox(combined: record.storedPayload)
-                let plain = try AES.GCM.open(box, using: dataKey, authenticating: record.sealContext)
+                let plain = try AES.GCM.open(try Self.sealedBox(record.storedPayload), using: dataKey, authenticating: Self.borrowed(record.sealContext))
                 if owned {
                     let storage = PlaintextStorage(plain)
                     opened.plaintext = UnsafeRawBufferPointer(rebasing: storage.bytes[0..<plain.count])
@@ -121,7 +120,7 @@ final class PayloadOpener {
                         scratch = .allocate(byteCount: max(plain.count, scratch.count * 2), alignment: 16)
                     }
                     let target = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<plain.count])
-                    plain.copyBytes(to: target)
+                    plain.withUnsafeBytes { target.copyMemory(from: $0) }
                     opened.plaintext = UnsafeRawBufferPointer(target)
                 }
                 opened.payloadState = .opened
@@ -139,6 +138,19 @@ final class PayloadOpener {
         if keys.count >= 65_536 { keys.removeAll(keepingCapacity: true) }
         keys[stream] = key
         return key
+    }
+
+    /// Bytes of the map as `Data` without copying them (the generic `DataProtocol` paths copy a
+    /// raw buffer byte by byte). Valid only while the bytes are: use it at once.
+    @inline(__always)
+    static func borrowed(_ bytes: UnsafeRawBufferPointer) -> Data {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return Data() }
+        return Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count, deallocator: .none)
+    }
+
+    /// A stored sealed payload as a sealed box, borrowed from the map (no copy).
+    static func sealedBox(_ stored: UnsafeRawBufferPointer) throws -> AES.GCM.SealedBox {
+        try AES.GCM.SealedBox(combined: borrowed(stored))
     }
 
     /// Forgets the cached key of `stream` (after it changed in this transaction).
@@ -249,5 +261,36 @@ final class SealingSession {
         try txn.put(StoreSealing.tombstone, forKey: streamBytes, in: sealing.keys)
         keys[stream] = nil
         opener.forget(stream)
+    }
+}
+
+/// Opens sealed records that come from outside the store's own reads (a copy of the records in
+/// another database, a reference measurement), with the data keys of one snapshot of the store.
+/// Not thread-safe: one per thread.
+public final class RecordOpener {
+    private let opener: PayloadOpener
+    private let directory: StreamKeyDirectory
+
+    init(sealing: StoreSealing, directory: StreamKeyDirectory) {
+        opener = PayloadOpener(sealing: sealing)
+        self.directory = directory
+    }
+
+    /// `record` with its payload opened; valid until the next call (a clear record as it is).
+    public func open(_ record: EventRecordView) -> EventRecordView {
+        guard record.isSealed else { return record }
+        return opener.open(record, owned: false) { stream, bytes in
+            directory.key(of: stream, streamBytes: bytes, sealing: opener.sealing)
+        }
+    }
+}
+
+extension EventStore {
+    /// An opener for records read elsewhere, with the data keys as they are now; `nil` for a
+    /// store without sealing.
+    public func recordOpener() throws -> RecordOpener? {
+        guard let sealing = layout.sealing else { return nil }
+        let directory = try read { reader in try sealing.directory(in: reader.txn) }
+        return RecordOpener(sealing: sealing, directory: directory)
     }
 }
