@@ -131,7 +131,7 @@ public final class PatientRecordStore: Sendable {
         } catch EventStoreError.versionConflict {
             throw ValidationError(field: "subject", reason: "patient \(patientId) was written to meanwhile; run forget again")
         } catch EventStoreError.streamKeyDestroyed {
-            throw ValidationError(field: "subject", reason: "patient \(patientId) was forgotten (their data key was destroyed); nothing more can be recorded for them")
+            throw ValidationError.forgotten(patientId)
         }
     }
 
@@ -156,7 +156,7 @@ public final class PatientRecordStore: Sendable {
         let event = try EventCodec.newEvent(for: input, type: type)
         if let sequence = try snapshot.sequence(ofEventId: input.id), let stored = try snapshot.record(at: sequence) {
             if stored.payloadState == .keyDestroyed {
-                throw ValidationError(field: "subject", reason: "patient \(stored.streamId) was forgotten (their data key was destroyed); nothing more can be recorded for them")
+                throw ValidationError.forgotten(stored.streamId)
             }
             guard stored.hasSameContent(as: event, stream: input.patientId) else {
                 throw ValidationError(field: "id", reason: "event \(input.id) is already stored (sequence \(sequence)) with other content")

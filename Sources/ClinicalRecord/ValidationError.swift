@@ -14,6 +14,11 @@ public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertibl
         self.reason = reason
     }
 
+    /// The refusal of anything more for a forgotten patient.
+    static func forgotten(_ patientId: String) -> ValidationError {
+        ValidationError(field: "subject", reason: "patient \(patientId) was forgotten (their data key was destroyed); nothing more can be recorded for them")
+    }
+
     public var description: String {
         (line.map { "line \($0): " } ?? "") + "\(field): \(reason)"
     }

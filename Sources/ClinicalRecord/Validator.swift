@@ -20,7 +20,7 @@ enum Validator {
             throw ValidationError(field: "subject", reason: "patient \(input.patientId) is not registered; record PatientRegistered first")
         }
         if version > 0, try References.exists(.forgotten, "", patient: input.patientId, in: snapshot) {
-            throw ValidationError(field: "subject", reason: "patient \(input.patientId) was forgotten (their data key was destroyed); nothing more can be recorded for them")
+            throw ValidationError.forgotten(input.patientId)
         }
         if let expected = input.expectedVersion, expected != version {
             throw ValidationError(field: "expectedversion", reason: "patient \(input.patientId) has \(version) events, not the \(expected) expected")

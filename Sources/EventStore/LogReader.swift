@@ -12,7 +12,7 @@ public struct LogReader: ~Copyable {
     init(txn: consuming ReadTransaction, layout: StoreLayout) {
         self.txn = txn
         self.layout = layout
-        opener = layout.sealing.map(PayloadOpener.init)
+        opener = layout.sealing.map { PayloadOpener(sealing: $0) }
     }
 
     /// `record` with its payload opened, owned by the view (a clear record as it is).

@@ -103,7 +103,7 @@ public enum ParallelReplay {
         let sealing = reader.layout.sealing
         if partitions.count == 1 {
             var only = partitions[0]
-            let opener = sealing.map(PayloadOpener.init)
+            let opener = sealing.map { PayloadOpener(sealing: $0) }
             try reader.forEachStoredRecord(from: range.from) { record in
                 guard record.sequence <= through else { return false }
                 if record.sequence & 0xFFFF == 0 { progress?(record.sequence) }
@@ -182,12 +182,10 @@ public enum ParallelReplay {
         private(set) var error: (any Error)?
         /// Opens sealed payloads with keys from the snapshot's directory; this thread's alone.
         private let opener: PayloadOpener?
-        private let directory: StreamKeyDirectory?
 
         init(partition: P, keys: (sealing: StoreSealing, directory: StreamKeyDirectory)?) {
             self.partition = partition
-            opener = keys.map { PayloadOpener(sealing: $0.sealing) }
-            directory = keys?.directory
+            opener = keys.map { PayloadOpener(sealing: $0.sealing, directory: $0.directory) }
         }
 
         /// Queues a batch, waiting while the queue is full; false once the worker has failed.
@@ -224,10 +222,8 @@ public enum ParallelReplay {
                         guard let record = EventRecordView(sequence: routed.sequence, bytes: routed.bytes) else {
                             throw EventStoreError.corruptRecord(sequence: routed.sequence, reason: "its header does not match its length")
                         }
-                        if let opener, let directory, record.isSealed {
-                            try partition.apply(opener.open(record, owned: false) { stream, bytes in
-                                directory.key(of: stream, streamBytes: bytes, sealing: opener.sealing)
-                            })
+                        if let opener, record.isSealed {
+                            try partition.apply(opener.open(record, owned: false))
                         } else {
                             try partition.apply(record)
                         }

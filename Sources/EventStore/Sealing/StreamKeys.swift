@@ -25,10 +25,9 @@ struct StoreSealing: Sendable {
     func newDataKey(stream: String) throws -> (SymmetricKey, [UInt8]) {
         let key = SymmetricKey(size: .bits256)
         let sealed = try key.withUnsafeBytes { raw in
-            try AES.GCM.seal(raw, using: master.key, authenticating: Self.wrappingContext(stream))
+            try AES.GCM.seal(raw, using: master.key, authenticating: Self.wrappingContext(stream.utf8))
         }
-        guard let combined = sealed.combined else { throw EventStoreError.invalidEvent("AES-GCM gave no combined form") }
-        return (key, [Self.wrappedKeyFormat] + Array(combined))
+        return (key, [Self.wrappedKeyFormat] + (try Self.combined(sealed)))
     }
 
     /// The data key in a `stream-keys` value, or why there is none.
@@ -39,9 +38,7 @@ struct StoreSealing: Sendable {
         case Self.wrappedKeyFormat:
             do {
                 let box = try PayloadOpener.sealedBox(UnsafeRawBufferPointer(rebasing: stored[1...]))
-                var context = Array("stream-key\0".utf8)
-                context.append(contentsOf: stream)
-                let raw = try AES.GCM.open(box, using: master.key, authenticating: context)
+                let raw = try AES.GCM.open(box, using: master.key, authenticating: Self.wrappingContext(stream))
                 return .key(SymmetricKey(data: raw))
             } catch {
                 return .damaged
@@ -50,21 +47,23 @@ struct StoreSealing: Sendable {
         }
     }
 
-    private static func wrappingContext(_ stream: String) -> [UInt8] {
-        Array("stream-key\0".utf8) + Array(stream.utf8)
+    /// The authenticated data of a wrapped key: it opens only as the key of its own stream.
+    private static func wrappingContext(_ stream: some Sequence<UInt8>) -> [UInt8] {
+        Array("stream-key\0".utf8) + Array(stream)
     }
 
-    /// What replaces a destroyed key: the same size, so LMDB overwrites the value in place and no
-    /// byte of the wrapped key stays in the live page.
+    private static func combined(_ box: AES.GCM.SealedBox) throws -> [UInt8] {
+        guard let combined = box.combined else { throw EventStoreError.invalidEvent("AES-GCM gave no combined form") }
+        return Array(combined)
+    }
+
+    /// What replaces a destroyed key: it tells a destroyed key from a stream that never had one,
+    /// and has the same size, so LMDB overwrites the value in place.
     static let tombstone: [UInt8] = [tombstoneFormat] + [UInt8](repeating: 0, count: wrappedKeySize - 1)
 
     /// Seals `payload` for the event `id` of `stream`.
     static func seal(_ payload: [UInt8], id: String, stream: String, key: SymmetricKey) throws -> [UInt8] {
-        let context = Array(id.utf8) + Array(stream.utf8)
-        guard let combined = try AES.GCM.seal(payload, using: key, authenticating: context).combined else {
-            throw EventStoreError.invalidEvent("AES-GCM gave no combined form")
-        }
-        return Array(combined)
+        try combined(AES.GCM.seal(payload, using: key, authenticating: Array(id.utf8) + Array(stream.utf8)))
     }
 }
 
@@ -84,10 +83,23 @@ enum StreamKey {
 /// Not thread-safe: each reader and each replay worker has its own.
 final class PayloadOpener {
     let sealing: StoreSealing
+    /// Where keys come from when no transaction may be used (replay workers).
+    private let directory: StreamKeyDirectory?
     private var keys: [String: StreamKey] = [:]
     private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
 
-    init(sealing: StoreSealing) { self.sealing = sealing }
+    init(sealing: StoreSealing, directory: StreamKeyDirectory? = nil) {
+        self.sealing = sealing
+        self.directory = directory
+    }
+
+    /// ``open(_:owned:resolve:)`` with the keys of this opener's directory. On a cached key it
+    /// touches nothing shared with other threads (no reference counting on shared objects).
+    func open(_ record: EventRecordView, owned: Bool) -> EventRecordView {
+        open(record, owned: owned) { [unowned self] stream, bytes in
+            directory?.key(of: stream, streamBytes: bytes, sealing: sealing) ?? .missing
+        }
+    }
 
     deinit { scratch.deallocate() }
 
@@ -163,7 +175,8 @@ final class PlaintextStorage {
 
     init(_ data: Data) {
         bytes = .allocate(byteCount: max(data.count, 1), alignment: 16)
-        data.copyBytes(to: bytes)
+        let target = bytes
+        data.withUnsafeBytes { target.copyMemory(from: $0) }
     }
 
     deinit { bytes.deallocate() }
@@ -269,19 +282,14 @@ final class SealingSession {
 /// Not thread-safe: one per thread.
 public final class RecordOpener {
     private let opener: PayloadOpener
-    private let directory: StreamKeyDirectory
 
     init(sealing: StoreSealing, directory: StreamKeyDirectory) {
-        opener = PayloadOpener(sealing: sealing)
-        self.directory = directory
+        opener = PayloadOpener(sealing: sealing, directory: directory)
     }
 
     /// `record` with its payload opened; valid until the next call (a clear record as it is).
     public func open(_ record: EventRecordView) -> EventRecordView {
-        guard record.isSealed else { return record }
-        return opener.open(record, owned: false) { stream, bytes in
-            directory.key(of: stream, streamBytes: bytes, sealing: opener.sealing)
-        }
+        opener.open(record, owned: false)
     }
 }
 
