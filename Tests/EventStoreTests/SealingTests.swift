@@ -118,6 +118,29 @@ struct SealingTests {
         }
     }
 
+    /// The event id and stream id are authenticated with the payload: a sealed payload copied
+    /// onto another event of the same patient (same key, same length) does not open there.
+    @Test func aSealedPayloadMovedToAnotherEventDoesNotOpen() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/store"
+            let key = MasterKey.generate()
+            let second: [UInt8]
+            do {
+                let store = try EventStore.open(at: path, options: Self.sealedOptions(key))
+                try await store.append([event("e-1", payload: "dose 40 mg"), event("e-2", payload: "dose 90 mg")], to: "patient-1")
+                second = try store.read { reader in Array(try #require(try reader.storedRecord(at: 2)).storedPayload) }
+                store.close()
+            }
+            try damageRecord(1, inStoreAt: path) { bytes in bytes.replaceSubrange((bytes.count - second.count)..., with: second) }
+            var options = Self.sealedOptions(key)
+            options.readOnly = true
+            let store = try EventStore.open(at: path, options: options)
+            let events = try store.events()
+            #expect(events[0].payloadState == .damaged && events[0].payload.isEmpty)
+            #expect(String(decoding: events[1].payload, as: UTF8.self) == "dose 90 mg")
+        }
+    }
+
     @Test func destroyingAStreamsKeyLeavesItsPayloadsUnreadableAndEverythingElseWhole() async throws {
         try await withStore(options: Self.sealedOptions()) { store, _ in
             try await store.append([event("a-1", payload: Self.secret), event("a-2")], to: "patient-a")
