@@ -26,7 +26,7 @@ private func setUp() -> PatientRecordStore {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzImport(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let store = setUp()
-    FileManager.default.createFile(atPath: inputFile, contents: Data(bytes: data, count: size))
+    _ = FileManager.default.createFile(atPath: inputFile, contents: Data(bytes: data, count: size))
     let head = try! store.events.head()
     do {
         _ = try store.importEvents(fromFile: inputFile, quiet: true)
