@@ -26,7 +26,7 @@ extension LogReader {
             try opener.key(of: stream, streamBytes: bytes) { _, bytes in try opener.sealing.key(of: bytes, in: txn) }
         }
         guard case .key(let dataKey) = found,
-              let box = try? AES.GCM.SealedBox(combined: stored),
+              let box = try? PayloadOpener.sealedBox(stored),
               let plain = try? AES.GCM.open(box, using: dataKey, authenticating: key) else { return nil }
         return Array(plain)
     }
