@@ -15,10 +15,11 @@ public struct LogReader: ~Copyable {
         opener = layout.sealing.map { PayloadOpener(sealing: $0) }
     }
 
-    /// `record` with its payload opened, owned by the view (a clear record as it is).
-    func opened(_ record: EventRecordView) throws -> EventRecordView {
+    /// `record` with its payload opened (a clear record as it is): owned by the view, or, when not
+    /// `owned`, valid until the next record this reader opens.
+    func opened(_ record: EventRecordView, owned: Bool = true) throws -> EventRecordView {
         guard let opener, record.isSealed else { return record }
-        return try opener.open(record, owned: true) { _, bytes in try opener.sealing.key(of: bytes, in: txn) }
+        return try opener.open(record, owned: owned) { _, bytes in try opener.sealing.key(of: bytes, in: txn) }
     }
 
     /// The sequence of the last event in this snapshot (0 when the log is empty).

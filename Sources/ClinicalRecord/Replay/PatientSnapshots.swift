@@ -71,9 +71,12 @@ extension PatientRecordStore {
                 let result = try replay.run(reader, progress: progress)
                 return (checkpoint, head, Array(result.states(of: handle).values), result.eventsApplied)
             }
-            // Catching up: the patients with new events, from their snapshots.
+            // Catching up: the patients with new events, from their snapshots. Only voids are read
+            // past their headers, so only their payloads are opened.
             var touched = TouchedPatients()
-            touched = try ParallelReplay.run(reader, range: ReplayRange(from: checkpoint + 1, through: head), partitions: [touched])[0]
+            touched = try ParallelReplay.run(
+                reader, range: ReplayRange(from: checkpoint + 1, through: head, payloadTypes: EventTypeSet([ClinicalEventType.entryVoided.rawValue])),
+                partitions: [touched])[0]
             var seeds: [String: PatientStateBuilder] = [:]
             var rebuilt: [PatientStateBuilder] = []
             for patient in touched.patients {

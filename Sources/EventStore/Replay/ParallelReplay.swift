@@ -52,11 +52,21 @@ public struct ReplayRange: Sendable {
     public var through: UInt64
     /// The type codes handed to partitions; others are skipped on their header alone.
     public var types: EventTypeSet
+    /// The types whose payloads the partitions read; a sealed payload of another type is handed
+    /// over unopened (its header alone is read). `nil`: every routed type.
+    public var payloadTypes: EventTypeSet?
 
-    public init(from: UInt64 = 1, through: UInt64 = .max, types: EventTypeSet = .all) {
+    public init(from: UInt64 = 1, through: UInt64 = .max, types: EventTypeSet = .all, payloadTypes: EventTypeSet? = nil) {
         self.from = from
         self.through = through
         self.types = types
+        self.payloadTypes = payloadTypes
+    }
+
+    /// Whether `record`'s payload must be opened before a partition sees it.
+    @inline(__always)
+    func opens(_ record: EventRecordView) -> Bool {
+        record.isSealed && (payloadTypes?.contains(record.type) ?? true)
     }
 }
 
@@ -103,16 +113,11 @@ public enum ParallelReplay {
         let sealing = reader.layout.sealing
         if partitions.count == 1 {
             var only = partitions[0]
-            let opener = sealing.map { PayloadOpener(sealing: $0) }
             try reader.forEachStoredRecord(from: range.from) { record in
                 guard record.sequence <= through else { return false }
                 if record.sequence & 0xFFFF == 0 { progress?(record.sequence) }
                 guard range.types.contains(record.type) else { return true }
-                if let opener, record.isSealed {
-                    try only.apply(opener.open(record, owned: false) { _, bytes in try opener.sealing.key(of: bytes, in: reader.txn) })
-                } else {
-                    try only.apply(record)
-                }
+                try only.apply(range.opens(record) ? reader.opened(record, owned: false) : record)
                 return true
             }
             progress?(through)
@@ -120,7 +125,7 @@ public enum ParallelReplay {
         }
 
         let keys = try sealing.map { (sealing: $0, directory: try $0.directory(in: reader.txn)) }
-        let workers = partitions.indices.map { Worker(partition: partitions[$0], keys: keys) }
+        let workers = partitions.indices.map { Worker(partition: partitions[$0], range: range, keys: keys) }
         let done = DispatchGroup()
         for worker in workers {
             done.enter()
@@ -182,9 +187,11 @@ public enum ParallelReplay {
         private(set) var error: (any Error)?
         /// Opens sealed payloads with keys from the snapshot's directory; this thread's alone.
         private let opener: PayloadOpener?
+        private let range: ReplayRange
 
-        init(partition: P, keys: (sealing: StoreSealing, directory: StreamKeyDirectory)?) {
+        init(partition: P, range: ReplayRange, keys: (sealing: StoreSealing, directory: StreamKeyDirectory)?) {
             self.partition = partition
+            self.range = range
             opener = keys.map { PayloadOpener(sealing: $0.sealing, directory: $0.directory) }
         }
 
@@ -222,7 +229,7 @@ public enum ParallelReplay {
                         guard let record = EventRecordView(sequence: routed.sequence, bytes: routed.bytes) else {
                             throw EventStoreError.corruptRecord(sequence: routed.sequence, reason: "its header does not match its length")
                         }
-                        if let opener, record.isSealed {
+                        if let opener, range.opens(record) {
                             try partition.apply(opener.open(record, owned: false))
                         } else {
                             try partition.apply(record)
