@@ -31,7 +31,7 @@ struct AccessOptions: ParsableArguments {
     ]
 
     var actorId: String {
-        actor ?? ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "uid-\(getuid())"
+        actor ?? operatingSystemUser
     }
 
     /// Records that `patient`'s record was read, before it is shown.
@@ -44,6 +44,11 @@ struct AccessOptions: ParsableArguments {
             source: "urn:patient-records:cli", patientId: patient, time: ClinicalTime.now,
             actorId: actorId, actorRole: ActorRole(rawValue: role) ?? .auditor, message: access))
     }
+}
+
+/// Who runs the command, when `--actor` does not say: the OS user.
+var operatingSystemUser: String {
+    ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "uid-\(getuid())"
 }
 
 /// Checks an `--as-of` value: an RFC 3339 recorded time or a sequence number.

@@ -59,7 +59,7 @@ struct Forget: AsyncParsableCommand {
                 throw ArgumentParser.ValidationError("Not confirmed; nothing was forgotten.")
             }
         }
-        let actorId = actor ?? ProcessInfo.processInfo.environment["USER"] ?? "uid-\(getuid())"
+        let actorId = actor ?? operatingSystemUser
         let recorded = try await store.forget(
             id, reason: reason, actorId: actorId, actorRole: ActorRole(rawValue: role) ?? .admin,
             source: "urn:patient-records:cli")
