@@ -1,13 +1,19 @@
 import Foundation
 
-/// The shared sample history of the specification (`../shared/examples/clinic-sample.ndjson`)
-/// and ways to derive scenarios from it line by line.
+/// The sample histories kept in the repository (`Tests/Fixtures/`) and ways to derive scenarios
+/// from them line by line.
 public enum Sample {
-    public static let path: String = {
+    /// `Tests/Fixtures/`, found from this file's own path.
+    public static let fixtures: String = {
         var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<4 { url.deleteLastPathComponent() }
-        return url.deletingLastPathComponent().appendingPathComponent("shared/examples/clinic-sample.ndjson").path
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.appendingPathComponent("Fixtures").path
     }()
+
+    /// The v1 sample: five patients recorded before the v1.1 fields, with `clinic-sample.expected.json`.
+    public static let path = fixtures + "/clinic-sample.ndjson"
+    /// The v2 sample: eight patients with the v1.1 fields, with `clinic-sample-v2.expected.json`.
+    public static let v2Path = fixtures + "/clinic-sample-v2.ndjson"
 
     public static let lines: [String] = (try? String(contentsOfFile: path, encoding: .utf8))?
         .split(separator: "\n").map(String.init) ?? []
