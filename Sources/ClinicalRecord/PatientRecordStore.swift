@@ -98,8 +98,8 @@ public final class PatientRecordStore: Sendable {
                 return Recorded(sequence: position.sequence, streamVersion: position.streamVersion, wasAlreadyStored: position.wasAlreadyStored)
             } catch EventStoreError.versionConflict {
                 continue
-            } catch EventStoreError.duplicateEventId(let id, let sequence) {
-                throw ValidationError(field: "id", reason: "event \(id) is already stored (sequence \(sequence)) with other content")
+            } catch let error as EventStoreError where error.code == .duplicateEventId {
+                throw ValidationError(field: "id", reason: "event \(error.eventId ?? input.id) is already stored (sequence \(error.sequence ?? 0)) with other content")
             }
         }
         throw ValidationError(field: "subject", reason: "patient \(input.patientId) is being written too busily to record this event; try again")

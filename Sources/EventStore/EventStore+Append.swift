@@ -1,4 +1,5 @@
 import Dispatch
+import LMDB
 
 extension EventStore {
     /// Appends `events` to `stream`, all or nothing, and returns once they are durable.
@@ -38,7 +39,7 @@ extension EventStore {
         }
         done.wait()
         // The writer always completes a submitted request before signalling.
-        guard let result = outcome.result else { throw EventStoreError.closed }
+        guard let result = outcome.result else { throw EventStoreError.closed(path: path) }
         return try result.get()[0]
     }
 
@@ -48,16 +49,35 @@ extension EventStore {
     ///
     /// - Throws: ``EventStoreError/notSealed(path:)`` for a store without sealing,
     ///   ``EventStoreError/streamKeyDestroyed(stream:)`` when the key is gone already.
+    ///
+    /// LMDB writes a changed page to a new place and frees the old one, so the wrapped key would
+    /// live on in a free page until LMDB reuses it. Once the destroying commit is durable, one
+    /// more commit moves both meta pages past it, and every copy of the wrapped key left in free
+    /// pages is overwritten with zeros and flushed: the live file keeps no usable copy.
     @discardableResult
     public func destroyKey(ofStream stream: String, recording events: [NewEvent], expectedVersion: ExpectedVersion = .any, indexEntries: [IndexEntry] = []) async throws -> AppendResult {
         guard layout.sealing != nil else { throw EventStoreError.notSealed(path: path) }
         var part = StreamAppend(stream: stream, events: events, expectedVersion: expectedVersion, indexEntries: indexEntries)
         part.destroysKey = true
-        return try await appendAtomically([part])[0]
+        var result = try await appendAtomically([part])[0]
+        if let wrapped = result.destroyedKey {
+            result.destroyedKey = nil
+            try wipeStaleCopies(of: wrapped)
+        }
+        return result
     }
 
-    /// Whether this store seals payloads.
-    public var isSealed: Bool { layout.sealing != nil }
+    /// Overwrites the copies of `bytes` that LMDB's copy-on-write left in free pages.
+    func wipeStaleCopies(of bytes: [UInt8]) throws {
+        do {
+            try environment.write { txn in
+                try txn.put(Bytes.bigEndian(UInt64(Clock.nanosecondsSinceEpoch())), forKey: StoreLayout.MetaKey.maintenance, in: layout.meta)
+            }
+            try environment.overwriteFreePages(containing: bytes)
+        } catch {
+            throw EventStoreError.wrap(error, operation: "overwrite the destroyed key's old pages", path: path)
+        }
+    }
 
     private func acceptingWriter(for parts: [StreamAppend]) throws -> GroupCommitWriter {
         guard let writer = appendWriter else { throw EventStoreError.readOnly(path: path) }
@@ -68,7 +88,8 @@ extension EventStore {
     /// Refuses what the log cannot store, before it reaches the writer.
     static func validate(_ parts: [StreamAppend]) throws {
         guard !parts.isEmpty else { throw EventStoreError.invalidEvent("An append needs at least one event.") }
-        var ids = Set<String>()
+        // Ids are bytes: two spellings of one text (NFC and NFD) are two ids, as in LMDB's keys.
+        var ids = Set<[UInt8]>()
         for part in parts {
             try checkIdentifier(part.stream, named: "stream id")
             guard !part.stream.utf8.contains(0) else {
@@ -89,7 +110,7 @@ extension EventStore {
                 guard event.flags & EventRecordLayout.sealedFlag == 0 else {
                     throw EventStoreError.invalidEvent("Event \(event.id) sets flag bit 7, which the store keeps for sealed payloads.")
                 }
-                guard ids.insert(event.id).inserted else {
+                guard ids.insert(Array(event.id.utf8)).inserted else {
                     throw EventStoreError.invalidEvent("Event id \(event.id) appears twice in one append.")
                 }
             }

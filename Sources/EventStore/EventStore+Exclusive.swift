@@ -58,7 +58,7 @@ extension EventStore {
         do {
             let result = try environment.write { txn in
                 var appender = ExclusiveAppender(
-                    txn: WriteTransaction(borrowing: txn.handle), writer: writer,
+                    txn: WriteTransaction(borrowing: txn), writer: writer,
                     tail: try LogTail(layout: layout, txn: txn), now: Clock.nanosecondsSinceEpoch(),
                     session: layout.sealing.map(SealingSession.init))
                 let start = appender.tail
@@ -69,7 +69,7 @@ extension EventStore {
             commits.notify()
             return result
         } catch {
-            throw EventStoreError.wrap(error, operation: "write to the store")
+            throw EventStoreError.wrap(error, operation: "write to the store", path: path)
         }
     }
 }

@@ -1,78 +1,159 @@
 import LMDB
 
-/// What ``EventStore/verify()`` found.
+/// What ``EventStore/verify(expecting:)`` found.
 public struct VerificationReport: Sendable, Hashable {
     /// The number of records that verified.
     public let eventsVerified: UInt64
     /// The first sequence that does not verify, or `nil` when the whole log does.
     public let firstBadSequence: UInt64?
-    /// Why that sequence does not verify.
+    /// Why that sequence (or the log) does not verify.
     public let problem: String?
+    /// The last record verified and its chain hash: publish it (a printed report, a copy
+    /// elsewhere) and ``EventStore/verify(expecting:)`` proves later that nothing up to it was
+    /// rewritten.
+    public let head: ChainHead?
+    /// Whether the head's seal was checked with the master key (a sealed store opened with its key).
+    public let headSealChecked: Bool
 
     public var isIntact: Bool { firstBadSequence == nil && problem == nil }
+}
+
+/// A sequence and the chain hash of the record there, written `HEX@SEQUENCE`.
+public struct ChainHead: Sendable, Hashable, CustomStringConvertible {
+    public let sequence: UInt64
+    /// SHA-256, 32 bytes.
+    public let hash: [UInt8]
+
+    public init(sequence: UInt64, hash: [UInt8]) {
+        self.sequence = sequence
+        self.hash = hash
+    }
+
+    /// Parses `HEX@SEQUENCE` (64 hexadecimal digits, then a sequence number).
+    public init?(_ text: String) {
+        let parts = text.split(separator: "@")
+        guard parts.count == 2, let sequence = UInt64(parts[1]), sequence > 0, parts[0].utf8.count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        var digits = parts[0].makeIterator()
+        while let high = digits.next(), let low = digits.next() {
+            guard let value = UInt8(String([high, low]), radix: 16) else { return nil }
+            bytes.append(value)
+        }
+        self.init(sequence: sequence, hash: bytes)
+    }
+
+    public var description: String { Bytes.hex(hash) + "@" + String(sequence) }
+}
+
+/// Recomputes the hash chain record by record: what ``EventStore/verify(expecting:)`` and a replay
+/// that checks the chain as it goes (in the same pass) share.
+public struct ChainCheck: Sendable {
+    private var previous = LogTail.genesisHash
+    /// The sequence the next record must have.
+    public private(set) var expected: UInt64 = 1
+
+    public init() {}
+
+    /// The chain hash of the last record checked.
+    public var lastHash: [UInt8] { previous }
+
+    /// Why the record does not follow the chain, or `nil` when it does (and is then the last checked).
+    public mutating func check(sequence: UInt64, bytes: UnsafeRawBufferPointer) -> String? {
+        guard sequence == expected else {
+            return sequence > expected ? "the log jumps from sequence \(expected - 1) to \(sequence)" : "sequence \(sequence) comes after \(expected - 1)"
+        }
+        guard let record = EventRecordView(sequence: sequence, bytes: bytes) else {
+            return "its header does not match its length or format version"
+        }
+        let computed = previous.withUnsafeBytes { record.computeChainHash(after: $0) }
+        guard computed.elementsEqual(record.chainHash) else {
+            return "its chain hash does not match its bytes and the previous record"
+        }
+        previous = Array(record.chainHash)
+        expected += 1
+        return nil
+    }
 }
 
 extension EventStore {
     /// Recomputes the hash chain from the first event and checks every record's structure, that
     /// sequences run from 1 without a gap, that the stream and id indexes point back at each
-    /// record, and that the head in `meta` is the last record.
+    /// record and hold nothing else, and that the head in `meta` is the last record. In a sealed
+    /// store opened with its key, it also checks the head's seal, which no one without the master
+    /// key can make for a rewritten log.
     ///
     /// Runs on one snapshot; writers go on meanwhile.
-    public func verify() throws -> VerificationReport {
+    ///
+    /// - Parameter anchor: a head published earlier: the record at its sequence must still carry
+    ///   its chain hash, which proves that nothing up to it was rewritten, with or without a key.
+    public func verify(expecting anchor: ChainHead? = nil) throws -> VerificationReport {
         try read { reader in
-            var previous = LogTail.genesisHash
-            var expected: UInt64 = 1
+            var chain = ChainCheck()
             var problem: (UInt64, String)?
+            var anchorSeen = false
             try reader.txn.withCursor(on: layout.events) { cursor in
                 var entry = try cursor.first()
                 while let current = entry {
                     guard let sequence = Bytes.uint64(bigEndian: current.key) else {
-                        problem = (expected, "a key in the events database is not an 8-byte sequence")
+                        problem = (chain.expected, "a key in the events database is not an 8-byte sequence")
                         return
                     }
-                    guard sequence == expected else {
-                        problem = (expected, "the log jumps from sequence \(expected - 1) to \(sequence)")
+                    var reason = chain.check(sequence: sequence, bytes: current.value)
+                    if reason == nil { reason = try checkIndexes(sequence: sequence, bytes: current.value, reader: reader) }
+                    if let reason {
+                        problem = (min(sequence, chain.expected), reason)
                         return
                     }
-                    if let reason = try check(sequence: sequence, bytes: current.value, previousHash: previous, reader: reader) {
-                        problem = (sequence, reason)
-                        return
+                    if let anchor, anchor.sequence == sequence {
+                        anchorSeen = true
+                        guard chain.lastHash == anchor.hash else {
+                            problem = (sequence, "it does not carry the chain hash published for it (\(anchor)): the log was rewritten up to there")
+                            return
+                        }
                     }
-                    previous = Array(current.value[40..<72])
-                    expected += 1
                     entry = try cursor.next()
                 }
             }
-            if let (sequence, reason) = problem {
-                return VerificationReport(eventsVerified: sequence - 1, firstBadSequence: sequence, problem: reason)
+            let verified = chain.expected - 1
+            let head = verified > 0 ? ChainHead(sequence: verified, hash: chain.lastHash) : nil
+            func report(_ bad: UInt64?, _ reason: String?, sealChecked: Bool = false) -> VerificationReport {
+                VerificationReport(eventsVerified: bad.map { $0 - 1 } ?? verified, firstBadSequence: bad, problem: reason,
+                                   head: bad == nil ? head : nil, headSealChecked: sealChecked)
             }
-            let verified = expected - 1
-            let head = try reader.txn.value(forKey: StoreLayout.MetaKey.headSequence, in: layout.meta).flatMap { Bytes.uint64(bigEndian: $0) } ?? 0
+            if let (sequence, reason) = problem { return report(sequence, reason) }
+            if let anchor, !anchorSeen {
+                return report(nil, "the log ends at sequence \(verified), before the published head \(anchor)")
+            }
+            // Every index entry belongs to a record: equal counts, each record's entries found.
+            for (database, name) in [(layout.streams, "stream index"), (layout.eventIds, "event id index")] {
+                let entries = try reader.txn.count(of: database)
+                if entries != Int(verified) {
+                    return report(nil, "the \(name) holds \(entries) entries for \(verified) events")
+                }
+            }
+            let storedHead = try reader.txn.value(forKey: StoreLayout.MetaKey.headSequence, in: layout.meta).flatMap { Bytes.uint64(bigEndian: $0) } ?? 0
             let chainHead = try reader.txn.bytes(forKey: StoreLayout.MetaKey.chainHead, in: layout.meta) ?? LogTail.genesisHash
-            if head != verified || chainHead != previous {
-                return VerificationReport(eventsVerified: verified, firstBadSequence: nil,
-                                          problem: "the head recorded in meta (sequence \(head)) does not match the last record (sequence \(verified))")
+            if storedHead != verified || chainHead != chain.lastHash {
+                return report(nil, "the head recorded in meta (sequence \(storedHead)) does not match the last record (sequence \(verified))")
             }
-            return VerificationReport(eventsVerified: verified, firstBadSequence: nil, problem: nil)
+            guard let sealing = layout.sealing, layout.formatVersion >= 2, verified > 0 else { return report(nil, nil) }
+            let seal = try reader.txn.bytes(forKey: StoreLayout.MetaKey.headSeal, in: layout.meta)
+            guard seal == sealing.headSeal(sequence: verified, chainHash: chain.lastHash) else {
+                return report(nil, "the seal of the head (sequence \(verified)) does not match: the log was rewritten by someone without the master key")
+            }
+            return report(nil, nil, sealChecked: true)
         }
     }
 
-    /// Why the record does not verify, or `nil` when it does.
-    private func check(sequence: UInt64, bytes: UnsafeRawBufferPointer, previousHash: [UInt8], reader: borrowing LogReader) throws -> String? {
-        guard let record = EventRecordView(sequence: sequence, bytes: bytes) else {
-            return "its header does not match its length or format version"
-        }
-        let computed = previousHash.withUnsafeBytes { record.computeChainHash(after: $0) }
-        guard computed.elementsEqual(record.chainHash) else {
-            return "its chain hash does not match its bytes and the previous record"
-        }
-        let stream = record.streamId
-        let indexed = try reader.txn.value(forKey: StoreLayout.streamKey(stream, version: record.streamVersion), in: layout.streams)
+    /// Why the record's index entries do not point back at it, or `nil` when they do.
+    private func checkIndexes(sequence: UInt64, bytes: UnsafeRawBufferPointer, reader: borrowing LogReader) throws -> String? {
+        guard let record = EventRecordView(sequence: sequence, bytes: bytes) else { return nil }
+        let indexed = try reader.txn.value(forKey: StoreLayout.streamKey(record.streamIdBytes, version: record.streamVersion), in: layout.streams)
             .flatMap { Bytes.uint64(bigEndian: $0) }
         guard indexed == sequence else {
-            return "the stream index of \(stream) version \(record.streamVersion) does not point at it"
+            return "the stream index of \(record.streamId) version \(record.streamVersion) does not point at it"
         }
-        guard try reader.sequence(ofEventId: record.id) == sequence else {
+        guard try reader.txn.value(forKey: record.idBytes, in: layout.eventIds).flatMap({ Bytes.uint64(bigEndian: $0) }) == sequence else {
             return "the event id index does not point at it"
         }
         return nil

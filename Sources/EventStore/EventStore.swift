@@ -36,11 +36,15 @@ public final class EventStore: Sendable {
         /// Named indexes the application keeps beside the log (``StreamAppend/indexEntries``).
         public var indexes: [String] = []
         /// Where the master key comes from. A new store seals its payloads when this is set; a
-        /// sealed store cannot be opened without it. `nil` creates a store without sealing.
+        /// sealed store cannot be opened without it (but see ``withoutMasterKey``). `nil` creates
+        /// a store without sealing.
         public var masterKey: MasterKeySource?
         /// Whether a new store seals its payloads (when ``masterKey`` is set). An existing
         /// store keeps the choice it was created with.
         public var sealsNewStore = true
+        /// Open a sealed store read-only without its master key: headers, the hash chain and the
+        /// structure can be read and verified; payloads read back as ``PayloadState/sealed``.
+        public var withoutMasterKey = false
 
         public init(readOnly: Bool = false, durable: Bool = true) {
             self.readOnly = readOnly
@@ -53,6 +57,8 @@ public final class EventStore: Sendable {
     public let options: Options
     /// The store's identity, chosen when it was created (32 hex digits).
     public let storeId: String
+    /// Whether the store seals its payloads (whether or not it was opened with its key).
+    public let isSealed: Bool
 
     let environment: Environment
     let layout: StoreLayout
@@ -62,26 +68,27 @@ public final class EventStore: Sendable {
 
     private static let openStores = Mutex<Set<String>>([])
 
-    private init(path: String, openKey: String, options: Options, environment: Environment, layout: StoreLayout, storeId: String) {
+    private init(path: String, openKey: String, options: Options, environment: Environment, opened: OpenedLayout) {
         self.path = path
         self.openKey = openKey
         self.options = options
         self.environment = environment
-        self.layout = layout
-        self.storeId = storeId
+        self.layout = opened.layout
+        self.storeId = Bytes.hex(opened.storeId)
+        self.isSealed = opened.isSealed
         if options.readOnly {
             appendWriter = nil
         } else {
             let logWriter = LogWriter(layout: layout)
             let commits = self.commits
-            appendWriter = GroupCommitWriter(name: "event-store-writer") { requests in
+            appendWriter = GroupCommitWriter(name: "event-store-writer", path: path) { requests in
                 let result = Result { () throws -> [Result<[AppendResult], EventStoreError>] in
                     try environment.write { txn in
                         try logWriter.commit(requests, in: txn, now: Clock.nanosecondsSinceEpoch())
                     }
                 }
                 commits.notify()
-                return result.mapError { EventStoreError.wrap($0, operation: "append to the store") }
+                return result.mapError { EventStoreError.wrap($0, operation: "append to the store", path: path) }
             }
         }
     }
@@ -92,35 +99,52 @@ public final class EventStore: Sendable {
     }
 
     /// Opens the store in the directory `path`, creating the directory and the store unless
-    /// read-only. Refuses a file where the directory should be, a directory it may not use, an
-    /// LMDB environment that is no event store, and a store of another format version.
+    /// read-only.
+    ///
+    /// A new store is created only in a new or empty directory, in one transaction, so that a
+    /// data file either holds a whole store or nothing ever committed. A directory holding a
+    /// data file that does not open as a store (damaged, truncated, something else's) is refused
+    /// and left as it is: it is never initialised again.
+    ///
+    /// - Throws: ``EventStoreError`` for a file where the directory should be, a directory it may
+    ///   not use or that holds something else, a damaged store, a store of another format
+    ///   version, and a sealed store without its master key.
     public static func open(at path: String, options: Options = Options()) throws -> EventStore {
-        try prepareDirectory(path, options: options)
+        let preparation = try prepareDirectory(path, options: options)
         let openKey = (path as NSString).resolvingSymlinksInPath
         let claimed = openStores.withLock { $0.insert(openKey).inserted }
         guard claimed else { throw EventStoreError.alreadyOpen(path: path) }
+        var created = false
         do {
-            var envOptions = Environment.Options()
-            envOptions.readOnly = options.readOnly
-            envOptions.durable = options.durable
-            envOptions.mapSize = options.initialMapSize
-            envOptions.maxDatabases = 32
-            let environment: Environment
-            do {
-                environment = try Environment(path: path, options: envOptions)
-            } catch .permissionDenied {
-                throw EventStoreError.permissionDenied(path: path)
-            } catch .invalid, .versionMismatch {
-                throw EventStoreError.notAnEventStore(path: path)
-            } catch {
-                throw EventStoreError.storage(operation: "open the store at \(path)", error)
+            let environment = try openEnvironment(path, options: options)
+            let opened: OpenedLayout
+            if environment.isEmpty {
+                // Nothing was ever committed: a new data file, or one whose creation was interrupted.
+                guard !options.readOnly else { throw EventStoreError.noStore(path: path) }
+                if case .existing = preparation, try !onlyLMDBFiles(in: path) { throw EventStoreError.directoryNotEmpty(path: path) }
+                opened = try createStore(environment, path: path, options: options)
+                created = true
+            } else {
+                opened = try openExisting(environment, path: path, options: options)
             }
-            let (layout, storeId) = try openLayout(environment, path: path, options: options)
-            return EventStore(path: path, openKey: openKey, options: options, environment: environment, layout: layout, storeId: storeId)
+            return EventStore(path: path, openKey: openKey, options: options, environment: environment, opened: opened)
         } catch {
             _ = openStores.withLock { $0.remove(openKey) }
+            // A creation that failed (a full disk, say) leaves nothing that could pass for a store.
+            if case .new(let madeDirectory) = preparation, !created {
+                for file in ["data.mdb", "lock.mdb"] { unlink(path + "/" + file) }
+                if madeDirectory { rmdir(path) }
+            }
             throw error
         }
+    }
+
+    /// What the directory holds before the store is opened.
+    private enum Preparation {
+        /// A data file is there: it must open as a store.
+        case existing
+        /// An empty or new directory (`true` when this call made it).
+        case new(madeDirectory: Bool)
     }
 
     /// A store others can write is not a record anyone can vouch for: the directory and its
@@ -136,7 +160,12 @@ public final class EventStore: Sendable {
         }
     }
 
-    private static func prepareDirectory(_ path: String, options: Options) throws {
+    private static func onlyLMDBFiles(in path: String) throws -> Bool {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        return entries.allSatisfy { $0 == "data.mdb" || $0 == "lock.mdb" }
+    }
+
+    private static func prepareDirectory(_ path: String, options: Options) throws -> Preparation {
         var isDirectory: ObjCBool = false
         let manager = FileManager.default
         if manager.fileExists(atPath: path, isDirectory: &isDirectory) {
@@ -144,11 +173,18 @@ public final class EventStore: Sendable {
             guard manager.isReadableFile(atPath: path), manager.isExecutableFile(atPath: path) else {
                 throw EventStoreError.permissionDenied(path: path)
             }
-            if options.readOnly && !manager.fileExists(atPath: path + "/data.mdb") {
-                throw EventStoreError.noStore(path: path)
-            }
             try refuseWritableByOthers(path)
-            return
+            var status = stat()
+            if stat(path + "/data.mdb", &status) == 0 {
+                // LMDB would take an empty data file for a new one; a store's never is.
+                guard status.st_size > 0 else {
+                    throw EventStoreError.damaged(path: path, reason: "its data file data.mdb is empty (0 bytes)")
+                }
+                return .existing
+            }
+            guard !options.readOnly else { throw EventStoreError.noStore(path: path) }
+            guard try onlyLMDBFiles(in: path) else { throw EventStoreError.directoryNotEmpty(path: path) }
+            return .new(madeDirectory: false)
         }
         guard !options.readOnly else { throw EventStoreError.noStore(path: path) }
         do {
@@ -157,74 +193,214 @@ public final class EventStore: Sendable {
             throw EventStoreError.permissionDenied(path: path)
         } catch let error as CocoaError where error.code == .fileWriteFileExists {
             throw EventStoreError.notADirectory(path: path)
+        } catch let error as CocoaError where error.code == .fileWriteOutOfSpace {
+            throw EventStoreError.storage(operation: "create the store directory \(path)", .noSpace, path: path)
         } catch {
-            throw EventStoreError.invalidEvent("Could not create the store directory \(path): \(error.localizedDescription)")
+            throw EventStoreError(code: .storage, message: "Could not create the store directory \(path): \(error.localizedDescription).", path: path)
+        }
+        return .new(madeDirectory: true)
+    }
+
+    private static func openEnvironment(_ path: String, options: Options) throws -> Environment {
+        var envOptions = Environment.Options()
+        envOptions.readOnly = options.readOnly
+        envOptions.durable = options.durable
+        envOptions.mapSize = options.initialMapSize
+        envOptions.maxDatabases = 32
+        do {
+            return try Environment(path: path, options: envOptions)
+        } catch LMDBError.permissionDenied {
+            throw EventStoreError.permissionDenied(path: path)
+        } catch LMDBError.invalid {
+            throw EventStoreError.notAnEventStore(path: path, reason: "LMDB does not recognise its data file")
+        } catch LMDBError.versionMismatch {
+            throw EventStoreError.notAnEventStore(path: path, reason: "its data file was written by another version of LMDB")
+        } catch LMDBError.dataFileTruncated {
+            throw EventStoreError.damaged(path: path, reason: "its data file data.mdb is shorter than the pages its last commit uses (truncated, or only partly copied)", underlying: .dataFileTruncated)
+        } catch {
+            throw EventStoreError.storage(operation: "open the store at \(path)", error, path: path)
         }
     }
 
-    private static func openLayout(_ environment: Environment, path: String, options: Options) throws -> (StoreLayout, String) {
-        let readOnly = options.readOnly
-        func database(_ name: String) throws -> Database {
-            let opened: Database?
-            do {
-                opened = try environment.openDatabase(named: name, create: !readOnly)
-            } catch let error as LMDBError {
-                if error == .permissionDenied { throw EventStoreError.permissionDenied(path: path) }
-                if error == .incompatible { throw EventStoreError.notAnEventStore(path: path) }
-                throw EventStoreError.storage(operation: "open the database \(name) in \(path)", error)
-            }
-            guard let opened else { throw EventStoreError.notAnEventStore(path: path) }
-            return opened
-        }
-        let events = try database("events"), streams = try database("streams")
-        let eventIds = try database("event-ids"), meta = try database("meta")
-        let indexes = try Dictionary(uniqueKeysWithValues: options.indexes.compactMap { name -> (String, Database)? in
-            // A read-only process may open a store written before an index existed.
-            guard let opened = try environment.openDatabase(named: name, create: !readOnly) else { return nil }
-            return (name, opened)
-        })
-        let projections = try environment.openDatabase(named: "projections", create: !readOnly)
-        let keys = try environment.openDatabase(named: "stream-keys", create: !readOnly)
+    /// The layout of an opened store and what `meta` says about it.
+    struct OpenedLayout {
+        let layout: StoreLayout
+        let storeId: [UInt8]
+        let isSealed: Bool
+    }
 
-        let stored: (version: UInt32?, id: [UInt8]?, keyCheck: [UInt8]?, empty: Bool) = try environment.read { txn in
-            let version = try txn.value(forKey: StoreLayout.MetaKey.formatVersion, in: meta)
-                .map { $0.count == 4 ? UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) : 0 }
-            return (version, try txn.bytes(forKey: StoreLayout.MetaKey.storeId, in: meta),
-                    try txn.bytes(forKey: StoreLayout.MetaKey.keyCheck, in: meta), try txn.count(of: events) == 0)
-        }
-        func layout(_ sealing: StoreSealing?) -> StoreLayout {
-            StoreLayout(events: events, streams: streams, eventIds: eventIds, meta: meta, indexes: indexes,
-                        projections: projections, sealing: sealing)
-        }
-        switch stored.version {
-        case StoreLayout.formatVersion?:
-            let id = stored.id ?? []
-            guard let check = stored.keyCheck else { return (layout(nil), Bytes.hex(id)) }
-            guard let keys else { throw EventStoreError.notAnEventStore(path: path) }
-            let master = try existingMasterKey(options.masterKey, storeId: Bytes.hex(id), storePath: path)
-            guard master.key.checkValue(storeId: id) == check else {
-                throw EventStoreError.wrongMasterKey(path: path, source: master.source)
-            }
-            return (layout(StoreSealing(master: master.key, keys: keys)), Bytes.hex(id))
-        case let other?:
-            throw EventStoreError.formatVersionMismatch(path: path, found: other, supported: StoreLayout.formatVersion)
-        case nil:
-            guard stored.empty else { throw EventStoreError.notAnEventStore(path: path) }
-            guard !readOnly else { throw EventStoreError.noStore(path: path) }
-            var id = [UInt8](repeating: 0, count: 16)
-            var generator = SystemRandomNumberGenerator()
-            for index in id.indices { id[index] = UInt8.random(in: 0...255, using: &generator) }
-            // The key file is written before the store records that it is sealed: a crash in
-            // between leaves a spare key file, never a store without its key.
-            let master = options.sealsNewStore ? try options.masterKey.map { try newMasterKey($0, storeId: Bytes.hex(id)) } : nil
-            try environment.write { txn in
-                try txn.put(withUnsafeBytes(of: StoreLayout.formatVersion.bigEndian) { Array($0) }, forKey: StoreLayout.MetaKey.formatVersion, in: meta)
+    /// Creates every database and the store's identity in one transaction.
+    private static func createStore(_ environment: Environment, path: String, options: Options) throws -> OpenedLayout {
+        var id = [UInt8](repeating: 0, count: 16)
+        var generator = SystemRandomNumberGenerator()
+        for index in id.indices { id[index] = UInt8.random(in: 0...255, using: &generator) }
+        // The key file is written before the store records that it is sealed: a crash in
+        // between leaves a spare key file, never a store without its key.
+        let master = options.sealsNewStore ? try options.masterKey.map { try newMasterKey($0, storeId: Bytes.hex(id)) } : nil
+        let format = StoreLayout.formatVersion
+        do {
+            return try environment.write { txn in
+                var opened: [String: Database] = [:]
+                for name in StoreLayout.coreDatabases + [StoreLayout.projectionsDatabase, StoreLayout.keysDatabase] + options.indexes {
+                    opened[name] = try txn.createDatabase(named: name)
+                }
+                let meta = opened["meta"]!
+                try txn.put(withUnsafeBytes(of: format.bigEndian) { Array($0) }, forKey: StoreLayout.MetaKey.formatVersion, in: meta)
                 try txn.put(id, forKey: StoreLayout.MetaKey.storeId, in: meta)
-                if let master { try txn.put(master.checkValue(storeId: id), forKey: StoreLayout.MetaKey.keyCheck, in: meta) }
+                try txn.put(master == nil ? StoreLayout.Sealing.none : StoreLayout.Sealing.sealed, forKey: StoreLayout.MetaKey.sealing, in: meta)
+                if let master { try txn.put(master.checkValue(storeId: id, format: format), forKey: StoreLayout.MetaKey.keyCheck, in: meta) }
+                let sealing = master.map { StoreSealing(master: $0, keys: opened[StoreLayout.keysDatabase]!, storeId: id, pageSize: environment.pageSize) }
+                return OpenedLayout(layout: layout(opened, indexes: options.indexes, sealing: sealing, format: format), storeId: id, isSealed: master != nil)
             }
-            guard let master else { return (layout(nil), Bytes.hex(id)) }
-            guard let keys else { throw EventStoreError.notAnEventStore(path: path) }
-            return (layout(StoreSealing(master: master, keys: keys)), Bytes.hex(id))
+        } catch {
+            throw EventStoreError.wrap(error, operation: "create the store at \(path)", path: path)
+        }
+    }
+
+    private static func layout(_ opened: [String: Database], indexes: [String], sealing: StoreSealing?, format: UInt32) -> StoreLayout {
+        StoreLayout(events: opened["events"]!, streams: opened["streams"]!, eventIds: opened["event-ids"]!, meta: opened["meta"]!,
+                    indexes: opened.filter { indexes.contains($0.key) }, projections: opened[StoreLayout.projectionsDatabase],
+                    sealing: sealing, formatVersion: format)
+    }
+
+    /// What `meta` and the databases of an existing store say, read in one snapshot.
+    private struct StoredState {
+        var databases: [String: Database] = [:]
+        var format: UInt32?
+        var id: [UInt8]?
+        var keyCheck: [UInt8]?
+        var sealing: [UInt8]?
+        var storedKeys = 0
+        var lastRecordSealed = false
+        var head: LogTail?
+        var headSeal: [UInt8]?
+    }
+
+    private static func openExisting(_ environment: Environment, path: String, options: Options) throws -> OpenedLayout {
+        let optional = [StoreLayout.projectionsDatabase, StoreLayout.keysDatabase] + options.indexes
+        let stored: StoredState
+        do {
+            stored = try environment.read({ txn -> StoredState in
+                var state = StoredState()
+                for name in StoreLayout.coreDatabases {
+                    guard let database = try txn.openDatabase(named: name) else {
+                        throw EventStoreError.notAnEventStore(path: path, reason: "it has no \(name) database")
+                    }
+                    state.databases[name] = database
+                }
+                for name in optional { state.databases[name] = try txn.openDatabase(named: name) }
+                let meta = state.databases["meta"]!
+                state.format = try txn.value(forKey: StoreLayout.MetaKey.formatVersion, in: meta)
+                    .map { $0.count == 4 ? UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) : 0 }
+                state.id = try txn.bytes(forKey: StoreLayout.MetaKey.storeId, in: meta)
+                state.keyCheck = try txn.bytes(forKey: StoreLayout.MetaKey.keyCheck, in: meta)
+                state.sealing = try txn.bytes(forKey: StoreLayout.MetaKey.sealing, in: meta)
+                state.headSeal = try txn.bytes(forKey: StoreLayout.MetaKey.headSeal, in: meta)
+                if let keys = state.databases[StoreLayout.keysDatabase] { state.storedKeys = try txn.count(of: keys) }
+                let provisional = StoreLayout(events: state.databases["events"]!, streams: state.databases["streams"]!,
+                                              eventIds: state.databases["event-ids"]!, meta: meta, indexes: [:], projections: nil,
+                                              sealing: nil, formatVersion: 0)
+                if let last = try provisional.lastRecord(in: txn) {
+                    state.lastRecordSealed = last.isSealed
+                    state.head = LogTail(sequence: last.sequence, chainHash: Array(last.chainHash), recordedAt: last.recordedAt)
+                }
+                return state
+            }, commitHandles: true)
+        } catch let error as EventStoreError {
+            throw error
+        } catch LMDBError.incompatible {
+            throw EventStoreError.notAnEventStore(path: path, reason: "its databases are not the store's")
+        } catch {
+            throw EventStoreError.wrap(error, operation: "open the store at \(path)", path: path)
+        }
+        guard let format = stored.format else {
+            throw EventStoreError.notAnEventStore(path: path, reason: "its meta database holds no format version")
+        }
+        guard StoreLayout.readableFormats.contains(format) else {
+            throw EventStoreError.formatVersionMismatch(path: path, found: format, supported: StoreLayout.readableFormats)
+        }
+        guard let id = stored.id, id.count == 16 else {
+            throw EventStoreError.damaged(path: path, reason: "its store id in meta is missing or malformed")
+        }
+        let sealed = try sealingMarker(stored, format: format, path: path)
+
+        var sealing: StoreSealing?
+        if sealed {
+            let keys = stored.databases[StoreLayout.keysDatabase] ?? nil
+            guard let keys else { throw EventStoreError.damaged(path: path, reason: "it is sealed but has no stream-keys database") }
+            if options.masterKey == nil && options.withoutMasterKey && options.readOnly {
+                sealing = nil
+            } else {
+                let master = try existingMasterKey(options.masterKey, storeId: Bytes.hex(id), storePath: path)
+                guard master.key.checkValue(storeId: id, format: format) == stored.keyCheck else {
+                    throw EventStoreError.wrongMasterKey(path: path, source: master.source)
+                }
+                sealing = StoreSealing(master: master.key, keys: keys, storeId: id, pageSize: environment.pageSize)
+            }
+        }
+        var databases = stored.databases.compactMapValues { $0 }
+        if !options.readOnly {
+            databases = try upgrade(environment, databases: databases, stored: stored, format: format, sealing: sealing, options: options, path: path)
+        }
+        let current = options.readOnly ? format : StoreLayout.formatVersion
+        return OpenedLayout(layout: layout(databases, indexes: options.indexes, sealing: sealing, format: current), storeId: id, isSealed: sealed)
+    }
+
+    /// Whether the store seals its payloads, from a marker that one damaged byte cannot turn
+    /// into "no": format 2 records the choice itself and it must agree with the key check; a
+    /// format 1 store without a key check must hold no data keys and no sealed record.
+    private static func sealingMarker(_ stored: StoredState, format: UInt32, path: String) throws -> Bool {
+        if format >= 2 {
+            switch stored.sealing {
+            case StoreLayout.Sealing.sealed?:
+                guard stored.keyCheck?.count == 32 else {
+                    throw EventStoreError.damaged(path: path, reason: "it is sealed, but its master key check in meta is missing or malformed")
+                }
+                return true
+            case StoreLayout.Sealing.none?:
+                guard stored.keyCheck == nil, stored.storedKeys == 0, !stored.lastRecordSealed else {
+                    throw EventStoreError.damaged(path: path, reason: "its sealing marker says it is not sealed, but it holds sealed data")
+                }
+                return false
+            default:
+                throw EventStoreError.damaged(path: path, reason: "its sealing marker in meta is missing or malformed")
+            }
+        }
+        if stored.keyCheck != nil { return true }
+        guard stored.storedKeys == 0, !stored.lastRecordSealed else {
+            throw EventStoreError.damaged(path: path, reason: "it holds sealed data, but its master key check in meta is missing")
+        }
+        return false
+    }
+
+    /// Brings a store opened for writing to this build's format, in one transaction: the
+    /// databases added since it was created, the sealing marker, the key check bound to the
+    /// format, and the seal of the current head.
+    private static func upgrade(_ environment: Environment, databases: [String: Database], stored: StoredState, format: UInt32,
+                                sealing: StoreSealing?, options: Options, path: String) throws -> [String: Database] {
+        let missing = ([StoreLayout.projectionsDatabase, StoreLayout.keysDatabase] + options.indexes).filter { databases[$0] == nil }
+        guard !missing.isEmpty || format < StoreLayout.formatVersion else { return databases }
+        do {
+            return try environment.write { txn in
+                var all = databases
+                for name in missing { all[name] = try txn.createDatabase(named: name) }
+                let meta = all["meta"]!
+                if format < StoreLayout.formatVersion, let id = stored.id {
+                    let target = StoreLayout.formatVersion
+                    try txn.put(withUnsafeBytes(of: target.bigEndian) { Array($0) }, forKey: StoreLayout.MetaKey.formatVersion, in: meta)
+                    try txn.put(sealing == nil ? StoreLayout.Sealing.none : StoreLayout.Sealing.sealed, forKey: StoreLayout.MetaKey.sealing, in: meta)
+                    if let sealing {
+                        try sealing.padStoredKeys(in: txn)
+                        try txn.put(sealing.master.checkValue(storeId: id, format: target), forKey: StoreLayout.MetaKey.keyCheck, in: meta)
+                        if let head = stored.head {
+                            try txn.put(sealing.headSeal(sequence: head.sequence, chainHash: head.chainHash), forKey: StoreLayout.MetaKey.headSeal, in: meta)
+                        }
+                    }
+                }
+                return all
+            }
+        } catch {
+            throw EventStoreError.wrap(error, operation: "bring the store at \(path) to format \(StoreLayout.formatVersion)", path: path)
         }
     }
 
@@ -234,7 +410,7 @@ public final class EventStore: Sendable {
         case nil: throw EventStoreError.masterKeyRequired(path: storePath)
         case .key(let key)?: return (key, "the given master key")
         case let source?:
-            let file = source.keyFile(storeId: storeId)!
+            guard let file = source.keyFile(storeId: storeId) else { throw EventStoreError.masterKeyRequired(path: storePath) }
             return (try MasterKey.read(fromFile: file), "the key file \(file)")
         }
     }
@@ -243,7 +419,7 @@ public final class EventStore: Sendable {
     /// one written to its key file.
     private static func newMasterKey(_ source: MasterKeySource, storeId: String) throws -> MasterKey {
         if case .key(let key) = source { return key }
-        let file = source.keyFile(storeId: storeId)!
+        guard let file = source.keyFile(storeId: storeId) else { return MasterKey.generate() }
         if case .file = source, FileManager.default.fileExists(atPath: file) { return try MasterKey.read(fromFile: file) }
         let key = MasterKey.generate()
         try key.write(toFile: file)
@@ -256,29 +432,10 @@ public final class EventStore: Sendable {
     }
 }
 
-extension EventStoreError {
-    static func wrap(_ error: any Error, operation: String) -> any Error {
-        if let lmdb = error as? LMDBError { return EventStoreError.storage(operation: operation, lmdb) }
-        return error
-    }
-}
-
 enum Clock {
     static func nanosecondsSinceEpoch() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-    }
-}
-
-extension EventStore {
-    /// Writes a compacted copy of one consistent snapshot into the existing empty directory
-    /// `destination` while readers and writers go on. Free pages are left out of the copy.
-    public func backup(to destination: String) throws {
-        do {
-            try environment.copy(to: destination, compacting: true)
-        } catch {
-            throw EventStoreError.wrap(error, operation: "copy the store to \(destination)")
-        }
     }
 }

@@ -32,9 +32,12 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var lastGroupSize = 1
     private var state = State.running
     private let commitGroup: CommitGroup
+    /// The store's directory, for the error of an append after ``stop()``.
+    private let path: String
 
-    init(name: String, commitGroup: @escaping CommitGroup) {
+    init(name: String, path: String, commitGroup: @escaping CommitGroup) {
         self.commitGroup = commitGroup
+        self.path = path
         let thread = Thread { [self] in run() }
         thread.name = name
         thread.start()
@@ -45,7 +48,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         condition.lock()
         guard state == .running else {
             condition.unlock()
-            completion(.failure(EventStoreError.closed))
+            completion(.failure(EventStoreError.closed(path: path)))
             return
         }
         pending.append(Request(parts: parts, eventCount: parts.reduce(0) { $0 + $1.events.count }, completion: completion))

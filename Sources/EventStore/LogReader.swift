@@ -19,7 +19,7 @@ public struct LogReader: ~Copyable {
     /// `owned`, valid until the next record this reader opens.
     func opened(_ record: EventRecordView, owned: Bool = true) throws -> EventRecordView {
         guard let opener, record.isSealed else { return record }
-        return try opener.open(record, owned: owned) { _, bytes in try opener.sealing.key(of: bytes, in: txn) }
+        return try opener.open(record, owned: owned) { bytes in try opener.sealing.key(of: bytes, in: txn) }
     }
 
     /// The sequence of the last event in this snapshot (0 when the log is empty).
@@ -112,11 +112,11 @@ extension EventStore {
     public func read<R>(_ body: (borrowing LogReader) throws -> R) throws -> R {
         do {
             return try environment.read { txn in
-                let reader = LogReader(txn: ReadTransaction(borrowing: txn.handle), layout: layout)
+                let reader = LogReader(txn: ReadTransaction(borrowing: txn), layout: layout)
                 return try body(reader)
             }
         } catch {
-            throw EventStoreError.wrap(error, operation: "read the store")
+            throw EventStoreError.wrap(error, operation: "read the store", path: path)
         }
     }
 

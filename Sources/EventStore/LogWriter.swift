@@ -119,13 +119,18 @@ struct LogWriter {
         for (entry, index) in zip(part.indexEntries, indexes) {
             try txn.put(entry.value, forKey: entry.key, in: index)
         }
-        if part.destroysKey, let session { try session.destroyKey(of: part.stream, in: txn) }
-        return AppendResult(stream: part.stream, positions: positions)
+        var result = AppendResult(stream: part.stream, positions: positions)
+        if part.destroysKey, let session { result.destroyedKey = try session.destroyKey(of: part.stream, in: txn) }
+        return result
     }
 
+    /// Records the new head, and in a sealed store its seal, in the same transaction as the events.
     func writeHead(_ tail: LogTail, in txn: borrowing WriteTransaction) throws {
         try txn.put(Bytes.bigEndian(tail.sequence), forKey: StoreLayout.MetaKey.headSequence, in: layout.meta)
         try txn.put(tail.chainHash, forKey: StoreLayout.MetaKey.chainHead, in: layout.meta)
+        if let sealing = layout.sealing {
+            try txn.put(sealing.headSeal(sequence: tail.sequence, chainHash: tail.chainHash), forKey: StoreLayout.MetaKey.headSeal, in: layout.meta)
+        }
     }
 }
 

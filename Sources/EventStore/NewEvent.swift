@@ -74,6 +74,23 @@ public struct AppendResult: Sendable, Hashable {
 
     public let stream: String
     public let positions: [Position]
+    /// The stream's wrapped data key as it was stored before a destroying append, so that its
+    /// stale copies in free pages can be wiped after the commit. Never leaves the store's module.
+    var destroyedKey: [UInt8]?
+
+    init(stream: String, positions: [Position]) {
+        self.stream = stream
+        self.positions = positions
+    }
+
+    public static func == (lhs: AppendResult, rhs: AppendResult) -> Bool {
+        lhs.stream == rhs.stream && lhs.positions == rhs.positions
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(stream)
+        hasher.combine(positions)
+    }
 
     /// The stream's version after the append.
     public var streamVersion: UInt64 { positions.map(\.streamVersion).max() ?? 0 }

@@ -16,8 +16,10 @@ struct StoreLayout: Sendable {
     /// process on a store written before it existed.
     let projections: Database?
     /// The master key and the `stream-keys` database of a sealed store; `nil` for a store
-    /// created without sealing.
+    /// created without sealing (or a sealed one opened without its key, read-only).
     let sealing: StoreSealing?
+    /// The format the store is at (a read-only process may see an older one).
+    let formatVersion: UInt32
 
     func index(named name: String) throws -> Database {
         guard let database = indexes[name] else {
@@ -26,8 +28,16 @@ struct StoreLayout: Sendable {
         return database
     }
 
-    static let databaseNames = ["events", "streams", "event-ids", "meta"]
-    static let formatVersion: UInt32 = 1
+    /// The databases every store has; a data file without one of them is not a store.
+    static let coreDatabases = ["events", "streams", "event-ids", "meta"]
+    /// Databases added beside the log (older stores may lack them until opened for writing).
+    static let projectionsDatabase = "projections", keysDatabase = "stream-keys"
+
+    /// The format this build writes. 1: the first release. 2: the sealing marker in `meta`, the
+    /// master key check bound to the format version, and the sealed chain head (`head-seal`).
+    static let formatVersion: UInt32 = 2
+    /// The formats this build reads; older ones are brought to ``formatVersion`` when opened for writing.
+    static let readableFormats: ClosedRange<UInt32> = 1...2
 
     enum MetaKey {
         static let formatVersion = Array("format-version".utf8)
@@ -36,12 +46,31 @@ struct StoreLayout: Sendable {
         static let chainHead = Array("chain-head".utf8)
         /// Present in a sealed store: tells the right master key from a wrong one.
         static let keyCheck = Array("master-key-check".utf8)
+        /// Format 2: `aes-256-gcm` or `none`, whether the store seals its payloads.
+        static let sealing = Array("sealing".utf8)
+        /// Format 2, sealed stores: an HMAC of the head sequence and chain head under a key
+        /// derived from the master key, so that a log rewritten without the key is found.
+        static let headSeal = Array("head-seal".utf8)
+        /// Bumped after a destroyed key's pages are freed, so that no meta page refers to them.
+        static let maintenance = Array("maintenance".utf8)
+    }
+
+    enum Sealing {
+        static let sealed = Array("aes-256-gcm".utf8)
+        static let none = Array("none".utf8)
     }
 
     /// The key of `version` in `stream`. The 0x00 after the id keeps one stream's keys together
     /// and ahead of any longer id that starts with the same bytes.
     static func streamKey(_ stream: String, version: UInt64) -> [UInt8] {
         var key = Array(stream.utf8)
+        key.append(0)
+        key.append(contentsOf: Bytes.bigEndian(version))
+        return key
+    }
+
+    static func streamKey(_ stream: UnsafeRawBufferPointer, version: UInt64) -> [UInt8] {
+        var key = Array(stream)
         key.append(0)
         key.append(contentsOf: Bytes.bigEndian(version))
         return key

@@ -5,15 +5,17 @@ import CLMDB
 /// Keys and values it returns are borrowed from the map and valid until the transaction ends.
 public struct Cursor: ~Copyable {
     private let handle: OpaquePointer
+    private unowned(unsafe) let environment: Environment
 
     /// A key and value borrowed from the map.
     public typealias Entry = (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)
 
-    init(transaction: OpaquePointer, database: Database) throws {
+    init(transaction: OpaquePointer, dbi: MDB_dbi, environment: Environment) throws {
         var cursor: OpaquePointer?
-        try check(mdb_cursor_open(transaction, database.dbi, &cursor))
+        try check(mdb_cursor_open(transaction, dbi, &cursor))
         guard let cursor else { throw LMDBError.badTransaction }
         handle = cursor
+        self.environment = environment
     }
 
     deinit {
@@ -26,7 +28,10 @@ public struct Cursor: ~Copyable {
         let rc = mdb_cursor_get(handle, &k, &v, op)
         if rc == MDB_NOTFOUND { return nil }
         try check(rc)
-        return (UnsafeRawBufferPointer(k), UnsafeRawBufferPointer(v))
+        let entry = (key: UnsafeRawBufferPointer(k), value: UnsafeRawBufferPointer(v))
+        // A damaged page can point past the end of the file, where reading ends in SIGBUS.
+        guard environment.contains(entry.key), environment.contains(entry.value) else { throw LMDBError.corrupted }
+        return entry
     }
 
     /// The first entry.

@@ -18,6 +18,12 @@ import Darwin
 /// let copy = try env.read { txn in try txn.bytes(forKey: [0, 0, 0, 1], in: db) }
 /// ```
 ///
+/// Damage is refused, never read through: a data file shorter than its last commit needs is
+/// refused at open and whenever a transaction begins, and every key and value LMDB hands out is
+/// checked to lie inside the file (``LMDBError/corrupted`` otherwise). Writers exclude each other
+/// by a lock on `data.mdb` as well as LMDB's own, so removing `lock.mdb` cannot let two writers
+/// overwrite each other (see `ProcessLocks`).
+///
 /// ## Topics
 /// - ``read(_:)``
 /// - ``write(_:)``
@@ -31,9 +37,18 @@ public final class Environment: @unchecked Sendable {
     public let path: String
     public let options: Options
     private let resizeLock = ResizeLock()
+    let locks: ProcessLocks
+    let bounds = MapBounds()
+    /// The size of a page of the data file.
+    public let pageSize: Int
 
     /// Opens (or, unless read-only, creates) the environment in the existing directory `path`.
+    ///
+    /// - Throws: ``LMDBError/dataFileTruncated`` for a data file shorter than its last commit,
+    ///   ``LMDBError/lockFileMissing`` when `lock.mdb` was removed while another process uses the
+    ///   environment, or LMDB's own errors.
     public init(path: String, options: Options = Options()) throws(LMDBError) {
+        try ProcessLocks.prepare(directory: path)
         var env: OpaquePointer?
         try check(mdb_env_create(&env))
         guard let env else { throw LMDBError.invalid }
@@ -45,16 +60,22 @@ public final class Environment: @unchecked Sendable {
             if options.readOnly { flags |= UInt32(MDB_RDONLY) }
             if !options.durable { flags |= UInt32(MDB_NOSYNC) }
             try check(mdb_env_open(env, path, flags, options.fileMode))
+            locks = try ProcessLocks(directory: path, readOnly: options.readOnly)
         } catch {
             mdb_env_close(env)
             throw error
         }
+        var stat = MDB_stat()
+        mdb_env_stat(env, &stat)
         self.handle = env
         self.path = path
         self.options = options
+        self.pageSize = Int(stat.ms_psize)
         // Release reader slots left behind by processes that died inside a read transaction.
         var dead: Int32 = 0
         mdb_reader_check(env, &dead)
+        locateMap()
+        try checkFileSize()
     }
 
     deinit {
@@ -71,23 +92,16 @@ public final class Environment: @unchecked Sendable {
     /// The largest key this environment accepts, in bytes.
     public var maxKeySize: Int { Int(mdb_env_get_maxkeysize(handle)) }
 
+    /// Whether nothing was ever committed: a data file LMDB has just created.
+    public var isEmpty: Bool { info().lastTransaction == 0 }
+
     /// Opens a named database, creating it if `create` is true and the environment is writable.
     /// Returns `nil` when it does not exist and is not to be created.
     public func openDatabase(named name: String, create: Bool = true) throws -> Database? {
         if options.readOnly || !create {
-            return try read({ txn -> Database? in
-                var dbi: MDB_dbi = 0
-                let rc = mdb_dbi_open(txn.handle, name, 0, &dbi)
-                if rc == MDB_NOTFOUND { return nil }
-                try check(rc)
-                return Database(dbi: dbi, name: name)
-            }, commitHandles: true)
+            return try read({ txn -> Database? in try txn.openDatabase(named: name) }, commitHandles: true)
         }
-        return try write { txn in
-            var dbi: MDB_dbi = 0
-            try check(mdb_dbi_open(txn.handle, name, UInt32(MDB_CREATE), &dbi))
-            return Database(dbi: dbi, name: name)
-        }
+        return try write { txn in try txn.createDatabase(named: name) }
     }
 
     /// Runs `body` in a read transaction that sees one consistent snapshot.
@@ -97,7 +111,9 @@ public final class Environment: @unchecked Sendable {
         try read(body, commitHandles: false)
     }
 
-    private func read<R>(
+    /// ``read(_:)`` that commits the transaction, so that database handles opened in it
+    /// (``TransactionReading/openDatabase(named:)``) stay valid after it.
+    public func read<R>(
         _ body: (borrowing ReadTransaction) throws -> R, commitHandles: Bool
     ) throws -> R {
         while true {
@@ -105,7 +121,8 @@ public final class Environment: @unchecked Sendable {
                 return try resizeLock.withShared {
                     let txn = try begin(parent: nil, readOnly: true)
                     do {
-                        let result = try body(ReadTransaction(handle: txn))
+                        try checkFileSize()
+                        let result = try body(ReadTransaction(handle: txn, environment: self))
                         // Committing a read transaction is how a database handle opened in it
                         // becomes visible to others; otherwise abort is the cheaper release.
                         if commitHandles { try check(mdb_txn_commit(txn)) } else { mdb_txn_abort(txn) }
@@ -126,22 +143,30 @@ public final class Environment: @unchecked Sendable {
     /// When the map is full, the transaction is aborted, the map grows and `body` runs again from
     /// the start, so `body` must not have effects outside the transaction. Callers never see
     /// ``LMDBError/mapFull``.
+    ///
+    /// - Throws: ``LMDBError/lockFileReplaced`` when `lock.mdb` is not the file this process
+    ///   opened, or another process commits through a reader table of its own: the write is
+    ///   refused rather than risk overwriting its commits.
     public func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
         guard !options.readOnly else { throw LMDBError.permissionDenied }
         while true {
             do {
                 return try resizeLock.withShared {
-                    let txn = try begin(parent: nil, readOnly: false)
-                    let result: R
-                    do {
-                        result = try body(WriteTransaction(handle: txn))
-                    } catch {
-                        mdb_txn_abort(txn)
-                        throw error
+                    try locks.withWriterLock {
+                        let txn = try begin(parent: nil, readOnly: false)
+                        let result: R
+                        do {
+                            try checkFollowsLastCommit(txn)
+                            try checkFileSize()
+                            result = try body(WriteTransaction(handle: txn, environment: self))
+                        } catch {
+                            mdb_txn_abort(txn)
+                            throw error
+                        }
+                        // mdb_txn_commit frees the transaction whether or not it succeeds.
+                        try check(mdb_txn_commit(txn))
+                        return result
                     }
-                    // mdb_txn_commit frees the transaction whether or not it succeeds.
-                    try check(mdb_txn_commit(txn))
-                    return result
                 }
             } catch LMDBError.mapFull {
                 try growMap()
@@ -158,12 +183,40 @@ public final class Environment: @unchecked Sendable {
         return txn
     }
 
+    /// A write transaction takes its number from the reader table in `lock.mdb` and its root
+    /// from the meta page of that number's parity. When another process committed through a
+    /// different lock file, the two disagree and this transaction would build on an old root.
+    private func checkFollowsLastCommit(_ txn: OpaquePointer) throws(LMDBError) {
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        guard mdb_txn_id(txn) == info.me_last_txnid + 1 else { throw LMDBError.lockFileReplaced }
+    }
+
+    /// Refuses a data file shorter than the pages its last commit uses: reading them through the
+    /// map would end the process with SIGBUS.
+    func checkFileSize() throws(LMDBError) {
+        let needed = (info().lastPage + 1) * pageSize
+        guard locks.dataFileSize() >= needed else { throw LMDBError.dataFileTruncated }
+    }
+
+    private func locateMap() {
+        let identity = locks.dataFileIdentity()
+        bounds.locate(device: identity.device, inode: identity.inode, fileSize: locks.dataFileSize())
+    }
+
+    /// Whether `bytes` lie inside the data file (or outside the map: a dirty page).
+    @inline(__always)
+    func contains(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bounds.contains(bytes) { locks.dataFileSize() }
+    }
+
     /// Doubles the map (in steps of at most 4 GiB once it is large).
     private func growMap() throws(LMDBError) {
         try resizeLock.withExclusive { () throws(LMDBError) in
             let current = mapSize
             let step = min(current, 4 << 30)
             try check(mdb_env_set_mapsize(handle, current + step))
+            locateMap()
         }
     }
 
@@ -171,6 +224,8 @@ public final class Environment: @unchecked Sendable {
     private func adoptGrownMap() throws(LMDBError) {
         try resizeLock.withExclusive { () throws(LMDBError) in
             try check(mdb_env_set_mapsize(handle, 0))
+            locateMap()
+            try checkFileSize()
         }
     }
 
@@ -181,6 +236,63 @@ public final class Environment: @unchecked Sendable {
         try resizeLock.withShared { () throws(LMDBError) in
             try check(mdb_env_copy2(handle, destination, compacting ? UInt32(MDB_CP_COMPACT) : 0))
         }
+    }
+
+    /// Overwrites with zeros every copy of `bytes` left in the free pages of the data file, and
+    /// flushes the file. Values LMDB replaced live on in the pages it copied them from until it
+    /// reuses them; this removes them now (for a destroyed key, say). Call it after two commits
+    /// since the value was replaced, so that neither meta page still refers to the old pages.
+    ///
+    /// Returns the number of copies overwritten.
+    @discardableResult
+    public func overwriteFreePages(containing bytes: [UInt8]) throws -> Int {
+        guard !bytes.isEmpty, !options.readOnly else { return 0 }
+        // LMDB reads its free list only in a read transaction; holding the writer lock keeps
+        // every writer (of this process and others) from reusing a page meanwhile.
+        return try resizeLock.withShared {
+            try locks.withWriterLock {
+                let txn = try begin(parent: nil, readOnly: true)
+                defer { mdb_txn_abort(txn) }
+                var free: [Int] = []
+                try ReadTransaction(handle: txn, environment: self).withFreeListCursor { cursor in
+                    var entry = try cursor.first()
+                    while let current = entry {
+                        // The value is a count, then that many page numbers, each a size_t.
+                        let words = current.value.count / MemoryLayout<Int>.stride
+                        if words > 1 {
+                            let count = current.value.loadUnaligned(as: Int.self)
+                            for index in 1...min(max(count, 1), words - 1) {
+                                free.append(current.value.loadUnaligned(fromByteOffset: index * MemoryLayout<Int>.stride, as: Int.self))
+                            }
+                        }
+                        entry = try cursor.next()
+                    }
+                }
+                var overwritten = 0
+                let fileSize = locks.dataFileSize()
+                for page in free where page >= 0 && (page + 1) * pageSize <= fileSize {
+                    guard let contents = locks.readBytes(count: pageSize, at: page * pageSize) else { continue }
+                    var offset = 0
+                    while let found = Self.firstIndex(of: bytes, in: contents, from: offset) {
+                        try locks.overwrite([UInt8](repeating: 0, count: bytes.count), at: page * pageSize + found)
+                        overwritten += 1
+                        offset = found + bytes.count
+                    }
+                }
+                if overwritten > 0 { try locks.sync() }
+                return overwritten
+            }
+        }
+    }
+
+    private static func firstIndex(of needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard needle.count <= haystack.count - start else { return nil }
+        var index = start
+        while index + needle.count <= haystack.count {
+            if haystack[index] == needle[0] && haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
+            index += 1
+        }
+        return nil
     }
 
     /// Flushes the data buffers to disk (needed only when opened with `durable == false`).

@@ -13,6 +13,9 @@ import Darwin
 /// do { try environment.write { txn in try txn.put(value, for: key, in: db, flags: .noOverwrite) } }
 /// catch let error as LMDBError where error == .keyExists { … }
 /// ```
+///
+/// A few conditions are detected by this layer rather than by LMDB (``lockFileReplaced``,
+/// ``lockFileMissing``, ``dataFileTruncated``); they have codes below LMDB's own.
 public struct LMDBError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The raw return code: an `MDB_*` constant (negative) or an `errno` value (positive).
     public let rawValue: Int32
@@ -71,8 +74,29 @@ public struct LMDBError: Error, Hashable, Sendable, CustomStringConvertible {
     /// `EAGAIN`: the environment is locked by another process in an incompatible mode.
     public static let wouldBlock = LMDBError(rawValue: EAGAIN)
 
+    // Conditions this layer detects itself, outside LMDB's own range of codes.
+
+    /// `lock.mdb` was removed or replaced while the environment was open, or another process
+    /// commits through a lock file of its own: a write is refused rather than risk overwriting
+    /// that process's commits.
+    public static let lockFileReplaced = LMDBError(rawValue: -31_001)
+    /// `lock.mdb` is missing while another process has the environment open.
+    public static let lockFileMissing = LMDBError(rawValue: -31_002)
+    /// The data file is shorter than the pages its last commit uses: truncated, or only partly
+    /// copied.
+    public static let dataFileTruncated = LMDBError(rawValue: -31_003)
+
     public var description: String {
-        String(cString: mdb_strerror(rawValue))
+        switch self {
+        case .lockFileReplaced:
+            "the lock file lock.mdb was removed or replaced while the environment was open, so another process may be writing without this one knowing"
+        case .lockFileMissing:
+            "the lock file lock.mdb is missing while another process has the environment open"
+        case .dataFileTruncated:
+            "the data file data.mdb is shorter than the pages its last commit uses (truncated, or only partly copied)"
+        default:
+            String(cString: mdb_strerror(rawValue))
+        }
     }
 
     /// Lets `catch LMDBError.mapFull { … }` match a thrown error.

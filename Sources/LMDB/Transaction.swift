@@ -7,17 +7,33 @@ import CLMDB
 public protocol TransactionReading: ~Copyable {
     /// The underlying `MDB_txn`.
     var handle: OpaquePointer { get }
+    /// The environment the transaction belongs to (it outlives the transaction).
+    var environment: Environment { get }
 }
 
 extension TransactionReading where Self: ~Copyable {
     /// The value stored under `key`, borrowed from the map, or `nil` when there is none.
+    ///
+    /// - Throws: ``LMDBError/corrupted`` when a damaged page points outside the data file.
     public func value(forKey key: UnsafeRawBufferPointer, in database: Database) throws -> UnsafeRawBufferPointer? {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val()
         let rc = mdb_get(handle, database.dbi, &k, &v)
         if rc == MDB_NOTFOUND { return nil }
         try check(rc)
-        return UnsafeRawBufferPointer(v)
+        let value = UnsafeRawBufferPointer(v)
+        guard environment.contains(value) else { throw LMDBError.corrupted }
+        return value
+    }
+
+    /// The named database `name`, or `nil` when it does not exist. A handle opened in a read
+    /// transaction is valid for others once that transaction commits.
+    public func openDatabase(named name: String) throws -> Database? {
+        var dbi: MDB_dbi = 0
+        let rc = mdb_dbi_open(handle, name, 0, &dbi)
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc)
+        return Database(dbi: dbi, name: name)
     }
 
     /// The value stored under `key`, borrowed from the map, or `nil` when there is none.
@@ -32,7 +48,13 @@ extension TransactionReading where Self: ~Copyable {
 
     /// Runs `body` with a cursor over `database`; the cursor is closed when `body` returns.
     public func withCursor<R>(on database: Database, _ body: (borrowing Cursor) throws -> R) throws -> R {
-        let cursor = try Cursor(transaction: handle, database: database)
+        let cursor = try Cursor(transaction: handle, dbi: database.dbi, environment: environment)
+        return try body(cursor)
+    }
+
+    /// Runs `body` with a cursor over LMDB's free list (transaction id → free page numbers).
+    func withFreeListCursor<R>(_ body: (borrowing Cursor) throws -> R) throws -> R {
+        let cursor = try Cursor(transaction: handle, dbi: 0, environment: environment)
         return try body(cursor)
     }
 
@@ -47,30 +69,44 @@ extension TransactionReading where Self: ~Copyable {
 /// A read-only snapshot, valid only inside ``Environment/read(_:)``.
 public struct ReadTransaction: TransactionReading, ~Copyable {
     public let handle: OpaquePointer
+    public unowned(unsafe) let environment: Environment
 
-    /// Wraps the handle of a transaction owned by an enclosing ``Environment/read(_:)`` scope, for
-    /// layers that hand out their own scoped reader. The result must not outlive that scope.
-    public init(borrowing handle: OpaquePointer) {
-        self.handle = handle
+    /// The same transaction as `other`, for layers that hand out their own scoped reader built
+    /// on an enclosing ``Environment/read(_:)`` scope. The result must not outlive that scope.
+    public init(borrowing other: borrowing ReadTransaction) {
+        self.handle = other.handle
+        self.environment = other.environment
     }
 
-    init(handle: OpaquePointer) {
+    init(handle: OpaquePointer, environment: Environment) {
         self.handle = handle
+        self.environment = environment
     }
 }
 
 /// The one write transaction, valid only inside ``Environment/write(_:)`` or ``nested(_:)``.
 public struct WriteTransaction: TransactionReading, ~Copyable {
     public let handle: OpaquePointer
+    public unowned(unsafe) let environment: Environment
 
-    /// Wraps the handle of a transaction owned by an enclosing ``Environment/write(_:)`` scope, for
-    /// layers that hand out their own scoped writer. The result must not outlive that scope.
-    public init(borrowing handle: OpaquePointer) {
-        self.handle = handle
+    /// The same transaction as `other`, for layers that hand out their own scoped writer built
+    /// on an enclosing ``Environment/write(_:)`` scope. The result must not outlive that scope.
+    public init(borrowing other: borrowing WriteTransaction) {
+        self.handle = other.handle
+        self.environment = other.environment
     }
 
-    init(handle: OpaquePointer) {
+    init(handle: OpaquePointer, environment: Environment) {
         self.handle = handle
+        self.environment = environment
+    }
+
+    /// The named database `name`, created when it does not exist. Its handle is valid for
+    /// others once this transaction commits, and gone if it aborts.
+    public func createDatabase(named name: String) throws -> Database {
+        var dbi: MDB_dbi = 0
+        try check(mdb_dbi_open(handle, name, UInt32(MDB_CREATE), &dbi))
+        return Database(dbi: dbi, name: name)
     }
 
     /// How a value is put.
@@ -131,7 +167,7 @@ public struct WriteTransaction: TransactionReading, ~Copyable {
         guard let child else { throw LMDBError.badTransaction }
         let result: R
         do {
-            result = try body(WriteTransaction(handle: child))
+            result = try body(WriteTransaction(handle: child, environment: environment))
         } catch {
             mdb_txn_abort(child)
             throw error

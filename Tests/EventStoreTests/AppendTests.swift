@@ -69,7 +69,7 @@ struct AppendTests {
             let winners = outcomes.filter { if case .success = $0 { true } else { false } }
             #expect(winners.count == 1)
             for case .failure(let error) in outcomes {
-                guard case EventStoreError.versionConflict(stream: "S", expected: .exactly(1), actual: 2) = error else {
+                guard error as? EventStoreError == EventStoreError.versionConflict(stream: "S", expected: .exactly(1), actual: 2) else {
                     Issue.record("expected a version conflict, got \(error)")
                     continue
                 }

@@ -23,7 +23,7 @@ extension LogReader {
         guard let opener else { return Array(stored) }
         let streamBytes = Array(stream.utf8)
         let found = try streamBytes.withUnsafeBytes { bytes in
-            try opener.key(of: stream, streamBytes: bytes) { _, bytes in try opener.sealing.key(of: bytes, in: txn) }
+            try opener.key(of: bytes) { bytes in try opener.sealing.key(of: bytes, in: txn) }
         }
         guard case .key(let dataKey) = found,
               let box = try? PayloadOpener.sealedBox(stored),
@@ -78,13 +78,13 @@ extension EventStore {
         }
         do {
             try environment.write { txn in
-                try body(ProjectionWriter(txn: WriteTransaction(borrowing: txn.handle), database: database,
+                try body(ProjectionWriter(txn: WriteTransaction(borrowing: txn), database: database,
                                           session: layout.sealing.map(SealingSession.init)))
             }
         } catch let error as EventStoreError {
             throw error
         } catch {
-            throw EventStoreError.wrap(error, operation: "write projection checkpoints")
+            throw EventStoreError.wrap(error, operation: "write projection checkpoints", path: path)
         }
     }
 }

@@ -91,11 +91,14 @@ public struct MasterKey: @unchecked Sendable {
         }
     }
 
-    /// What `meta` keeps to tell this key from another without revealing it.
-    func checkValue(storeId: [UInt8]) -> [UInt8] {
+    /// What `meta` keeps to tell this key from another without revealing it. From format 2 on
+    /// it covers the format version too, so that a store cannot be passed off as an older format
+    /// (one without a sealed head) by someone without the key.
+    func checkValue(storeId: [UInt8], format: UInt32) -> [UInt8] {
         var mac = HMAC<SHA256>(key: key)
         mac.update(data: Array("event-store master key check".utf8))
         mac.update(data: storeId)
+        if format >= 2 { mac.update(data: withUnsafeBytes(of: format.bigEndian) { Array($0) }) }
         return Array(mac.finalize())
     }
 }

@@ -10,10 +10,43 @@ import LMDB
 /// A sealed payload is `nonce (12) ‖ ciphertext ‖ tag (16)`; the event id and stream id (the
 /// record's bytes between the header and the actor) are its additional authenticated data, so a
 /// payload cannot be moved to another event.
+///
+/// A wrapped key is stored padded with zeros to one page, which makes LMDB keep it on overflow
+/// pages of its own: LMDB recycles single-page write buffers without clearing them, so a key kept
+/// in an ordinary leaf would leave copies of itself in the unused middle of pages written later,
+/// where no scrub could find them. Buffers of several pages go back to the heap instead, and
+/// the overflow pages a destroyed key leaves behind are whole, free and found by their bytes.
 struct StoreSealing: Sendable {
     let master: MasterKey
-    /// Stream id → a wrapped data key (``wrappedKeySize`` bytes) or a tombstone of the same size.
+    /// Stream id → a wrapped data key (``wrappedKeySize`` bytes, padded to ``paddedKeySize``) or a
+    /// tombstone.
     let keys: Database
+    /// The store's id, which the head seal covers.
+    let storeId: [UInt8]
+    /// The key of the head seal, derived from the master key (never the master key itself).
+    private let headKey: [UInt8]
+
+    /// What a stored key is padded to: a page, so that it needs two overflow pages.
+    let paddedKeySize: Int
+
+    init(master: MasterKey, keys: Database, storeId: [UInt8], pageSize: Int) {
+        self.master = master
+        self.keys = keys
+        self.storeId = storeId
+        paddedKeySize = max(pageSize, Self.wrappedKeySize)
+        headKey = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: master.key, salt: storeId, info: Array("event-store head seal".utf8), outputByteCount: 32
+        ).withUnsafeBytes { Array($0) }
+    }
+
+    /// The seal of the log's head: who rewrites the log without the master key cannot make it.
+    func headSeal(sequence: UInt64, chainHash: [UInt8]) -> [UInt8] {
+        var mac = HMAC<SHA256>(key: SymmetricKey(data: headKey))
+        mac.update(data: storeId)
+        mac.update(data: Bytes.bigEndian(sequence))
+        mac.update(data: chainHash)
+        return Array(mac.finalize())
+    }
 
     static let wrappedKeyFormat: UInt8 = 1
     static let tombstoneFormat: UInt8 = 0xFF
@@ -27,12 +60,31 @@ struct StoreSealing: Sendable {
         let sealed = try key.withUnsafeBytes { raw in
             try AES.GCM.seal(raw, using: master.key, authenticating: Self.wrappingContext(stream.utf8))
         }
-        return (key, [Self.wrappedKeyFormat] + (try Self.combined(sealed)))
+        return (key, padded([Self.wrappedKeyFormat] + (try Self.combined(sealed))))
+    }
+
+    /// Pads the keys a format 1 store kept unpadded (see the type's notes).
+    func padStoredKeys(in txn: borrowing WriteTransaction) throws {
+        var unpadded: [([UInt8], [UInt8])] = []
+        try txn.withCursor(on: keys) { cursor in
+            var entry = try cursor.first()
+            while let current = entry {
+                if current.value.count < paddedKeySize { unpadded.append((Array(current.key), Array(current.value))) }
+                entry = try cursor.next()
+            }
+        }
+        for (stream, value) in unpadded { try txn.put(padded(value), forKey: stream, in: keys) }
+    }
+
+    private func padded(_ value: [UInt8]) -> [UInt8] {
+        value + [UInt8](repeating: 0, count: paddedKeySize - value.count)
     }
 
     /// The data key in a `stream-keys` value, or why there is none.
     func unwrap(_ stored: UnsafeRawBufferPointer, stream: UnsafeRawBufferPointer) -> StreamKey {
-        guard stored.count == Self.wrappedKeySize else { return .damaged }
+        // Stores of format 1 kept keys unpadded.
+        guard stored.count >= Self.wrappedKeySize else { return .damaged }
+        let stored = UnsafeRawBufferPointer(rebasing: stored.prefix(Self.wrappedKeySize))
         switch stored[0] {
         case Self.tombstoneFormat: return .destroyed
         case Self.wrappedKeyFormat:
@@ -57,9 +109,8 @@ struct StoreSealing: Sendable {
         return Array(combined)
     }
 
-    /// What replaces a destroyed key: it tells a destroyed key from a stream that never had one,
-    /// and has the same size, so LMDB overwrites the value in place.
-    static let tombstone: [UInt8] = [tombstoneFormat] + [UInt8](repeating: 0, count: wrappedKeySize - 1)
+    /// What replaces a destroyed key: it tells a destroyed key from a stream that never had one.
+    var tombstone: [UInt8] { padded([Self.tombstoneFormat] + [UInt8](repeating: 0, count: Self.wrappedKeySize - 1)) }
 
     /// Seals `payload` for the event `id` of `stream`.
     static func seal(_ payload: [UInt8], id: String, stream: String, key: SymmetricKey) throws -> [UInt8] {
@@ -85,7 +136,7 @@ final class PayloadOpener {
     let sealing: StoreSealing
     /// Where keys come from when no transaction may be used (replay workers).
     private let directory: StreamKeyDirectory?
-    private var keys: [String: StreamKey] = [:]
+    private var keys = BytesTable<StreamKey>()
     private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
 
     init(sealing: StoreSealing, directory: StreamKeyDirectory? = nil) {
@@ -96,8 +147,8 @@ final class PayloadOpener {
     /// ``open(_:owned:resolve:)`` with the keys of this opener's directory. On a cached key it
     /// touches nothing shared with other threads (no reference counting on shared objects).
     func open(_ record: EventRecordView, owned: Bool) -> EventRecordView {
-        open(record, owned: owned) { [unowned self] stream, bytes in
-            directory?.key(of: stream, streamBytes: bytes, sealing: sealing) ?? .missing
+        open(record, owned: owned) { [unowned self] bytes in
+            directory?.key(of: bytes, sealing: sealing) ?? .missing
         }
     }
 
@@ -108,12 +159,10 @@ final class PayloadOpener {
     /// - Parameters:
     ///   - owned: keep the plaintext alive as long as the returned view (otherwise it is valid
     ///     until the next call on this opener).
-    ///   - resolve: a stream's data key (from its id as a string and as bytes), called when the
-    ///     key is not cached yet.
-    func open(_ record: EventRecordView, owned: Bool, resolve: (String, UnsafeRawBufferPointer) throws -> StreamKey) rethrows -> EventRecordView {
+    ///   - resolve: a stream's data key (from its id's bytes), called when the key is not cached yet.
+    func open(_ record: EventRecordView, owned: Bool, resolve: (UnsafeRawBufferPointer) throws -> StreamKey) rethrows -> EventRecordView {
         guard record.isSealed else { return record }
-        let streamBytes = record.streamIdBytes
-        let key = try self.key(of: String(decoding: streamBytes, as: UTF8.self), streamBytes: streamBytes, resolve: resolve)
+        let key = try self.key(of: record.streamIdBytes, resolve: resolve)
         var opened = record
         switch key {
         case .destroyed: opened.payloadState = .keyDestroyed
@@ -143,12 +192,12 @@ final class PayloadOpener {
         return opened
     }
 
-    /// The data key of `stream`, cached.
-    func key(of stream: String, streamBytes: UnsafeRawBufferPointer, resolve: (String, UnsafeRawBufferPointer) throws -> StreamKey) rethrows -> StreamKey {
+    /// The data key of the stream whose id is `stream`, cached.
+    func key(of stream: UnsafeRawBufferPointer, resolve: (UnsafeRawBufferPointer) throws -> StreamKey) rethrows -> StreamKey {
         if let cached = keys[stream] { return cached }
-        let key = try resolve(stream, streamBytes)
-        if keys.count >= 65_536 { keys.removeAll(keepingCapacity: true) }
-        keys[stream] = key
+        let key = try resolve(stream)
+        if keys.count >= 65_536 { keys.removeAll() }
+        keys.set(stream, key)
         return key
     }
 
@@ -166,7 +215,9 @@ final class PayloadOpener {
     }
 
     /// Forgets the cached key of `stream` (after it changed in this transaction).
-    func forget(_ stream: String) { keys[stream] = nil }
+    func forget(_ stream: String) {
+        Array(stream.utf8).withUnsafeBytes { keys.remove($0) }
+    }
 }
 
 /// Plaintext that lives as long as the views that point into it.
@@ -186,11 +237,11 @@ extension StoreSealing {
     /// Every stored `stream-keys` value, copied, for replay workers that may not use the read
     /// transaction themselves.
     func directory<T: TransactionReading & ~Copyable>(in txn: borrowing T) throws -> StreamKeyDirectory {
-        var entries: [String: [UInt8]] = [:]
+        var entries = BytesTable<[UInt8]>()
         try txn.withCursor(on: keys) { cursor in
             var entry = try cursor.first()
             while let current = entry {
-                entries[String(decoding: current.key, as: UTF8.self)] = Array(current.value)
+                entries.set(current.key, Array(current.value.prefix(StoreSealing.wrappedKeySize)))
                 entry = try cursor.next()
             }
         }
@@ -200,11 +251,11 @@ extension StoreSealing {
 
 /// The stored data keys of one snapshot, shared read-only by replay workers.
 struct StreamKeyDirectory: Sendable {
-    let entries: [String: [UInt8]]
+    let entries: BytesTable<[UInt8]>
 
-    func key(of stream: String, streamBytes: UnsafeRawBufferPointer, sealing: StoreSealing) -> StreamKey {
+    func key(of stream: UnsafeRawBufferPointer, sealing: StoreSealing) -> StreamKey {
         guard let stored = entries[stream] else { return .missing }
-        return stored.withUnsafeBytes { sealing.unwrap($0, stream: streamBytes) }
+        return stored.withUnsafeBytes { sealing.unwrap($0, stream: stream) }
     }
 }
 
@@ -223,7 +274,7 @@ extension StoreSealing {
 /// holds a key the store does not.
 final class SealingSession {
     let sealing: StoreSealing
-    private var keys: [String: SymmetricKey] = [:]
+    private var keys = BytesTable<SymmetricKey>()
     private lazy var opener = PayloadOpener(sealing: sealing)
 
     init(sealing: StoreSealing) { self.sealing = sealing }
@@ -236,12 +287,12 @@ final class SealingSession {
 
     /// The data key of `stream`, created and stored when the stream has none yet.
     func dataKey(for stream: String, in txn: borrowing WriteTransaction) throws -> SymmetricKey {
-        if let key = keys[stream] { return key }
         let streamBytes = Array(stream.utf8)
+        if let key = streamBytes.withUnsafeBytes({ keys[$0] }) { return key }
         let found = try streamBytes.withUnsafeBytes { try sealing.key(of: $0, in: txn) }
         switch found {
         case .key(let key):
-            keys[stream] = key
+            streamBytes.withUnsafeBytes { keys.set($0, key) }
             return key
         case .missing:
             let (key, wrapped) = try sealing.newDataKey(stream: stream)
@@ -262,18 +313,22 @@ final class SealingSession {
 
     /// A stored record with its payload opened (valid until the next call unless `owned`).
     func opened<T: TransactionReading & ~Copyable>(_ record: EventRecordView, owned: Bool = false, in txn: borrowing T) throws -> EventRecordView {
-        try opener.open(record, owned: owned) { _, bytes in try sealing.key(of: bytes, in: txn) }
+        try opener.open(record, owned: owned) { bytes in try sealing.key(of: bytes, in: txn) }
     }
 
-    /// Destroys the data key of `stream`: the stored value is overwritten in place by a tombstone
-    /// of the same size, so the page that holds it keeps no byte of the wrapped key.
-    func destroyKey(of stream: String, in txn: borrowing WriteTransaction) throws {
+    /// Destroys the data key of `stream`: the stored value is replaced by a tombstone. The
+    /// overflow pages that held the key are freed; ``EventStore`` wipes them after the commit.
+    /// Returns the wrapped key as it was stored, so that its old copies can be found and wiped.
+    @discardableResult
+    func destroyKey(of stream: String, in txn: borrowing WriteTransaction) throws -> [UInt8]? {
         let streamBytes = Array(stream.utf8)
         let found = try streamBytes.withUnsafeBytes { try sealing.key(of: $0, in: txn) }
         if case .destroyed = found { throw EventStoreError.streamKeyDestroyed(stream: stream) }
-        try txn.put(StoreSealing.tombstone, forKey: streamBytes, in: sealing.keys)
-        keys[stream] = nil
+        let wrapped = try txn.value(forKey: streamBytes, in: sealing.keys).map { Array($0.prefix(StoreSealing.wrappedKeySize)) }
+        try txn.put(sealing.tombstone, forKey: streamBytes, in: sealing.keys)
+        streamBytes.withUnsafeBytes { keys.remove($0) }
         opener.forget(stream)
+        return wrapped
     }
 }
 
