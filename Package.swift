@@ -31,9 +31,14 @@ let package = Package(
             pkgConfig: "lmdb",
             providers: [.apt(["liblmdb-dev"])]
         ),
+        // LMDB's calls behind a guard that turns a fault on a damaged page into an error.
+        .target(
+            name: "CLMDBGuard",
+            dependencies: ["CLMDB"]
+        ),
         .target(
             name: "LMDB",
-            dependencies: ["CLMDB"],
+            dependencies: ["CLMDB", "CLMDBGuard"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -33,10 +33,12 @@ public final class PatientRecordStore: Sendable {
     ///   - keyFile: the master key file; by default `PATIENT_RECORDS_KEY_FILE`, then
     ///     `PATIENT_RECORDS_KEY` (64 hex digits), then `<config dir>/patient-records/keys/<store id>.key`.
     ///   - sealing: whether a new store seals payloads (an existing one keeps its choice).
-    public static func open(at path: String, readOnly: Bool = false, durable: Bool = true, keyFile: String? = nil, sealing: Bool = true) throws -> PatientRecordStore {
-        var options = EventStore.Options(readOnly: readOnly, durable: durable)
+    ///   - withoutMasterKey: open a sealed store read-only without its key (to verify its log).
+    public static func open(at path: String, readOnly: Bool = false, durable: Bool = true, keyFile: String? = nil, sealing: Bool = true, withoutMasterKey: Bool = false) throws -> PatientRecordStore {
+        var options = EventStore.Options(readOnly: readOnly || withoutMasterKey, durable: durable)
         options.indexes = [References.index]
-        options.masterKey = try masterKeySource(keyFile: keyFile)
+        options.masterKey = withoutMasterKey ? nil : try masterKeySource(keyFile: keyFile)
+        options.withoutMasterKey = withoutMasterKey
         options.sealsNewStore = sealing
         return PatientRecordStore(events: try EventStore.open(at: path, options: options))
     }
@@ -123,9 +125,8 @@ public final class PatientRecordStore: Sendable {
             try Validator.validate(input, of: .patientForgotten, against: reader)
             return (try EventCodec.newEvent(for: input, type: .patientForgotten), try reader.streamVersion(patientId))
         }
-        let marker = IndexEntry(index: References.index, key: References.key(patient: patientId, kind: .forgotten, id: ""), value: Array(input.id.utf8))
         do {
-            let result = try await events.destroyKey(ofStream: patientId, recording: [event], expectedVersion: .exactly(version), indexEntries: [marker])
+            let result = try await events.destroyKey(ofStream: patientId, recording: [event], expectedVersion: .exactly(version), indexEntries: References.entries(for: input))
             let position = result.positions[0]
             return Recorded(sequence: position.sequence, streamVersion: position.streamVersion, wasAlreadyStored: position.wasAlreadyStored)
         } catch EventStoreError.versionConflict {

@@ -1,4 +1,5 @@
 import EventStore
+import SwiftProtobuf
 
 /// What validation needs to read of the record: a snapshot, or the import's own transaction.
 public protocol RecordSnapshot: ~Copyable {
@@ -38,15 +39,22 @@ enum References {
 
     /// The entries an event adds to the index.
     static func entries(for input: ClinicalEventInput) -> [IndexEntry] {
+        entries(patient: input.patientId, eventId: input.id, message: input.message)
+    }
+
+    /// The entries the event `eventId` of `patient` adds to the index: its key names the id the
+    /// event defines, its value is the event's id.
+    static func entries(patient: String, eventId: String, message: any SwiftProtobuf.Message) -> [IndexEntry] {
         func entry(_ kind: Kind, _ id: String) -> [IndexEntry] {
-            [IndexEntry(index: index, key: key(patient: input.patientId, kind: kind, id: id), value: Array(input.id.utf8))]
+            [IndexEntry(index: index, key: key(patient: patient, kind: kind, id: id), value: Array(eventId.utf8))]
         }
-        switch input.message {
+        switch message {
         case let m as Ketamine_V1_TreatmentPlanned: return entry(.plan, m.planID)
         case let m as Ketamine_V1_SessionScheduled: return entry(.session, m.sessionID)
         case let m as Ketamine_V1_ConsentGiven: return entry(.consent, m.consentID)
         case let m as Ketamine_V1_SideEffectObserved: return entry(.sideEffect, m.sideEffectID)
         case let m as Ketamine_V1_EntryVoided: return entry(.voided, m.voidedEventID)
+        case is Ketamine_V1_PatientForgotten: return entry(.forgotten, "")
         default: return []
         }
     }

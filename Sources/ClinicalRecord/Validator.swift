@@ -29,8 +29,9 @@ enum Validator {
     }
 
     private static func checkAttributes(_ input: ClinicalEventInput, type: ClinicalEventType) throws {
-        for (name, value) in [("id", input.id), ("source", input.source), ("subject", input.patientId), ("actorid", input.actorId)] where value.isEmpty {
-            throw ValidationError(field: name, reason: "is required and must not be empty")
+        if input.source.isEmpty { throw ValidationError(field: "source", reason: "is required and must not be empty") }
+        for (name, value) in [("id", input.id), ("subject", input.patientId), ("actorid", input.actorId)] {
+            if let problem = Identifier.problem(value) { throw ValidationError(field: name, reason: problem) }
         }
         guard input.actorRole.mayRecord(type) else {
             throw ValidationError(field: "actorrole", reason: "\(input.actorRole.withArticle) may not record \(type.name)")
@@ -44,6 +45,9 @@ enum Validator {
             if value.allSatisfy(\.isWhitespace) {
                 throw ValidationError(field: "data.\(name)", reason: "is required and must not be empty")
             }
+        }
+        func identifier(_ value: String, _ name: String) throws {
+            if let problem = Identifier.problem(value) { throw ValidationError(field: "data.\(name)", reason: problem) }
         }
         func present(_ has: Bool, _ name: String) throws {
             if !has { throw ValidationError(field: "data.\(name)", reason: "is required") }
@@ -117,7 +121,7 @@ enum Validator {
             try f.choice(m.medicationClass, "medicationClass")
             try f.choice(m.change, "change")
         case let m as Ketamine_V1_AssessmentRecorded:
-            try f.text(m.assessmentID, "assessmentId")
+            try f.identifier(m.assessmentID, "assessmentId")
             try f.choice(m.instrument, "instrument")
             guard let rule = m.instrument.itemRule else { break }
             guard m.itemScores.count == rule.count else {
@@ -127,23 +131,23 @@ enum Validator {
                 throw ValidationError(field: "data.itemScores[\(index)]", reason: "\(m.instrument.displayName) item \(index + 1) must be \(rule.range.lowerBound)-\(rule.range.upperBound), not \(score)")
             }
         case let m as Ketamine_V1_EvaluationCompleted:
-            try f.text(m.evaluationID, "evaluationId")
+            try f.identifier(m.evaluationID, "evaluationId")
             try f.conditions(m.diagnoses, "diagnoses")
             for (index, modality) in m.eligibleModalities.enumerated() { try f.choice(modality, "eligibleModalities[\(index)]") }
         case let m as Ketamine_V1_ConsentGiven:
-            try f.text(m.consentID, "consentId")
+            try f.identifier(m.consentID, "consentId")
             try f.choice(m.scope, "scope")
             try f.text(m.formVersion, "formVersion")
             try f.moment(m.hasSignedAt, m.signedAt, "signedAt")
             if m.hasExpiresAt { try f.moment(true, m.expiresAt, "expiresAt") }
         case let m as Ketamine_V1_ConsentWithdrawn:
-            try f.text(m.consentID, "consentId")
+            try f.identifier(m.consentID, "consentId")
             try f.text(m.reason, "reason")
         case let m as Ketamine_V1_RemsEnrolled:
-            try f.text(m.enrollmentID, "enrollmentId")
+            try f.identifier(m.enrollmentID, "enrollmentId")
             try f.moment(m.hasEnrolledAt, m.enrolledAt, "enrolledAt")
         case let m as Ketamine_V1_TreatmentPlanned:
-            try f.text(m.planID, "planId")
+            try f.identifier(m.planID, "planId")
             try f.choice(m.modality, "modality")
             try f.choice(m.phase, "phase")
             try f.within(m.sessionsPlanned, 1...1_000, "sessionsPlanned", unit: "sessions")
@@ -152,11 +156,11 @@ enum Validator {
             if m.hasDoseMg { try f.positive(m.doseMg, "doseMg") }
             try f.date(m.startDate, "startDate")
         case let m as Ketamine_V1_SessionScheduled:
-            try f.text(m.sessionID, "sessionId")
-            try f.text(m.planID, "planId")
+            try f.identifier(m.sessionID, "sessionId")
+            try f.identifier(m.planID, "planId")
             try f.moment(m.hasScheduledFor, m.scheduledFor, "scheduledFor")
         case let m as Ketamine_V1_PreSessionCheckRecorded:
-            try f.text(m.sessionID, "sessionId")
+            try f.identifier(m.sessionID, "sessionId")
             try f.moment(m.hasLastSolidFoodAt, m.lastSolidFoodAt, "lastSolidFoodAt")
             try f.moment(m.hasLastClearLiquidAt, m.lastClearLiquidAt, "lastClearLiquidAt")
             try f.text(m.escortName, "escortName")
@@ -165,8 +169,8 @@ enum Validator {
             try f.within(m.spo2, 50...100, "spo2", unit: "percent")
             if m.hasBaselineMoaas { try f.within(m.baselineMoaas, 0...5, "baselineMoaas", unit: "points") }
         case let m as Ketamine_V1_DoseAdministered:
-            try f.text(m.sessionID, "sessionId")
-            try f.text(m.planID, "planId")
+            try f.identifier(m.sessionID, "sessionId")
+            try f.identifier(m.planID, "planId")
             try f.choice(m.drug, "drug")
             try f.choice(m.route, "route")
             try f.choice(m.setting, "setting")
@@ -177,7 +181,7 @@ enum Validator {
             if m.hasInfusionMinutes { try f.within(m.infusionMinutes, 1...600, "infusionMinutes", unit: "minutes") }
             if m.hasDevices { try f.within(m.devices, 1...10, "devices", unit: "devices") }
         case let m as Ketamine_V1_VitalsRecorded:
-            try f.text(m.sessionID, "sessionId")
+            try f.identifier(m.sessionID, "sessionId")
             try f.moment(m.hasMeasuredAt, m.measuredAt, "measuredAt")
             try f.bloodPressure(m.hasBloodPressure, m.bloodPressure, "bloodPressure")
             try f.within(m.heartRate, 20...250, "heartRate", unit: "beats per minute")
@@ -185,31 +189,31 @@ enum Validator {
             if m.hasRespiratoryRate { try f.within(m.respiratoryRate, 1...80, "respiratoryRate", unit: "breaths per minute") }
             if m.hasMoaas { try f.within(m.moaas, 0...5, "moaas", unit: "points") }
         case let m as Ketamine_V1_SideEffectObserved:
-            try f.text(m.sideEffectID, "sideEffectId")
+            try f.identifier(m.sideEffectID, "sideEffectId")
             try f.choice(m.kind, "kind")
             try f.choice(m.severity, "severity")
             try f.moment(m.hasOnsetAt, m.onsetAt, "onsetAt")
         case let m as Ketamine_V1_SideEffectResolved:
-            try f.text(m.sideEffectID, "sideEffectId")
+            try f.identifier(m.sideEffectID, "sideEffectId")
             try f.moment(m.hasResolvedAt, m.resolvedAt, "resolvedAt")
         case let m as Ketamine_V1_PatientDischarged:
-            try f.text(m.sessionID, "sessionId")
+            try f.identifier(m.sessionID, "sessionId")
             try f.moment(m.hasDischargedAt, m.dischargedAt, "dischargedAt")
             try f.within(m.aldreteScore, 0...10, "aldreteScore", unit: "points")
         case let m as Ketamine_V1_SessionCancelled:
-            try f.text(m.sessionID, "sessionId")
+            try f.identifier(m.sessionID, "sessionId")
             try f.text(m.reason, "reason")
         case let m as Ketamine_V1_RemsMonitoringFormSubmitted:
-            try f.text(m.sessionID, "sessionId")
+            try f.identifier(m.sessionID, "sessionId")
             try f.moment(m.hasSubmittedAt, m.submittedAt, "submittedAt")
         case let m as Ketamine_V1_DrugWasted:
-            try f.text(m.sessionID, "sessionId")
+            try f.identifier(m.sessionID, "sessionId")
             try f.choice(m.drug, "drug")
             try f.text(m.lotNumber, "lotNumber")
             try f.positive(m.amountMg, "amountMg")
-            try f.text(m.witnessedBy, "witnessedBy")
+            try f.identifier(m.witnessedBy, "witnessedBy")
         case let m as Ketamine_V1_EntryVoided:
-            try f.text(m.voidedEventID, "voidedEventId")
+            try f.identifier(m.voidedEventID, "voidedEventId")
             try f.text(m.reason, "reason")
         case let m as Ketamine_V1_PatientForgotten:
             try f.text(m.reason, "reason")

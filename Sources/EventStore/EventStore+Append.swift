@@ -67,6 +67,9 @@ extension EventStore {
         return result
     }
 
+    /// Whether payloads can be read: the store does not seal them, or it was opened with its key.
+    public var opensPayloads: Bool { !isSealed || layout.sealing != nil }
+
     /// Overwrites the copies of `bytes` that LMDB's copy-on-write left in free pages.
     func wipeStaleCopies(of bytes: [UInt8]) throws {
         do {

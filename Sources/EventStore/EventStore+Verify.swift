@@ -91,28 +91,33 @@ extension EventStore {
             var chain = ChainCheck()
             var problem: (UInt64, String)?
             var anchorSeen = false
-            try reader.txn.withCursor(on: layout.events) { cursor in
-                var entry = try cursor.first()
-                while let current = entry {
-                    guard let sequence = Bytes.uint64(bigEndian: current.key) else {
-                        problem = (chain.expected, "a key in the events database is not an 8-byte sequence")
-                        return
-                    }
-                    var reason = chain.check(sequence: sequence, bytes: current.value)
-                    if reason == nil { reason = try checkIndexes(sequence: sequence, bytes: current.value, reader: reader) }
-                    if let reason {
-                        problem = (min(sequence, chain.expected), reason)
-                        return
-                    }
-                    if let anchor, anchor.sequence == sequence {
-                        anchorSeen = true
-                        guard chain.lastHash == anchor.hash else {
-                            problem = (sequence, "it does not carry the chain hash published for it (\(anchor)): the log was rewritten up to there")
+            do {
+                try reader.txn.withCursor(on: layout.events) { cursor in
+                    var entry = try cursor.first()
+                    while let current = entry {
+                        guard let sequence = Bytes.uint64(bigEndian: current.key) else {
+                            problem = (chain.expected, "a key in the events database is not an 8-byte sequence")
                             return
                         }
+                        var reason = chain.check(sequence: sequence, bytes: current.value)
+                        if reason == nil { reason = try checkIndexes(sequence: sequence, bytes: current.value, reader: reader) }
+                        if let reason {
+                            problem = (min(sequence, chain.expected), reason)
+                            return
+                        }
+                        if let anchor, anchor.sequence == sequence {
+                            anchorSeen = true
+                            guard chain.lastHash == anchor.hash else {
+                                problem = (sequence, "it does not carry the chain hash published for it (\(anchor)): the log was rewritten up to there")
+                                return
+                            }
+                        }
+                        entry = try cursor.next()
                     }
-                    entry = try cursor.next()
                 }
+            } catch let error as LMDBError {
+                // A damaged page: LMDB or the map bounds refuse it; the records before it verified.
+                problem = (chain.expected, "a page of the store is damaged at or after this record (\(error))")
             }
             let verified = chain.expected - 1
             let head = verified > 0 ? ChainHead(sequence: verified, hash: chain.lastHash) : nil

@@ -192,7 +192,7 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         let message = switch error {
         case LMDBError.noSpace, LMDBError.fileTooLarge, LMDBError(rawValue: EDQUOT):
             "Could not \(operation): \(error); the disk (or the file size limit) is full. Nothing of this write was stored and everything stored before is intact: free space and try again."
-        case LMDBError.corrupted, LMDBError.pageNotFound, LMDBError.dataFileTruncated:
+        case LMDBError.corrupted, LMDBError.pageNotFound, LMDBError.dataFileTruncated, LMDBError.pageFault:
             "Could not \(operation): \(error). The store is damaged; nothing was changed: restore it from a backup."
         case LMDBError.lockFileReplaced, LMDBError.lockFileMissing:
             "Could not \(operation): \(error). Nothing was written: stop every process that uses the store, then open it again."
@@ -200,7 +200,7 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
             "Could not \(operation): \(error)."
         }
         let code: Code = switch error {
-        case LMDBError.corrupted, LMDBError.pageNotFound, LMDBError.dataFileTruncated: .damaged
+        case LMDBError.corrupted, LMDBError.pageNotFound, LMDBError.dataFileTruncated, LMDBError.pageFault: .damaged
         case LMDBError.lockFileReplaced, LMDBError.lockFileMissing: .lockFileReplaced
         default: .storage
         }

@@ -54,6 +54,29 @@ public struct LogReader: ~Copyable {
         return try txn.value(forKey: key, in: database)
     }
 
+    /// Calls `body` with each key and value of the application's index `index` (borrowed), in key
+    /// order from the first key at or after `start`, until it returns false. Nothing happens for an
+    /// index the store does not have.
+    public func forEachIndexEntry(_ index: String, from start: [UInt8] = [], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
+        guard let database = layout.indexes[index] else { return }
+        try forEachEntry(of: database, from: start, body)
+    }
+
+    /// ``forEachIndexEntry(_:from:_:)`` over the projections database.
+    public func forEachProjectionEntry(from start: [UInt8] = [], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
+        guard let database = layout.projections else { return }
+        try forEachEntry(of: database, from: start, body)
+    }
+
+    private func forEachEntry(of database: Database, from start: [UInt8], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
+        try txn.withCursor(on: database) { cursor in
+            var entry = start.isEmpty ? try cursor.first() : try cursor.seek(atOrAfter: start)
+            while let current = entry, try body(current.key, current.value) {
+                entry = try cursor.next()
+            }
+        }
+    }
+
     /// Calls `body` with each record from `sequence` on, in log order, until it returns false.
     public func forEachRecord(from sequence: UInt64 = 1, _ body: (EventRecordView) throws -> Bool) throws {
         try forEachStoredRecord(from: sequence) { try body(try opened($0)) }

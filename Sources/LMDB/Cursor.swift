@@ -1,4 +1,5 @@
 import CLMDB
+import CLMDBGuard
 
 /// A position in a database inside one transaction. Closed when its scope ends.
 ///
@@ -25,7 +26,7 @@ public struct Cursor: ~Copyable {
     private func move(_ op: MDB_cursor_op, key: UnsafeRawBufferPointer? = nil) throws -> Entry? {
         var k = MDB_val(mv_size: key?.count ?? 0, mv_data: UnsafeMutableRawPointer(mutating: key?.baseAddress))
         var v = MDB_val()
-        let rc = mdb_cursor_get(handle, &k, &v, op)
+        let rc = clmdb_cursor_get(handle, &k, &v, op)
         if rc == MDB_NOTFOUND { return nil }
         try check(rc)
         let entry = (key: UnsafeRawBufferPointer(k), value: UnsafeRawBufferPointer(v))

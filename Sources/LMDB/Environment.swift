@@ -1,4 +1,5 @@
 import CLMDB
+import CLMDBGuard
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -48,6 +49,7 @@ public final class Environment: @unchecked Sendable {
     ///   ``LMDBError/lockFileMissing`` when `lock.mdb` was removed while another process uses the
     ///   environment, or LMDB's own errors.
     public init(path: String, options: Options = Options()) throws(LMDBError) {
+        clmdb_install_fault_guard()
         try ProcessLocks.prepare(directory: path)
         var env: OpaquePointer?
         try check(mdb_env_create(&env))
@@ -125,7 +127,7 @@ public final class Environment: @unchecked Sendable {
                         let result = try body(ReadTransaction(handle: txn, environment: self))
                         // Committing a read transaction is how a database handle opened in it
                         // becomes visible to others; otherwise abort is the cheaper release.
-                        if commitHandles { try check(mdb_txn_commit(txn)) } else { mdb_txn_abort(txn) }
+                        if commitHandles { try commit(txn) } else { mdb_txn_abort(txn) }
                         return result
                     } catch {
                         mdb_txn_abort(txn)
@@ -163,8 +165,7 @@ public final class Environment: @unchecked Sendable {
                             mdb_txn_abort(txn)
                             throw error
                         }
-                        // mdb_txn_commit frees the transaction whether or not it succeeds.
-                        try check(mdb_txn_commit(txn))
+                        try commit(txn)
                         return result
                     }
                 }
@@ -174,6 +175,14 @@ public final class Environment: @unchecked Sendable {
                 try adoptGrownMap()
             }
         }
+    }
+
+    /// Commits `txn`. LMDB frees a transaction whether or not its commit succeeds, unless the
+    /// commit faulted on a damaged page (the guard's code), when it must still be aborted.
+    func commit(_ txn: OpaquePointer) throws(LMDBError) {
+        let rc = clmdb_txn_commit(txn)
+        if rc == LMDBError.pageFault.rawValue { mdb_txn_abort(txn) }
+        try check(rc)
     }
 
     func begin(parent: OpaquePointer?, readOnly: Bool) throws(LMDBError) -> OpaquePointer {
@@ -234,7 +243,7 @@ public final class Environment: @unchecked Sendable {
     /// nothing freed in the source reaches the copy.
     public func copy(to destination: String, compacting: Bool = true) throws {
         try resizeLock.withShared { () throws(LMDBError) in
-            try check(mdb_env_copy2(handle, destination, compacting ? UInt32(MDB_CP_COMPACT) : 0))
+            try check(clmdb_env_copy2(handle, destination, compacting ? UInt32(MDB_CP_COMPACT) : 0))
         }
     }
 

@@ -85,6 +85,9 @@ public struct LMDBError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The data file is shorter than the pages its last commit uses: truncated, or only partly
     /// copied.
     public static let dataFileTruncated = LMDBError(rawValue: -31_003)
+    /// LMDB faulted reading a damaged page (it followed a pointer outside its data); the fault
+    /// was caught and the call failed instead of ending the process.
+    public static let pageFault = LMDBError(rawValue: -31_004)
 
     public var description: String {
         switch self {
@@ -94,6 +97,8 @@ public struct LMDBError: Error, Hashable, Sendable, CustomStringConvertible {
             "the lock file lock.mdb is missing while another process has the environment open"
         case .dataFileTruncated:
             "the data file data.mdb is shorter than the pages its last commit uses (truncated, or only partly copied)"
+        case .pageFault:
+            "a page of the data file is damaged (reading it faulted)"
         default:
             String(cString: mdb_strerror(rawValue))
         }

@@ -1,4 +1,5 @@
 import CLMDB
+import CLMDBGuard
 
 /// What read and write transactions share: lookups and cursors over borrowed bytes.
 ///
@@ -18,7 +19,7 @@ extension TransactionReading where Self: ~Copyable {
     public func value(forKey key: UnsafeRawBufferPointer, in database: Database) throws -> UnsafeRawBufferPointer? {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val()
-        let rc = mdb_get(handle, database.dbi, &k, &v)
+        let rc = clmdb_get(handle, database.dbi, &k, &v)
         if rc == MDB_NOTFOUND { return nil }
         try check(rc)
         let value = UnsafeRawBufferPointer(v)
@@ -30,7 +31,7 @@ extension TransactionReading where Self: ~Copyable {
     /// transaction is valid for others once that transaction commits.
     public func openDatabase(named name: String) throws -> Database? {
         var dbi: MDB_dbi = 0
-        let rc = mdb_dbi_open(handle, name, 0, &dbi)
+        let rc = clmdb_dbi_open(handle, name, 0, &dbi)
         if rc == MDB_NOTFOUND { return nil }
         try check(rc)
         return Database(dbi: dbi, name: name)
@@ -61,7 +62,7 @@ extension TransactionReading where Self: ~Copyable {
     /// The number of entries in `database`.
     public func count(of database: Database) throws -> Int {
         var stat = MDB_stat()
-        try check(mdb_stat(handle, database.dbi, &stat))
+        try check(clmdb_stat(handle, database.dbi, &stat))
         return stat.ms_entries
     }
 }
@@ -105,7 +106,7 @@ public struct WriteTransaction: TransactionReading, ~Copyable {
     /// others once this transaction commits, and gone if it aborts.
     public func createDatabase(named name: String) throws -> Database {
         var dbi: MDB_dbi = 0
-        try check(mdb_dbi_open(handle, name, UInt32(MDB_CREATE), &dbi))
+        try check(clmdb_dbi_open(handle, name, UInt32(MDB_CREATE), &dbi))
         return Database(dbi: dbi, name: name)
     }
 
@@ -123,7 +124,7 @@ public struct WriteTransaction: TransactionReading, ~Copyable {
     public func put(_ value: UnsafeRawBufferPointer, forKey key: UnsafeRawBufferPointer, in database: Database, flags: PutFlags = []) throws {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
-        try check(mdb_put(handle, database.dbi, &k, &v, flags.rawValue))
+        try check(clmdb_put(handle, database.dbi, &k, &v, flags.rawValue))
     }
 
     /// Stores `value` under `key`.
@@ -142,7 +143,7 @@ public struct WriteTransaction: TransactionReading, ~Copyable {
         try key.withUnsafeBytes { keyBytes in
             var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
             var v = MDB_val(mv_size: count, mv_data: nil)
-            try check(mdb_put(handle, database.dbi, &k, &v, flags.rawValue | UInt32(MDB_RESERVE)))
+            try check(clmdb_put(handle, database.dbi, &k, &v, flags.rawValue | UInt32(MDB_RESERVE)))
             try fill(UnsafeMutableRawBufferPointer(start: v.mv_data, count: count))
         }
     }
@@ -152,7 +153,7 @@ public struct WriteTransaction: TransactionReading, ~Copyable {
     public func delete(forKey key: [UInt8], in database: Database) throws -> Bool {
         try key.withUnsafeBytes { keyBytes in
             var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
-            let rc = mdb_del(handle, database.dbi, &k, nil)
+            let rc = clmdb_del(handle, database.dbi, &k, nil)
             if rc == MDB_NOTFOUND { return false }
             try check(rc)
             return true
@@ -172,7 +173,7 @@ public struct WriteTransaction: TransactionReading, ~Copyable {
             mdb_txn_abort(child)
             throw error
         }
-        try check(mdb_txn_commit(child))
+        try environment.commit(child)
         return result
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ClinicalRecord
 
 /// `patient-records`: the admin command line of the patient record store.
@@ -20,12 +21,20 @@ public struct PatientRecordsCommand: AsyncParsableCommand {
     public init() {}
 }
 
-/// The store directory, shared by every command.
+/// The store directory, shared by every command. No command but `demo` has a default: a
+/// command that writes must never create a store (and a key file) where nobody asked for one.
 public struct StoreOptions: ParsableArguments {
     public init() {}
 
-    @Option(name: .long, help: "The store's directory.")
-    public var store: String = "./demo-store"
+    @Option(name: .long, help: ArgumentHelp("The store's directory (default: the PATIENT_RECORDS_STORE environment variable).", valueName: "dir"))
+    public var store: String?
+
+    /// The store's directory: --store, else PATIENT_RECORDS_STORE.
+    func path() throws -> String {
+        if let store { return store }
+        if let store = ProcessInfo.processInfo.environment["PATIENT_RECORDS_STORE"], !store.isEmpty { return store }
+        throw ArgumentParser.ValidationError("Give the store's directory with --store DIR (or set PATIENT_RECORDS_STORE).")
+    }
 
     @Option(name: .long, help: ArgumentHelp(
         "The file holding the store's master key (64 hex digits).",
@@ -35,6 +44,6 @@ public struct StoreOptions: ParsableArguments {
 
     /// Opens the store with its master key.
     func open(readOnly: Bool = false) throws -> PatientRecordStore {
-        try PatientRecordStore.open(at: store, readOnly: readOnly, keyFile: keyFile)
+        try PatientRecordStore.open(at: try path(), readOnly: readOnly, keyFile: keyFile)
     }
 }

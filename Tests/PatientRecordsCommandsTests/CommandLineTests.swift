@@ -192,7 +192,7 @@ struct VerifyDecodeTests {
             }
             let outcome = try records.run(["verify", "--store", store])
             #expect(outcome.status == 1)
-            #expect(outcome.stdout.contains("sequence 129: it does not decode"), "\(outcome.stdout)")
+            #expect(outcome.stdout.contains("the record at sequence 129 does not decode"), "\(outcome.stdout)")
         }
     }
 }

@@ -45,7 +45,7 @@ struct Forget: AsyncParsableCommand {
         defer { store.close() }
         let events = try store.events.streamVersion(id)
         guard events > 0 else {
-            throw ArgumentParser.ValidationError("Patient \(id) has no record in \(options.store).")
+            throw ArgumentParser.ValidationError("Patient \(id) has no record in \(try options.path()).")
         }
         if !yes {
             FileHandle.standardError.write(Data("""

@@ -37,7 +37,7 @@ struct Patient: AsyncParsableCommand {
         let store = try options.open()
         defer { store.close() }
         guard try store.events.streamVersion(id) > 0 else {
-            throw ArgumentParser.ValidationError("Patient \(id) has no record in \(options.store).")
+            throw ArgumentParser.ValidationError("Patient \(id) has no record in \(try options.path()).")
         }
         // A forgotten patient's record holds nothing personal to read, and takes no more events.
         if try !store.isForgotten(id) {

@@ -20,7 +20,15 @@ struct Demo: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup var options: StoreOptions
+    @OptionGroup var given: StoreOptions
+
+    /// The store the demo writes: --store, PATIENT_RECORDS_STORE, or ./demo-store (the only
+    /// command with a default directory).
+    var options: StoreOptions {
+        var options = given
+        if (try? options.path()) == nil { options.store = "./demo-store" }
+        return options
+    }
     @Option(help: "The generator's seed.") var seed: UInt64 = 42
     @Option(help: "The number of patients.") var patients: Int = 40
     @Option(help: "The patient to show.") var show: String = "P-0001"
@@ -36,7 +44,7 @@ struct Demo: AsyncParsableCommand {
         let generator = ClinicGenerator(seed: seed, patients: patients, months: 6)
         let inputs = generator.allEvents()
         let summary = try store.importEvents(inputs, progress: TerminalProgress("Recording the demo clinic", total: inputs.count, quiet: quiet))
-        print("Demo clinic in \(options.store): \(inputs.count) events for \(patients) patients (\(summary.imported) new, \(summary.alreadyStored) already stored).")
+        print("Demo clinic in \(try options.path()): \(inputs.count) events for \(patients) patients (\(summary.imported) new, \(summary.alreadyStored) already stored).")
         print("")
 
         var access = Ketamine_V1_RecordAccessed()
@@ -46,7 +54,7 @@ struct Demo: AsyncParsableCommand {
             source: "urn:clinic:demo", patientId: show, time: ClinicalTime.now,
             actorId: ProcessInfo.processInfo.environment["USER"] ?? "admin", actorRole: .admin, message: access))
         guard let state = try store.patientState(show) else {
-            throw ArgumentParser.ValidationError("Patient \(show) has no record in \(options.store).")
+            throw ArgumentParser.ValidationError("Patient \(show) has no record in \(try options.path()).")
         }
         print(PatientStateText.render(state))
         print("")

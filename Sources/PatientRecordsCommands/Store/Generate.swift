@@ -53,6 +53,6 @@ struct Generate: AsyncParsableCommand {
         }
         progress.finish()
         try store.refreshSnapshots(progress: TerminalProgress("Snapshots", total: nil, quiet: quiet))
-        print("Generated \(imported) events for \(patients) patients in \(options.store) (\(skipped) already stored).")
+        print("Generated \(imported) events for \(patients) patients in \(try options.path()) (\(skipped) already stored).")
     }
 }

@@ -54,7 +54,7 @@ struct Export: AsyncParsableCommand {
         defer { store.close() }
         if let patient {
             guard try store.events.streamVersion(patient) > 0 else {
-                throw ArgumentParser.ValidationError("Patient \(patient) has no record in \(options.store).")
+                throw ArgumentParser.ValidationError("Patient \(patient) has no record in \(try options.path()).")
             }
             try await access.recordAccess(to: patient, in: store, what: "Record exported by patient-records export")
         }

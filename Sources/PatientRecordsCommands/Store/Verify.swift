@@ -2,51 +2,70 @@ import ArgumentParser
 import ClinicalRecord
 import EventStore
 
-/// `patient-records verify`: recompute the hash chain and check the log's structure.
+/// `patient-records verify`: recompute the hash chain and check everything the log defines.
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check the hash chain and the structure of the log; exit 1 on damage.",
+        abstract: "Check the hash chain, the structure and the indexes of the store; exit 1 on damage.",
         discussion: """
-            Recomputes every record's chain hash from the first event, checks that sequences \
-            run without a gap, that the stream and id indexes point back at each record and \
-            that every record decodes as its event type. On damage it names the first bad \
-            sequence and exits with status 1.
+            Recomputes every record's chain hash from the first event and checks that sequences \
+            run without a gap and that the stream and id indexes point back at each record. With \
+            the store's master key it also checks that every payload decodes, that the clinical \
+            references index and the patient snapshots are exactly what the log gives, and the \
+            seal of the head, which no one without the key can make for a rewritten log. Without \
+            the key (none found, and no --key-file) it checks the chain and structure alone.
 
-            Example:
+            The last line names the head as HASH@SEQUENCE. Publish it (a printed report, a copy \
+            kept elsewhere): --expect-head then proves that nothing up to it was rewritten since, \
+            with or without the key.
+
+            On damage it names the first bad sequence (or what is wrong) and exits with status 1.
+
+            Examples:
               patient-records verify --store ./demo-store
+              patient-records verify --store ./demo-store --expect-head 5f0c…e1@1200
             """
     )
 
     @OptionGroup var options: StoreOptions
+    @Option(name: .customLong("expect-head"), help: ArgumentHelp("A head published earlier, HASH@SEQUENCE: the record at SEQUENCE must still carry HASH.", valueName: "hash@sequence"))
+    var expectHead: String?
+
+    func validate() throws {
+        if let expectHead, ChainHead(expectHead) == nil {
+            throw ArgumentParser.ValidationError("--expect-head must be 64 hexadecimal digits, @, and a sequence number, not \(expectHead.debugDescription).")
+        }
+    }
 
     func run() async throws {
-        let records = try options.open(readOnly: true)
-        let report = try records.events.verify()
-        if let sequence = report.firstBadSequence {
-            print("Damaged: the first bad record is sequence \(sequence): \(report.problem ?? "unknown problem").")
+        let records: PatientRecordStore
+        do {
+            records = try options.open(readOnly: true)
+        } catch let error as EventStoreError where options.keyFile == nil && (error.code == .masterKeyMissing || error.code == .masterKeyRequired) {
+            records = try PatientRecordStore.open(at: try options.path(), withoutMasterKey: true)
+        }
+        let result = try records.verify(expecting: expectHead.flatMap(ChainHead.init))
+        let log = result.log
+        if let sequence = log.firstBadSequence {
+            print("Damaged: the first bad record is sequence \(sequence): \(log.problem ?? "unknown problem").")
             throw ExitCode(1)
         }
-        if let problem = report.problem {
+        if let problem = log.problem {
             print("Damaged: \(problem).")
             throw ExitCode(1)
         }
-        // Every payload must decode as the message its type code names.
-        var undecodable: (UInt64, String)?
-        try records.events.read { reader in
-            try reader.forEachRecord { record in
-                do {
-                    _ = try PatientRecordStore.decode(record)
-                    return true
-                } catch {
-                    undecodable = (record.sequence, "\(error)")
-                    return false
-                }
-            }
-        }
-        if let (sequence, reason) = undecodable {
-            print("Damaged: the first bad record is sequence \(sequence): it does not decode (\(reason)).")
+        if let first = result.problems.first {
+            print("Damaged: \(first).")
+            for more in result.problems.dropFirst() { print("  and \(more).") }
             throw ExitCode(1)
         }
-        print("Intact: \(report.eventsVerified) events, hash chain, indexes and payloads verified.")
+        var checked = "the hash chain, the structure and the indexes verify"
+        if result.payloadsChecked {
+            checked += ", every payload decodes, the clinical references and the snapshots match the log"
+            if log.headSealChecked { checked += ", and the head's seal matches the master key" }
+        } else {
+            checked += " (without the master key: payloads, clinical references and the head's seal were not checked; give --key-file)"
+        }
+        print("Intact: \(log.eventsVerified) events; \(checked).")
+        if let head = log.head { print("Head: \(head)") }
     }
 }
