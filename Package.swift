@@ -93,7 +93,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["LMDB"],
+            dependencies: ["LMDB", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/Support/TestSupport",
             swiftSettings: swiftSettings
         ),
@@ -104,7 +104,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ClinicalRecordTests",
-            dependencies: ["ClinicalRecord", "EventStore", "TestSupport"],
+            dependencies: ["ClinicalRecord", "EventStore", "LMDB", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

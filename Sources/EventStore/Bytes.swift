@@ -43,17 +43,19 @@ extension Bytes {
 /// Ids are compared as bytes, never as Swift `String`s: `String` equality is canonical
 /// equivalence, so "José" written precomposed (NFC) and decomposed (NFD) would be one key, while
 /// LMDB keeps them as two streams.
-struct BytesTable<Value> {
+public struct BytesTable<Value> {
     private var buckets: [UInt64: [(key: [UInt8], value: Value)]] = [:]
-    private(set) var count = 0
+    public private(set) var count = 0
 
-    subscript(_ key: UnsafeRawBufferPointer) -> Value? {
+    public init() {}
+
+    public subscript(_ key: UnsafeRawBufferPointer) -> Value? {
         guard let bucket = buckets[Bytes.fnv1a(key)] else { return nil }
         for entry in bucket where entry.key.elementsEqual(key) { return entry.value }
         return nil
     }
 
-    mutating func set(_ key: UnsafeRawBufferPointer, _ value: Value) {
+    public mutating func set(_ key: UnsafeRawBufferPointer, _ value: Value) {
         let hash = Bytes.fnv1a(key)
         if let index = buckets[hash]?.firstIndex(where: { $0.key.elementsEqual(key) }) {
             buckets[hash]?[index].value = value
@@ -63,14 +65,14 @@ struct BytesTable<Value> {
         }
     }
 
-    mutating func remove(_ key: UnsafeRawBufferPointer) {
+    public mutating func remove(_ key: UnsafeRawBufferPointer) {
         let hash = Bytes.fnv1a(key)
         guard let index = buckets[hash]?.firstIndex(where: { $0.key.elementsEqual(key) }) else { return }
         buckets[hash]?.remove(at: index)
         count -= 1
     }
 
-    mutating func removeAll() {
+    public mutating func removeAll() {
         buckets.removeAll(keepingCapacity: true)
         count = 0
     }

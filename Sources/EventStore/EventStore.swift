@@ -122,8 +122,13 @@ public final class EventStore: Sendable {
                 // Nothing was ever committed: a new data file, or one whose creation was interrupted.
                 guard !options.readOnly else { throw EventStoreError.noStore(path: path) }
                 if case .existing = preparation, try !onlyLMDBFiles(in: path) { throw EventStoreError.directoryNotEmpty(path: path) }
-                opened = try createStore(environment, path: path, options: options)
-                created = true
+                do {
+                    opened = try createStore(environment, path: path, options: options)
+                    created = true
+                } catch is CreatedMeanwhile {
+                    created = true
+                    opened = try openExisting(environment, path: path, options: options)
+                }
             } else {
                 opened = try openExisting(environment, path: path, options: options)
             }
@@ -240,6 +245,10 @@ public final class EventStore: Sendable {
         let format = StoreLayout.formatVersion
         do {
             return try environment.write { txn in
+                // Another process may have created the store since this one looked.
+                if let meta = try txn.openDatabase(named: "meta"), try txn.value(forKey: StoreLayout.MetaKey.formatVersion, in: meta) != nil {
+                    throw CreatedMeanwhile()
+                }
                 var opened: [String: Database] = [:]
                 for name in StoreLayout.coreDatabases + [StoreLayout.projectionsDatabase, StoreLayout.keysDatabase] + options.indexes {
                     opened[name] = try txn.createDatabase(named: name)
@@ -256,6 +265,9 @@ public final class EventStore: Sendable {
             throw EventStoreError.wrap(error, operation: "create the store at \(path)", path: path)
         }
     }
+
+    /// Another process created the store between this one's look and its creation.
+    struct CreatedMeanwhile: Error {}
 
     private static func layout(_ opened: [String: Database], indexes: [String], sealing: StoreSealing?, format: UInt32) -> StoreLayout {
         StoreLayout(events: opened["events"]!, streams: opened["streams"]!, eventIds: opened["event-ids"]!, meta: opened["meta"]!,

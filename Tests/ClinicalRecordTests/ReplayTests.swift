@@ -19,7 +19,7 @@ struct ReplayTests {
         var replay = ClinicalReplay()
         let dosing = replay.add(DosingProjection()) // reads 2 of the 22 event types
         let result = try replay.run(store)          // in parallel, one partition per core
-        return result.states(of: dosing)[patient]?.doses ?? 0
+        return result.states(of: dosing).first { $0.patientId == patient }?.state.doses ?? 0
     }
     // README example: end
 
@@ -56,9 +56,9 @@ struct ReplayTests {
                 }
                 return (try replay.run(reader, partitions: 3), (expected, doseTypes))
             }
-            #expect(result.states(of: all) == expected.0)
+            #expect(byPatient(result.states(of: all)) == expected.0)
             // Patients without a dose still exist (they had other events), with no dose.
-            #expect(result.states(of: doses).filter { !$0.value.isEmpty } == expected.1)
+            #expect(byPatient(result.states(of: doses)).filter { !$0.value.isEmpty } == expected.1)
             #expect(result.patientCount == 12)
         }
     }
@@ -70,7 +70,7 @@ struct ReplayTests {
                 try store.events.read { reader in
                     var replay = ClinicalReplay()
                     let handle = replay.add(PatientStateProjection())
-                    return try replay.run(reader, partitions: partitions).states(of: handle).mapValues { $0.finish(now: Self.now) }
+                    return byPatient(try replay.run(reader, partitions: partitions).states(of: handle)).mapValues { $0.finish(now: Self.now) }
                 }
             }
             #expect(states[0].count == 12)
@@ -124,7 +124,7 @@ struct ReplayTests {
             // Every patient's snapshot-based state equals a replay of the whole log.
             var replay = ClinicalReplay()
             let handle = replay.add(PatientStateProjection())
-            let rebuilt = try replay.run(store).states(of: handle)
+            let rebuilt = byPatient(try replay.run(store).states(of: handle))
             for (id, builder) in rebuilt {
                 #expect(try store.patientState(id, now: Self.now) == builder.finish(now: Self.now))
             }
@@ -153,4 +153,9 @@ struct ReplayTests {
             }
         }
     }
+}
+
+/// States by patient id, for tests whose ids are plain ASCII.
+func byPatient<State>(_ states: [(patientId: String, state: State)]) -> [String: State] {
+    Dictionary(uniqueKeysWithValues: states.map { ($0.patientId, $0.state) })
 }

@@ -17,6 +17,36 @@ struct Executable {
         let status: Int32
         let stdout: String
         let stderr: String
+        /// Whether the process ended by a signal (a crash, or a kill) rather than on its own.
+        var killedBySignal = false
+    }
+
+    /// A process started and not yet waited for.
+    struct Running {
+        let process: Process
+        let out: Pipe, err: Pipe
+
+        /// Waits for the process and returns what it printed.
+        func finish() -> Outcome {
+            let stdout = out.fileHandleForReading.readDataToEndOfFile()
+            let stderr = err.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                           stderr: String(decoding: stderr, as: UTF8.self), killedBySignal: process.terminationReason == .uncaughtSignal)
+        }
+    }
+
+    /// Starts the tool and returns at once.
+    func start(_ arguments: [String]) throws -> Running {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: name.hasPrefix("/") ? name : Self.directory + "/" + name)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return Running(process: process, out: out, err: err)
     }
 
     @discardableResult
@@ -41,7 +71,8 @@ struct Executable {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self),
+                       killedBySignal: process.terminationReason == .uncaughtSignal)
     }
 }
 

@@ -61,7 +61,7 @@ public struct UnreadableRecord: Sendable {
 /// var replay = ClinicalReplay()
 /// let states = replay.add(PatientStateProjection())
 /// let result = try replay.run(store)
-/// let p1 = result.states(of: states)["P-0001"]
+/// let p1 = result.states(of: states).first { $0.patientId == "P-0001" }?.state
 /// ```
 ///
 /// The log is read in place inside one read transaction by ``ParallelReplay``: headers route
@@ -186,14 +186,11 @@ public struct ReplayResult: Sendable {
     /// The last sequence replayed.
     public let through: UInt64
 
-    /// The states one projection reached, by patient id.
-    public func states<P: PatientProjection>(of handle: ProjectionHandle<P>) -> [String: P.State] {
-        var out: [String: P.State] = [:]
-        for partition in partitions {
-            for (patient, boxes) in partition.patients {
-                out[patient] = unsafeDowncast(boxes[handle.index], to: StateBox<P.State>.self).state
-            }
-        }
+    /// The states one projection reached, one per patient. Patient ids are distinct as bytes
+    /// (two spellings of one text are two patients), so this is a list, not a dictionary.
+    public func states<P: PatientProjection>(of handle: ProjectionHandle<P>) -> [(patientId: String, state: P.State)] {
+        var out: [(patientId: String, state: P.State)] = []
+        forEachState(of: handle) { out.append(($0, $1)) }
         return out
     }
 
@@ -250,7 +247,10 @@ struct ClinicalPartition: ReplayPartition, @unchecked Sendable {
     /// The events voided in the replayed range, by sequence (the store) or by id (other sources).
     let voidedSequences: Set<UInt64>
     let voidedIds: Set<String>
-    var patients: [String: [AnyObject]] = [:]
+    /// Each patient met, in order of their first event, with one state box per projection.
+    var patients: [(id: String, boxes: [AnyObject])] = []
+    /// Where each patient is in `patients`, by the bytes of their id.
+    var patientIndex = BytesTable<Int>()
     var eventsApplied = 0
     var unreadable: [UnreadableRecord] = []
     /// Events of forgotten patients, whose payloads no key opens any more (not damage).
@@ -267,13 +267,14 @@ struct ClinicalPartition: ReplayPartition, @unchecked Sendable {
     }
 
     mutating func apply(_ record: EventRecordView) throws {
-        let patientId = record.streamId
         let boxes: [AnyObject]
-        if let existing = patients[patientId] {
-            boxes = existing
+        if let index = patientIndex[record.streamIdBytes] {
+            boxes = patients[index].boxes
         } else {
+            let patientId = record.streamId
             boxes = projections.map { $0.make(patientId) }
-            patients[patientId] = boxes
+            patientIndex.set(record.streamIdBytes, patients.count)
+            patients.append((patientId, boxes))
         }
         let code = record.type
         if record.payloadState == .keyDestroyed {
@@ -290,7 +291,7 @@ struct ClinicalPartition: ReplayPartition, @unchecked Sendable {
             guard let decoded = try EventCodec.decode(record, envelope: envelopeTypes.contains(code)) else { return }
             event = decoded
         } catch {
-            unreadable.append(UnreadableRecord(sequence: record.sequence, patientId: patientId, eventId: record.id, reason: "\(error)"))
+            unreadable.append(UnreadableRecord(sequence: record.sequence, patientId: record.streamId, eventId: record.id, reason: "\(error)"))
             return
         }
         eventsApplied += 1

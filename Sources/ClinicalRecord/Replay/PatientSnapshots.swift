@@ -69,7 +69,7 @@ extension PatientRecordStore {
             if checkpoint == 0 {
                 let handle = replay.add(PatientStateProjection())
                 let result = try replay.run(reader, progress: progress)
-                return (checkpoint, head, Array(result.states(of: handle).values), result.eventsApplied)
+                return (checkpoint, head, result.states(of: handle).map(\.state), result.eventsApplied)
             }
             // Catching up: the patients with new events, from their snapshots. Only voids are read
             // past their headers, so only their payloads are opened.
