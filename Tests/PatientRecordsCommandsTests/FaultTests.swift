@@ -97,4 +97,32 @@ struct FaultTests {
             #expect(try records.run(["export", "--store", store]).stdout.hasPrefix(acknowledged))
         }
     }
+
+    /// Creating a store on a full disk ended in SIGBUS: LMDB made its lock file sparse and wrote
+    /// to it through the map. The lock file now gets its space for real first, so a full disk is
+    /// one sentence, and nothing that could pass for a store is left behind. The disk is a real,
+    /// full tmpfs where this process may mount one (as root here and in CI); elsewhere the file
+    /// size limit stands in for it.
+    @Test(.timeLimit(.minutes(1)))
+    func creatingAStoreOnAFullDiskSaysSoAndLeavesNothing() throws {
+        try withTemporaryDirectory { directory in
+            let disk = directory + "/disk"
+            try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: false)
+            let mounted = (try? Executable(name: "/bin/mount").run(["-t", "tmpfs", "-o", "size=128k", "tmpfs", disk]).status) == 0
+            defer { if mounted { _ = try? Executable(name: "/bin/umount").run([disk]) } }
+            if mounted {
+                // Fill it to the last block.
+                _ = try Executable(name: "/bin/dd").run(["if=/dev/zero", "of=\(disk)/fill", "bs=4k", "count=64"])
+            }
+            let store = disk + "/store"
+            let command = mounted
+                ? "exec \"$0\" generate --store \"$1\" --patients 1 --quiet"
+                : "trap '' XFSZ; ulimit -f 16; exec \"$0\" generate --store \"$1\" --patients 1 --quiet"
+            let outcome = try Executable(name: "/bin/bash").run(["-c", command, Executable.directory + "/patient-records", store])
+            #expect(!outcome.killedBySignal && outcome.status == 1, "\(outcome.status) \(outcome.stderr.prefix(300))")
+            #expect(outcome.stderr.contains("is full"), "\(outcome.stderr)")
+            #expect(outcome.stderr.split(separator: "\n").count == 1)
+            #expect(!FileManager.default.fileExists(atPath: store + "/data.mdb"), "a half-made store was left behind")
+        }
+    }
 }
