@@ -71,6 +71,7 @@ let package = Package(
                 "ClinicalRecord",
                 "Compliance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -19,13 +19,19 @@ public struct ClinicalEventInput: Sendable {
     public var expectedVersion: UInt64?
     public var correlationId: String?
     public var causationId: String?
+    /// The CloudEvents `datacontenttype`, as written (parameters included).
     public var dataContentType: String?
+    /// The CloudEvents `dataschema`.
+    public var dataSchema: String?
+    /// CloudEvents extension attributes, in order: each name and its value as JSON text
+    /// (`"00-4bf9…-01"` with its quotes for a string). Kept with the event and exported back.
+    public var extensions: [(name: String, jsonValue: String)]
 
     public init(
         id: String = UUID().uuidString.lowercased(), source: String, patientId: String, time: Int64,
         actorId: String, actorRole: ActorRole, message: any SwiftProtobuf.Message,
         expectedVersion: UInt64? = nil, correlationId: String? = nil, causationId: String? = nil,
-        dataContentType: String? = nil
+        dataContentType: String? = nil, dataSchema: String? = nil, extensions: [(name: String, jsonValue: String)] = []
     ) {
         self.id = id
         self.source = source
@@ -38,15 +44,26 @@ public struct ClinicalEventInput: Sendable {
         self.correlationId = correlationId
         self.causationId = causationId
         self.dataContentType = dataContentType
+        self.dataSchema = dataSchema
+        self.extensions = extensions
     }
 
     /// The event's type, from its message; `nil` for a message that is no clinic event.
     public var type: ClinicalEventType? {
-        ClinicalEventType(cloudEventType: Swift.type(of: message).protoMessageName)
+        (message as? any ClinicalMessage).map { Swift.type(of: $0).eventType }
+    }
+
+    /// The W3C trace context this event carries (the `traceparent` extension), if any.
+    public var traceparent: String? {
+        get { extensions.first { $0.name == "traceparent" }.flatMap { CloudEventCodec.jsonString($0.jsonValue) } }
+        set {
+            extensions.removeAll { $0.name == "traceparent" }
+            if let newValue { extensions.append(("traceparent", CloudEventCodec.quoted(newValue))) }
+        }
     }
 }
 
-/// A stored clinic event, decoded.
+/// A stored clinic event, decoded whole.
 public struct ClinicalEvent: Sendable {
     public let sequence: UInt64
     public let streamVersion: UInt64
@@ -60,20 +77,25 @@ public struct ClinicalEvent: Sendable {
     public let actorId: String
     /// The role as stored; `nil` only for a role this version does not know.
     public let actorRole: ActorRole?
-    public let source: String
-    public let correlationId: String?
-    public let causationId: String?
-    public let dataContentType: String?
+    /// The attributes kept beside the payload (source, role, correlation, content type, schema, extensions).
+    public let envelope: Ketamine_V1_EventEnvelope
     /// The record's chain hash (SHA-256), kept as four words so decoding allocates nothing for it.
     let chainHashWords: (UInt64, UInt64, UInt64, UInt64)
     public var chainHash: [UInt8] {
         withUnsafeBytes(of: chainHashWords) { Array($0) }
     }
     /// The message; for a forgotten patient's event, an empty message of its type.
-    public let message: any SwiftProtobuf.Message
+    public let message: any ClinicalMessage
+    /// The payload as stored, in the clear (protobuf binary); empty for a forgotten patient's event.
+    public let payload: [UInt8]
     /// True when the patient was forgotten and this event's payload can no longer be read: only
     /// the header (id, type, times, actor) and the envelope are real.
     public var isForgotten: Bool = false
+
+    public var source: String { envelope.source }
+    public var correlationId: String? { envelope.hasCorrelationID ? envelope.correlationID : nil }
+    public var causationId: String? { envelope.hasCausationID ? envelope.causationID : nil }
+    public var dataContentType: String? { envelope.hasDataContentType ? envelope.dataContentType : nil }
 
     /// The message as `T`, or `nil` when the event is of another type.
     public func payload<T: SwiftProtobuf.Message>(as: T.Type = T.self) -> T? { message as? T }
@@ -81,37 +103,46 @@ public struct ClinicalEvent: Sendable {
 
 /// Turns clinic events into log records and back.
 enum EventCodec {
-    static func newEvent(for input: ClinicalEventInput, type: ClinicalEventType) throws -> NewEvent {
+    static func envelope(of input: ClinicalEventInput) -> Ketamine_V1_EventEnvelope {
         var envelope = Ketamine_V1_EventEnvelope()
         envelope.source = input.source
         envelope.actorRole = input.actorRole.rawValue
         if let value = input.correlationId { envelope.correlationID = value }
         if let value = input.causationId { envelope.causationID = value }
         if let value = input.dataContentType { envelope.dataContentType = value }
-        return NewEvent(
+        if let value = input.dataSchema { envelope.dataSchema = value }
+        envelope.extensions = input.extensions.map { name, value in
+            var attribute = Ketamine_V1_ExtensionAttribute()
+            attribute.name = name
+            attribute.jsonValue = value
+            return attribute
+        }
+        return envelope
+    }
+
+    static func newEvent(for input: ClinicalEventInput, type: ClinicalEventType) throws -> NewEvent {
+        NewEvent(
             id: input.id, type: type.rawValue, occurredAt: input.time, actor: input.actorId,
-            metadata: try envelope.serializedBytes(), payload: try input.message.serializedBytes())
+            metadata: try envelope(of: input).serializedBytes(), payload: try input.message.serializedBytes())
     }
 
     /// Decodes one record. `nil` for a type code this version does not know.
     ///
     /// - Parameter forgotten: decode a forgotten patient's event as its header and envelope with
     ///   an empty message (``ClinicalEvent/isForgotten``) instead of throwing.
-    static func decode(_ record: EventRecordView, envelope readEnvelope: Bool = true, forgotten: Bool = false) throws -> ClinicalEvent? {
+    static func decode(_ record: EventRecordView, forgotten: Bool = false) throws -> ClinicalEvent? {
         guard let type = ClinicalEventType(rawValue: record.type) else { return nil }
         let isForgotten = record.payloadState == .keyDestroyed
         guard record.payloadState.isReadable || (forgotten && isForgotten) else { throw UnreadablePayload(state: record.payloadState) }
         // Decoded straight from the memory map: no copy of the bytes.
-        let envelope = readEnvelope ? try Ketamine_V1_EventEnvelope(serializedBytes: record.metadata.bytes) : Ketamine_V1_EventEnvelope()
+        let envelope = try Ketamine_V1_EventEnvelope(serializedBytes: record.metadata.bytes)
         let message = isForgotten ? type.messageType.init() : try type.messageType.init(serializedBytes: record.payload.bytes)
         var event = ClinicalEvent(
             sequence: record.sequence, streamVersion: record.streamVersion, id: record.id,
             patientId: record.streamId, type: type, time: record.occurredAt, recordedAt: record.recordedAt,
-            actorId: record.actor, actorRole: readEnvelope ? ActorRole(rawValue: envelope.actorRole) : nil, source: envelope.source,
-            correlationId: envelope.hasCorrelationID ? envelope.correlationID : nil,
-            causationId: envelope.hasCausationID ? envelope.causationID : nil,
-            dataContentType: envelope.hasDataContentType ? envelope.dataContentType : nil,
-            chainHashWords: record.chainHash.loadUnaligned(as: (UInt64, UInt64, UInt64, UInt64).self), message: message)
+            actorId: record.actor, actorRole: ActorRole(rawValue: envelope.actorRole), envelope: envelope,
+            chainHashWords: record.chainHash.loadUnaligned(as: (UInt64, UInt64, UInt64, UInt64).self), message: message,
+            payload: isForgotten ? [] : Array(record.payload))
         event.isForgotten = isForgotten
         return event
     }

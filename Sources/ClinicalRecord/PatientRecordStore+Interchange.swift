@@ -11,60 +11,93 @@ public struct ImportSummary: Sendable, Hashable {
     public let lines: Int
 }
 
+/// Where an import reads CloudEvents NDJSON from.
+public enum ImportSource: Sendable {
+    /// A file, read twice at most (when the map must grow during the import).
+    case file(String)
+    /// A stream read once (standard input, a pipe): nothing of it is written anywhere but the
+    /// store. The map is grown before the import so that it need not be read twice.
+    case stream(FileHandle)
+}
+
+/// How far an import has come: bytes read of how many (when known), and events imported.
+public typealias ImportProgress = @Sendable (_ bytesRead: Int, _ totalBytes: Int?, _ eventsImported: Int) -> Void
+
 extension PatientRecordStore {
-    /// Imports CloudEvents NDJSON from `path` ("-" for standard input): every event lands, or
-    /// none does. The same file again is a no-op. Memory stays constant: each line is checked
-    /// against the store's own transaction, which already holds the lines before it.
+    /// Imports CloudEvents NDJSON from a file: every event lands, or none does. The same file
+    /// again is a no-op. Memory stays constant: each line is checked against the store's own
+    /// transaction, which already holds the lines before it.
     ///
     /// - Throws: ``ValidationError`` naming the line, the attribute or field and the reason.
     @discardableResult
-    public func importEvents(fromFile path: String, quiet: Bool = false) throws -> ImportSummary {
-        let size = path == "-" ? nil : (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
-        let progress = TerminalProgress("Importing", total: size, quiet: quiet)
-        defer { progress.finish() }
-        if path == "-" {
-            // Standard input cannot be read twice, so a retry after the map grows cannot re-read
-            // it: spool it to a private file first.
-            let spool = NSTemporaryDirectory() + "patient-records-import-\(UUID().uuidString).ndjson"
-            guard FileManager.default.createFile(atPath: spool, contents: nil, attributes: [.posixPermissions: 0o600]),
-                  let out = FileHandle(forWritingAtPath: spool) else {
-                throw ValidationError(field: "file", reason: "could not spool standard input to \(spool)")
+    public func importEvents(fromFile path: String, progress: ImportProgress? = nil) throws -> ImportSummary {
+        try importEvents(from: .file(path), progress: progress)
+    }
+
+    /// Imports CloudEvents NDJSON from `source`, all or nothing (see ``importEvents(fromFile:progress:)``).
+    @discardableResult
+    public func importEvents(from source: ImportSource, progress: ImportProgress? = nil) throws -> ImportSummary {
+        let total: Int?
+        var streamed: FileHandle?
+        switch source {
+        case .file(let path):
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw ValidationError(field: "file", reason: "\(path) does not exist")
             }
-            defer { try? FileManager.default.removeItem(atPath: spool) }
-            while let chunk = try FileHandle.standardInput.read(upToCount: 1 << 20), !chunk.isEmpty { out.write(chunk) }
-            try out.close()
-            return try importEvents(fromFile: spool, quiet: quiet)
+            guard !isDirectory.boolValue else { throw ValidationError(field: "file", reason: "\(path) is a directory, not an NDJSON file") }
+            total = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
+        case .stream(let handle):
+            total = nil
+            streamed = handle
+            // A stream cannot be read again if the transaction must start over for a larger map.
+            try events.reserveRoom(bytes: Self.streamedImportRoom)
         }
+        var started = false
         return try events.withExclusiveTransaction { appender in
-            guard let handle = FileHandle(forReadingAtPath: path) else {
-                throw ValidationError(field: "file", reason: "\(path) cannot be read")
+            if started, streamed != nil {
+                throw ValidationError(field: "file", reason: "the input outgrew \(Self.streamedImportRoom >> 30) GiB of room reserved for one import from a stream; nothing was written: import it from a file")
             }
-            defer { try? handle.close() }
-            var lines = LineReader(handle: handle)
+            started = true
+            let handle: FileHandle
+            if let streamed {
+                handle = streamed
+            } else if case .file(let path) = source {
+                guard let opened = FileHandle(forReadingAtPath: path) else { throw ValidationError(field: "file", reason: "\(path) cannot be read") }
+                handle = opened
+            } else {
+                throw ValidationError(field: "file", reason: "no input")
+            }
+            defer { if streamed == nil { try? handle.close() } }
+            var lines = LineReader(handle: handle, maxLineBytes: CloudEventCodec.maxLineBytes)
             var number = 0, imported = 0, skipped = 0
-            while let line = try lines.next() {
+            while let line = try lines.next(lineNumber: number + 1) {
                 number += 1
                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) { continue }
                 let input = try CloudEventCodec.decode(line, lineNumber: number)
                 if try ingest(input, into: &appender, line: number) { imported += 1 } else { skipped += 1 }
-                progress.update(lines.bytesRead, detail: "\(imported) events")
+                if number & 0x3FF == 0 { progress?(lines.bytesRead, total, imported) }
             }
+            progress?(lines.bytesRead, total, imported)
             return ImportSummary(imported: imported, alreadyStored: skipped, lines: number)
         }
     }
 
+    /// The map room reserved before an import from a stream (virtual address space, not disk).
+    static let streamedImportRoom = 16 << 30
+
     /// Records `inputs` in order in one transaction: all of them, or none when one is refused.
     /// Events already stored with the same content are skipped, so the same inputs again are a no-op.
     @discardableResult
-    public func importEvents(_ inputs: some Sequence<ClinicalEventInput>, progress: TerminalProgress? = nil) throws -> ImportSummary {
+    public func importEvents(_ inputs: some Sequence<ClinicalEventInput>, progress: ImportProgress? = nil) throws -> ImportSummary {
         try events.withExclusiveTransaction { appender in
             var number = 0, imported = 0, skipped = 0
             for input in inputs {
                 number += 1
                 if try ingest(input, into: &appender, line: nil) { imported += 1 } else { skipped += 1 }
-                progress?.update(number, detail: "\(imported) events")
+                if number & 0x3FF == 0 { progress?(number, nil, imported) }
             }
-            progress?.finish()
+            progress?(number, nil, imported)
             return ImportSummary(imported: imported, alreadyStored: skipped, lines: number)
         }
     }
@@ -81,8 +114,8 @@ extension PatientRecordStore {
             }
         } catch let error as ValidationError {
             throw error.at(line: line)
-        } catch let error as EventStoreError {
-            throw ValidationError(line: line, field: "id", reason: error.description)
+        } catch let error as EventStoreError where error.code == .duplicateEventId || error.code == .invalidEvent {
+            throw ValidationError(line: line, field: error.code == .duplicateEventId ? "id" : "line", reason: error.description)
         }
     }
 

@@ -44,7 +44,7 @@ extension PatientRecordStore {
                     return true
                 }
                 do {
-                    guard let event = try EventCodec.decode(record, envelope: false) else { return true }
+                    guard let event = try EventCodec.decode(record) else { return true }
                     for entry in References.entries(patient: event.patientId, eventId: event.id, message: event.message) {
                         expected.append((entry.key, entry.value))
                     }
@@ -123,7 +123,7 @@ extension PatientRecordStore {
                 problems.append("the snapshot of patient \(patient) reaches sequence \(stored.lastSequence), past the checkpoint \(checkpoint)")
             }
             let rebuilt = try buildState(patient, reader, through: stored.lastSequence)
-            if rebuilt?.snapshot != stored.snapshot {
+            if rebuilt?.state != stored.state {
                 problems.append("the snapshot of patient \(patient) differs from the state rebuilt from their events")
             }
         }

@@ -19,7 +19,7 @@ extension PatientRecordStore {
         if let now { judgedAt = now } else if case .time(let time)? = asOf { judgedAt = time } else {
             judgedAt = ClinicalTime.now
         }
-        return builder.finish(now: judgedAt)
+        return PatientState(record: builder.state, judgedAt: judgedAt)
     }
 
     /// The audit trail: one entry per event, in log order, that matches `query`. Voided entries

@@ -159,7 +159,7 @@ public final class PatientRecordStore: Sendable {
             if stored.payloadState == .keyDestroyed {
                 throw ValidationError.forgotten(stored.streamId)
             }
-            guard stored.hasSameContent(as: event, stream: input.patientId) else {
+            guard Self.sameContent(stored, event, stream: input.patientId) else {
                 throw ValidationError(field: "id", reason: "event \(input.id) is already stored (sequence \(sequence)) with other content")
             }
             return .alreadyStored(sequence: sequence, version: stored.streamVersion)
@@ -167,6 +167,19 @@ public final class PatientRecordStore: Sendable {
         try Validator.validate(input, of: type, against: snapshot)
         let version = try snapshot.streamVersion(input.patientId)
         return .append(StreamAppend(stream: input.patientId, events: [event], expectedVersion: .exactly(version), indexEntries: References.entries(for: input)))
+    }
+
+    /// Whether a stored event has the content of `event`: everything the writer chose but the
+    /// extension attributes (the first event's stay), `data` compared as the stored message.
+    static func sameContent(_ stored: EventRecordView, _ event: NewEvent, stream: String) -> Bool {
+        guard stored.payloadState.isReadable, stored.type == event.type, stored.occurredAt == event.occurredAt,
+              stored.idBytes.elementsEqual(event.id.utf8), stored.streamIdBytes.elementsEqual(stream.utf8),
+              stored.actorBytes.elementsEqual(event.actor.utf8), stored.payload.elementsEqual(event.payload),
+              var old = try? Ketamine_V1_EventEnvelope(serializedBytes: stored.metadata.bytes),
+              var new = try? Ketamine_V1_EventEnvelope(serializedBytes: event.metadata) else { return false }
+        old.extensions = []
+        new.extensions = []
+        return old == new
     }
 
     // MARK: Reading

@@ -13,16 +13,15 @@ extension LogReader: RecordSnapshot {}
 extension ExclusiveAppender: RecordSnapshot {}
 
 /// The index of ids that later events refer to, per patient: plans, sessions, consents, side
-/// effects, and voided events. Kept beside the log and written in the same transaction as the
-/// event that defines each id, so checking a reference is one lookup, not a scan of the stream.
+/// effects, voided events and the patient's erasure (what each event defines is its message's
+/// ``ClinicalMessage/definitions``). Kept beside the log and written in the same transaction as
+/// the event that defines each id, so checking a reference is one lookup, not a scan of the stream.
+///
+/// Key: patient id, 0, kind, 0, id. Value: the id of the event that defined it.
 enum References {
     static let index = "clinical-references"
 
-    enum Kind: String {
-        case plan, session, consent, sideEffect = "side-effect", voided
-        /// Set once, with an empty id, when the patient is forgotten.
-        case forgotten
-    }
+    typealias Kind = ClinicalReference.Kind
 
     static func key(patient: String, kind: Kind, id: String) -> [UInt8] {
         var key = Array(patient.utf8)
@@ -33,6 +32,7 @@ enum References {
         return key
     }
 
+    /// Whether the entry exists and names an event of the patient (a damaged value is not trusted).
     static func exists(_ kind: Kind, _ id: String, patient: String, in snapshot: borrowing some RecordSnapshot & ~Copyable) throws -> Bool {
         try snapshot.indexValue(index, key: key(patient: patient, kind: kind, id: id)) != nil
     }
@@ -45,17 +45,9 @@ enum References {
     /// The entries the event `eventId` of `patient` adds to the index: its key names the id the
     /// event defines, its value is the event's id.
     static func entries(patient: String, eventId: String, message: any SwiftProtobuf.Message) -> [IndexEntry] {
-        func entry(_ kind: Kind, _ id: String) -> [IndexEntry] {
-            [IndexEntry(index: index, key: key(patient: patient, kind: kind, id: id), value: Array(eventId.utf8))]
-        }
-        switch message {
-        case let m as Ketamine_V1_TreatmentPlanned: return entry(.plan, m.planID)
-        case let m as Ketamine_V1_SessionScheduled: return entry(.session, m.sessionID)
-        case let m as Ketamine_V1_ConsentGiven: return entry(.consent, m.consentID)
-        case let m as Ketamine_V1_SideEffectObserved: return entry(.sideEffect, m.sideEffectID)
-        case let m as Ketamine_V1_EntryVoided: return entry(.voided, m.voidedEventID)
-        case is Ketamine_V1_PatientForgotten: return entry(.forgotten, "")
-        default: return []
+        guard let message = message as? any ClinicalMessage else { return [] }
+        return message.definitions.map { definition in
+            IndexEntry(index: index, key: key(patient: patient, kind: definition.kind, id: definition.id), value: Array(eventId.utf8))
         }
     }
 }

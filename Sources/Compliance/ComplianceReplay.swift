@@ -2,7 +2,7 @@ import ClinicalRecord
 import EventStore
 import Foundation
 
-/// The result of a compliance replay, shaped as COMPLIANCE.md's JSON report.
+/// The result of a compliance replay, shaped as docs/COMPLIANCE.md's JSON report.
 public struct ComplianceReport: Sendable, Encodable {
     /// The time the record was judged at (RFC 3339).
     public var asOf: String
@@ -19,36 +19,40 @@ public struct ComplianceReport: Sendable, Encodable {
     public var hasErrors: Bool { findings.contains { $0.severity == .error } }
 }
 
-/// The compliance rules as a per-patient projection: facts folded as events come, sessions
-/// judged as each patient's record moves past them, the rest at the end.
+/// The compliance rules as a per-patient projection: facts folded as events come (read in
+/// place), sessions judged as each patient's record moves past them, the rest at the end.
 public struct ComplianceProjection: PatientProjection {
-    let rules: RuleBook
+    let book: RuleBook
 
     /// - Parameter judgedAt: the time pending windows are judged at (ns since 1970 UTC).
     public init(policy: Policy = Policy(), judgedAt: Int64) {
-        rules = RuleBook(policy: policy, judgedAt: judgedAt)
+        book = RuleBook(policy: policy, judgedAt: judgedAt)
     }
 
-    public var readsEnvelope: Bool { false }
-    public var eventTypes: Set<ClinicalEventType> { PatientFacts.types.union([.patientRegistered, .patientForgotten]) }
+    public var eventTypes: Set<ClinicalEventType> { PatientFacts.types.union([.patientForgotten]) }
 
     public func makeState(patientId: String) -> PatientCompliance { PatientCompliance() }
 
-    public func apply(_ event: ClinicalEvent, voided: Bool, to state: inout PatientCompliance) {
+    public func apply(_ event: ReplayedEvent, voided: Bool, to state: inout PatientCompliance) {
         guard !voided else { return }
         if event.type == .patientForgotten {
             state.forgotten = true
             state.facts = PatientFacts()
             return
         }
-        state.facts.add(event, patient: event.patientId, rules: rules)
+        state.facts.add(event, book: book)
     }
 
-    /// Judges what is still open and returns every finding of the patient, in log order.
-    public func findings(patient: String, _ state: PatientCompliance) -> [Finding] {
+    /// Judges what is still open and returns every finding of the patient (event ids left to
+    /// ``ComplianceReplay`` to look up by sequence), in log order.
+    func findings(_ state: PatientCompliance) -> [PendingFinding] {
         var facts = state.facts
-        facts.settleAll(patient: patient, rules: rules)
-        return facts.findings.sorted { ($0.sequence, $0.rule.rawValue) < ($1.sequence, $1.rule.rawValue) }
+        facts.settleAll(book: book)
+        // Findings judged from several subjects (a consent several doses rely on): the first.
+        var seen = Set<String>()
+        return facts.findings
+            .filter { finding in finding.onceKey.map { seen.insert(finding.rule.rawValue + "\u{0}" + $0).inserted } ?? true }
+            .sorted { ($0.sequence, $0.rule.rawValue) < ($1.sequence, $1.rule.rawValue) }
     }
 }
 
@@ -59,52 +63,96 @@ public struct PatientCompliance: Sendable {
     public internal(set) var forgotten = false
 }
 
-/// Replays the record once, up to an as-of point, and applies every rule to every patient.
+/// Replays the record once, up to an as-of point, and applies every rule to every patient. The
+/// hash chain is checked in the same pass: the replay judges the log up to the record before the
+/// first one that does not verify, and reports that one as `integrity`.
 public enum ComplianceReplay {
-    public static func run(_ store: PatientRecordStore, asOf: AsOf? = nil, policy: Policy = Policy(), progress: TerminalProgress? = nil) throws -> ComplianceReport {
-        var findings: [Finding] = []
-
-        // integrity: the chain must verify and every record must decode.
-        let verification = try store.events.verify()
-        if let bad = verification.firstBadSequence {
-            findings.append(Finding(rule: .integrity, patient: "", session: nil, eventId: "", sequence: bad,
-                                    message: "The record at sequence \(bad) does not verify: \(verification.problem ?? "unknown damage"). Events from there on are not trusted."))
-        } else if let problem = verification.problem {
-            findings.append(Finding(rule: .integrity, patient: "", session: nil, eventId: "", sequence: verification.eventsVerified,
-                                    message: "The log does not verify: \(problem)."))
+    public static func run(_ store: PatientRecordStore, asOf: AsOf? = nil, policy: Policy = Policy(), progress: ReplayProgress? = nil) throws -> ComplianceReport {
+        try store.events.read { reader in
+            try run(reader, asOf: asOf, policy: policy, progress: progress)
         }
-        let trustedUpTo = verification.firstBadSequence.map { $0 - 1 } ?? .max
+    }
 
+    public static func run(_ reader: borrowing LogReader, asOf: AsOf? = nil, policy: Policy = Policy(), progress: ReplayProgress? = nil) throws -> ComplianceReport {
+        let through = try ClinicalReplay.lastSequence(reader, asOf: asOf)
+        let judgedAt: Int64
+        if case .time(let time)? = asOf {
+            judgedAt = time
+        } else if through > 0, let last = try reader.storedRecord(at: through) {
+            judgedAt = last.recordedAt
+        } else {
+            judgedAt = ClinicalTime.now
+        }
+        let projection = ComplianceProjection(policy: policy, judgedAt: judgedAt)
+        var replay = ClinicalReplay()
+        let handle = replay.add(projection)
+        let result = try replay.run(reader, through: through, checkingChain: true, progress: progress)
+
+        var findings: [Finding] = []
+        if let problem = result.integrity {
+            findings.append(Finding(rule: .integrity, patient: "", session: nil, eventId: "", sequence: problem.sequence,
+                                    message: "The record at sequence \(problem.sequence) does not verify: \(problem.reason). Events from there on are not trusted and were not judged."))
+        }
         var forgotten: [String] = []
-        let (judgedAt, through, perPatient): (Int64, UInt64, [(String, [Finding])]) = try store.events.read { reader in
-            let through = min(try ClinicalReplay.lastSequence(reader, asOf: asOf), trustedUpTo)
+        var perPatient: [(String, [Finding])] = []
+        try result.forEachState(of: handle) { patient, state in
+            if state.forgotten {
+                forgotten.append(patient)
+                return
+            }
+            let judged = try projection.findings(state).map { pending in
+                Finding(rule: pending.rule, patient: patient, session: pending.session,
+                        eventId: try reader.storedRecord(at: pending.sequence)?.id ?? "", sequence: pending.sequence, message: pending.message)
+            }
+            perPatient.append((patient, judged))
+        }
+        for record in result.unreadable {
+            perPatient.append((record.patientId, [Finding(rule: .integrity, patient: record.patientId, session: nil, eventId: record.eventId, sequence: record.sequence,
+                                                          message: "The record at sequence \(record.sequence) cannot be read: \(record.reason).")]))
+        }
+        let patients = Set(perPatient.map { Array($0.0.utf8) }).union(forgotten.map { Array($0.utf8) })
+        for (_, patientFindings) in perPatient.sorted(by: { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }) { findings += patientFindings }
+        var summary: [String: Int] = [:]
+        for finding in findings { summary[finding.rule.rawValue, default: 0] += 1 }
+        return ComplianceReport(asOf: ClinicalTime.format(judgedAt), eventsReplayed: Int(result.through), patients: patients.count,
+                                findings: findings, summary: summary, forgottenPatients: forgotten.isEmpty ? nil : forgotten.sorted())
+    }
+
+    /// One patient's findings: their events (up to `asOf`) folded through the rules alone, in
+    /// stream order, judged at the time the whole replay would judge them.
+    public static func findings(ofPatient patient: String, in store: PatientRecordStore, asOf: AsOf? = nil, policy: Policy = Policy()) throws -> [Finding] {
+        try store.events.read { reader in
+            let through = try ClinicalReplay.lastSequence(reader, asOf: asOf)
             let judgedAt: Int64
             if case .time(let time)? = asOf {
                 judgedAt = time
-            } else if through > 0, let last = try reader.record(at: through) {
+            } else if through > 0, let last = try reader.storedRecord(at: through) {
                 judgedAt = last.recordedAt
             } else {
                 judgedAt = ClinicalTime.now
             }
             let projection = ComplianceProjection(policy: policy, judgedAt: judgedAt)
-            var replay = ClinicalReplay()
-            let handle = replay.add(projection)
-            let result = try replay.run(reader, through: through, progress: progress)
-            var perPatient: [(String, [Finding])] = []
-            result.forEachState(of: handle) { patient, state in
-                if state.forgotten { forgotten.append(patient) } else { perPatient.append((patient, projection.findings(patient: patient, state))) }
+            var voided = Set<[UInt8]>()
+            try reader.forEachRecord(inStream: patient) { record in
+                guard record.sequence <= through else { return false }
+                if record.type == ClinicalEventType.entryVoided.rawValue, record.payloadState.isReadable {
+                    voided.insert(Array(EntryVoidedView(fields: PayloadFields(record.payload)).voidedEventId.bytes))
+                }
+                return true
             }
-            for record in result.unreadable {
-                perPatient.append((record.patientId, [Finding(rule: .integrity, patient: record.patientId, session: nil, eventId: record.eventId, sequence: record.sequence,
-                                                              message: "The record at sequence \(record.sequence) cannot be read: \(record.reason).")]))
+            var state = projection.makeState(patientId: patient)
+            try reader.forEachRecord(inStream: patient) { record in
+                guard record.sequence <= through else { return false }
+                guard let type = ClinicalEventType(rawValue: record.type), record.payloadState.isReadable,
+                      projection.eventTypes.contains(type) else { return true }
+                projection.apply(ReplayedEvent(record: record, type: type), voided: voided.contains(Array(record.idBytes)), to: &state)
+                return true
             }
-            return (judgedAt, result.through, perPatient)
+            guard !state.forgotten else { return [] }
+            return try projection.findings(state).map { pending in
+                Finding(rule: pending.rule, patient: patient, session: pending.session,
+                        eventId: try reader.storedRecord(at: pending.sequence)?.id ?? "", sequence: pending.sequence, message: pending.message)
+            }
         }
-        let patients = Set(perPatient.map(\.0)).union(forgotten)
-        for (_, patientFindings) in perPatient.sorted(by: { $0.0 < $1.0 }) { findings += patientFindings }
-        var summary: [String: Int] = [:]
-        for finding in findings { summary[finding.rule.rawValue, default: 0] += 1 }
-        return ComplianceReport(asOf: ClinicalTime.format(judgedAt), eventsReplayed: Int(through), patients: patients.count, findings: findings, summary: summary,
-                                forgottenPatients: forgotten.isEmpty ? nil : forgotten.sorted())
     }
 }

@@ -1,181 +1,239 @@
 import ClinicalRecord
-import SwiftProtobuf
+import EventStore
 
-/// One event a rule looks at: its message, where it is in the log, and its clinical time.
-struct Fact<Message: SwiftProtobuf.Message> {
-    let message: Message
-    let eventId: String
+// What the rules need of one patient's record, folded event by event from the payloads read in
+// place: typed values, times as integers, ids kept once per entry (never one String per event).
+
+struct DoseFact: Sendable {
     let sequence: UInt64
-    let actorId: String
-    /// The CloudEvents `time`.
     let time: Int64
+    let session: String
+    let plan: String
+    let drug: Ketamine_V1_Drug
+    let route: Ketamine_V1_Route
+    let setting: Ketamine_V1_Setting
+    let doseMg: Double
+    let weightKg: Double
+    let lot: [UInt8]
+    let startedAt: Int64
+    let infusionMinutes: Int32?
+    let devices: Int32?
+    let hasPrescriberOnSite: Bool
+
+    /// How the dose was given, as the consent scopes and plan modalities name it.
+    var modality: Ketamine_V1_Modality {
+        switch (drug, route) {
+        case (.esketamine, _): .esketamineNasal
+        case (_, .iv): .ketamineIv
+        case (_, .im): .ketamineIm
+        default: .ketamineNasal
+        }
+    }
+
+    /// Racemic ketamine, off-label for mood disorders (IV, IM or nasal).
+    var isRacemicKetamine: Bool { drug == .ketamine }
 }
 
-/// What the rules need of one patient's record, folded event by event during the replay.
-///
-/// Sessions are judged as the patient's record moves on: once the patient's clinical clock (the
-/// latest event time seen) is a settling window past a dose, that session is judged and its
-/// facts dropped; assessments likewise. What is kept for the patient's whole record is small
-/// (consents, plans, enrollments, the latest history and evaluations). So replay memory follows
-/// the number of patients, not the length of their histories.
-struct PatientFacts {
-    // Kept for the patient's record (few of each).
-    var consents: [Fact<Ketamine_V1_ConsentGiven>] = []
-    var withdrawals: [String: [Int64]] = [:]
-    var evaluations: [Fact<Ketamine_V1_EvaluationCompleted>] = []
-    var histories: [Fact<Ketamine_V1_MedicalHistoryRecorded>] = []
-    var remsEnrollments: [Int64] = []
-    var plans: [String: Ketamine_V1_TreatmentPlanned] = [:]
+struct CheckFact: Sendable {
+    let sequence: UInt64
+    let time: Int64
+    let lastSolidFoodAt: Int64
+    let lastClearLiquidAt: Int64
+    let escortPresent: Bool
+    let systolic: Int32
+    let diastolic: Int32
+    let hasOverrideReason: Bool
+}
 
-    // Assessments not yet judged, and judged ones still inside the baseline window.
-    var assessments: [Fact<Ketamine_V1_AssessmentRecorded>] = []
+struct VitalsFact: Sendable {
+    let sequence: UInt64
+    let measuredAt: Int64
+    let systolic: Int32
+    let diastolic: Int32
+    let spo2: Int32
+    let respiratoryRate: Int32?
+    let moaas: Int32?
+}
+
+struct SideEffectFact: Sendable {
+    let id: [UInt8]
+    let name: String
+    let kind: Ketamine_V1_SideEffectKind
+    let onsetAt: Int64
+}
+
+struct DischargeFact: Sendable {
+    let sequence: UInt64
+    let dischargedAt: Int64
+    let aldreteScore: Int32
+    let escortConfirmed: Bool
+    let drivingAdviceGiven: Bool
+}
+
+struct WasteFact: Sendable {
+    let sequence: UInt64
+    let time: Int64
+    let drug: Ketamine_V1_Drug
+    let lot: [UInt8]
+    let amountMg: Double
+    let witnessedByRecorder: Bool
+    let recorder: String
+}
+
+/// Everything recorded for one session, until the session is judged.
+struct SessionFacts: Sendable {
+    let id: String
+    /// The plan of the latest scheduling (by clinical time, then log order).
+    var scheduledPlan: String?
+    var scheduledAt: (time: Int64, sequence: UInt64) = (.min, 0)
+    var checks: [CheckFact] = []
+    var vitals: [VitalsFact] = []
+    var sideEffects: [SideEffectFact] = []
+    var discharges: [DischargeFact] = []
+    var remsForms: [Int64] = []
+    var wastes: [WasteFact] = []
+    /// The doses of the session (drug and lot), kept until it is judged, for waste reconciliation.
+    var doses: [(drug: Ketamine_V1_Drug, lot: [UInt8])] = []
+    /// The latest clinical time of anything recorded for it.
+    var lastActivity: Int64 = .min
+    /// Doses of the session not yet judged, and judged.
+    var pendingDoses = 0
+    var judgedDoses = 0
+
+    init(id: String) { self.id = id }
+}
+
+struct ConsentFact: Sendable {
+    let id: [UInt8]
+    let sequence: UInt64
+    let scope: Ketamine_V1_ConsentScope
+    let signedAt: Int64
+    let expiresAt: Int64?
+    let offLabelAcknowledged: Bool
+    var withdrawals: [Int64] = []
+
+    /// In force at `time`: signed at or before it, not expired by then, not withdrawn by then.
+    func inForce(at time: Int64) -> Bool {
+        signedAt <= time && (expiresAt.map { $0 > time } ?? true) && !withdrawals.contains { $0 <= time }
+    }
+}
+
+struct EvaluationFact: Sendable {
+    let time: Int64
+    let eligible: Bool
+    let modalities: [Ketamine_V1_Modality]
+}
+
+struct HistoryFact: Sendable {
+    let time: Int64
+    let sequence: UInt64
+    let psychosis, substanceUse, pregnant, uncontrolledHypertension: Bool
+    let aneurysmal, arteriovenous, intracerebralHemorrhage, hypersensitivity: Bool
+    let medications: [(key: String, name: String, medicationClass: Ketamine_V1_MedicationClass)]
+}
+
+struct MedicationChangeFact: Sendable {
+    let time: Int64
+    let sequence: UInt64
+    let key: String
+    let name: String
+    let medicationClass: Ketamine_V1_MedicationClass
+    let change: Ketamine_V1_MedicationChange
+}
+
+struct PlanFact: Sendable {
+    let id: String
+    let sequence: UInt64
+    let modality: Ketamine_V1_Modality
+    let maxSessionsPerWeek: Int32
+    let doseMg: Double?
+    let indication: Ketamine_V1_Indication?
+    /// Doses of the plan judged so far (their order decides the 3rd, 6th, ... dose).
+    var dosesJudged = 0
+}
+
+struct AssessmentFact: Sendable {
+    let sequence: UInt64
+    let time: Int64
+    let instrument: Ketamine_V1_Instrument
+    let session: String?
+    let total: Int
+    /// PHQ-9 item 9, MADRS item 10, QIDS-SR16 item 12: the item that speaks of suicide.
+    let suicideItem: Int
+    /// The C-SSRS screener's risk level (`none`, `low`, `moderate`, `high`).
+    let riskLevel: String?
+
+    var measuresDepression: Bool { instrument.measuresDepression }
+}
+
+/// One patient's facts during a replay. Sessions are judged as the patient's record moves on:
+/// once the patient's clinical clock (the latest time seen) is a settling window past a dose, its
+/// session is judged and its facts dropped; assessments likewise. What is kept for the whole
+/// record is small (consents, plans, enrollments, the latest history and evaluations), so replay
+/// memory follows the number of patients, not the length of their histories.
+struct PatientFacts: Sendable {
+    var birthDate: String?
+    var consents: [ConsentFact] = []
+    var evaluations: [EvaluationFact] = []
+    var histories: [HistoryFact] = []
+    var medicationChanges: [MedicationChangeFact] = []
+    var remsEnrollments: [Int64] = []
+    var plans: [PlanFact] = []
+    var planIndex = BytesTable<Int>()
+
+    var assessments: [AssessmentFact] = []
+    /// Assessments whose follow-up rules have been judged (the first this many of `assessments`).
     var judgedAssessments = 0
 
-    // Sessions not yet judged.
-    var doses: [Fact<Ketamine_V1_DoseAdministered>] = []
-    var checks: [String: [Fact<Ketamine_V1_PreSessionCheckRecorded>]] = [:]
-    var vitals: [String: [Int64]] = [:]
-    var sideEffects: [String: [Ketamine_V1_SideEffectObserved]] = [:]
-    var resolutions: [String: [Int64]] = [:]
-    var discharges: [String: [Fact<Ketamine_V1_PatientDischarged>]] = [:]
-    var remsForms: [String: [Int64]] = [:]
+    /// Doses not yet judged, and every session with facts.
+    var doses: [DoseFact] = []
+    var sessions = BytesTable<SessionFacts>()
+    var sessionKeys: [[UInt8]] = []
+    /// Side effect id → resolution times, for side effects of sessions not yet judged.
+    var resolutions = BytesTable<[Int64]>()
 
     // What judging earlier sessions left behind.
+    var esketamineDosed = false
     /// Plans whose first dose has been judged.
     var plansDosed = Set<String>()
-    var esketamineDosed = false
-    /// Pending doses already reported as over a plan's weekly limit.
-    var frequencyReported = Set<String>()
+    /// The medications already reported as interacting, per plan.
+    var interactionsReported = Set<String>()
 
     /// The latest clinical time among the patient's events.
     var clock: Int64 = .min
-    var findings: [Finding] = []
-
-    static let types: Set<ClinicalEventType> = [
-        .doseAdministered, .preSessionCheckRecorded, .consentGiven, .consentWithdrawn, .evaluationCompleted,
-        .assessmentRecorded, .medicalHistoryRecorded, .remsEnrolled, .treatmentPlanned, .vitalsRecorded,
-        .sideEffectObserved, .sideEffectResolved, .patientDischarged, .remsMonitoringFormSubmitted, .drugWasted,
-    ]
-
-    /// Adds one (not voided) event; `rules` judges the wastes at once.
-    mutating func add(_ event: ClinicalEvent, patient: String, rules: RuleBook) {
-        func fact<M: SwiftProtobuf.Message>(_ message: M) -> Fact<M> {
-            Fact(message: message, eventId: event.id, sequence: event.sequence, actorId: event.actorId, time: event.time)
-        }
-        clock = max(clock, event.time)
-        switch event.type {
-        case .doseAdministered:
-            guard let m = event.message as? Ketamine_V1_DoseAdministered else { break }
-            doses.append(fact(m))
-            clock = max(clock, m.startedAt.nanosecondsSince1970)
-        case .preSessionCheckRecorded:
-            guard let m = event.message as? Ketamine_V1_PreSessionCheckRecorded else { break }
-            checks[m.sessionID, default: []].append(fact(m))
-        case .consentGiven:
-            guard let m = event.message as? Ketamine_V1_ConsentGiven else { break }
-            consents.append(fact(m))
-        case .consentWithdrawn:
-            guard let m = event.message as? Ketamine_V1_ConsentWithdrawn else { break }
-            withdrawals[m.consentID, default: []].append(event.time)
-        case .evaluationCompleted:
-            guard let m = event.message as? Ketamine_V1_EvaluationCompleted else { break }
-            evaluations.append(fact(m))
-        case .assessmentRecorded:
-            guard let m = event.message as? Ketamine_V1_AssessmentRecorded else { break }
-            assessments.append(fact(m))
-        case .medicalHistoryRecorded:
-            guard let m = event.message as? Ketamine_V1_MedicalHistoryRecorded else { break }
-            histories.append(fact(m))
-        case .remsEnrolled:
-            guard let m = event.message as? Ketamine_V1_RemsEnrolled else { break }
-            remsEnrollments.append(m.enrolledAt.nanosecondsSince1970)
-        case .treatmentPlanned:
-            guard let m = event.message as? Ketamine_V1_TreatmentPlanned else { break }
-            plans[m.planID] = m
-        case .vitalsRecorded:
-            guard let m = event.message as? Ketamine_V1_VitalsRecorded else { break }
-            vitals[m.sessionID, default: []].append(m.measuredAt.nanosecondsSince1970)
-        case .sideEffectObserved:
-            guard let m = event.message as? Ketamine_V1_SideEffectObserved, m.hasSessionID else { break }
-            sideEffects[m.sessionID, default: []].append(m)
-        case .sideEffectResolved:
-            guard let m = event.message as? Ketamine_V1_SideEffectResolved else { break }
-            resolutions[m.sideEffectID, default: []].append(m.resolvedAt.nanosecondsSince1970)
-        case .patientDischarged:
-            guard let m = event.message as? Ketamine_V1_PatientDischarged else { break }
-            discharges[m.sessionID, default: []].append(fact(m))
-        case .remsMonitoringFormSubmitted:
-            guard let m = event.message as? Ketamine_V1_RemsMonitoringFormSubmitted else { break }
-            remsForms[m.sessionID, default: []].append(m.submittedAt.nanosecondsSince1970)
-        case .drugWasted:
-            guard let m = event.message as? Ketamine_V1_DrugWasted else { break }
-            findings += rules.judge(waste: fact(m), patient: patient)
-        default: break
-        }
-        switch event.type {
-        case .doseAdministered: pendingSince = min(pendingSince, (doses.last?.message.startedAt.nanosecondsSince1970) ?? .max)
-        case .assessmentRecorded: pendingSince = min(pendingSince, event.time)
-        default: break
-        }
-        // Settled in batches (half a window's worth of sessions at a time), not one by one. A
-        // window too long to subtract (a policy that never settles early) waits for the end.
-        let (cutoff, past) = clock.subtractingReportingOverflow(rules.settlingWindow)
-        let (trigger, beyond) = cutoff.subtractingReportingOverflow(rules.settlingWindow / 2)
-        if !past && !beyond && pendingSince < trigger {
-            settle(before: cutoff, patient: patient, rules: rules)
-        }
-    }
-
-    /// The earliest dose start or assessment time not yet judged.
+    /// The earliest dose start, waste or assessment time not yet judged.
     var pendingSince: Int64 = .max
+    var findings: [PendingFinding] = []
 
-    /// Judges the sessions whose dose started before `cutoff` and the assessments before it,
-    /// then drops what no later judgement needs.
-    mutating func settle(before cutoff: Int64, patient: String, rules: RuleBook) {
-        doses.sort { $0.message.startedAt.nanosecondsSince1970 < $1.message.startedAt.nanosecondsSince1970 }
-        let due = doses.prefix { $0.message.startedAt.nanosecondsSince1970 < cutoff }
-        if !due.isEmpty {
-            let judged = rules.judge(doses: Array(due), patient: patient, facts: &self)
-            findings += judged
-            frequencyReported.formUnion(judged.lazy.filter { $0.rule == .sessionFrequency }.map(\.eventId))
-            let sessions = Set(due.map(\.message.sessionID))
-            doses.removeFirst(due.count)
-            frequencyReported.formIntersection(doses.map(\.eventId))
-            let stillOpen = Set(doses.map(\.message.sessionID))
-            for session in sessions where !stillOpen.contains(session) {
-                for effect in sideEffects[session] ?? [] { resolutions[effect.sideEffectID] = nil }
-                checks[session] = nil
-                vitals[session] = nil
-                sideEffects[session] = nil
-                discharges[session] = nil
-                remsForms[session] = nil
-            }
+    mutating func update(session id: Text, at time: Int64, _ change: (inout SessionFacts) -> Void) {
+        var facts: SessionFacts
+        if let existing = sessions[id.bytes] {
+            facts = existing
+        } else {
+            facts = SessionFacts(id: id.string)
+            sessionKeys.append(Array(id.bytes))
         }
-        findings += rules.judge(assessmentsBefore: cutoff, patient: patient, facts: &self)
-        prune(before: cutoff, rules: rules)
-        pendingSince = min(
-            doses.first?.message.startedAt.nanosecondsSince1970 ?? .max,
-            assessments[judgedAssessments...].map(\.time).min() ?? .max)
+        change(&facts)
+        facts.lastActivity = max(facts.lastActivity, time)
+        sessions.set(id.bytes, facts)
     }
 
-    /// Judges everything still open (the end of the replay).
-    mutating func settleAll(patient: String, rules: RuleBook) {
-        settle(before: .max, patient: patient, rules: rules)
+    func plan(_ id: String) -> PlanFact? {
+        Array(id.utf8).withUnsafeBytes { planIndex[$0] }.map { plans[$0] }
     }
 
-    /// Drops context no session after `cutoff` can need.
-    private mutating func prune(before cutoff: Int64, rules: RuleBook) {
-        guard cutoff != .max else { return }
-        evaluations.removeAll { $0.time < cutoff - rules.evaluationWindow }
-        // Keep the latest history at or before the cutoff, and every later one.
-        if let latest = histories.filter({ $0.time <= cutoff }).max(by: { ($0.time, $0.sequence) < ($1.time, $1.sequence) }) {
-            histories.removeAll { ($0.time, $0.sequence) < (latest.time, latest.sequence) }
-        }
-        // Judged assessments stay only while a later first dose could use them as its baseline.
-        let judged = assessments.prefix(judgedAssessments)
-        let kept = judged.filter { $0.time >= cutoff - rules.baselineWindow && $0.message.instrument.measuresDepression }
-        assessments.replaceSubrange(0..<judgedAssessments, with: kept)
-        judgedAssessments = kept.count
-        resolutions = resolutions.filter { $0.value.contains { $0 >= cutoff - rules.settlingWindow } }
+    /// The latest medical history at or before `time`.
+    func history(at time: Int64) -> HistoryFact? {
+        histories.filter { $0.time <= time }.max { ($0.time, $0.sequence) < ($1.time, $1.sequence) }
     }
+}
+
+/// A finding before its event id is looked up (by sequence, once the replay is done).
+struct PendingFinding: Sendable {
+    let rule: Rule
+    let session: String?
+    let sequence: UInt64
+    let message: String
+    /// Reported once per rule and key (see ``Findings/report(_:at:session:once:)``).
+    var onceKey: String?
 }

@@ -46,6 +46,15 @@ public struct ExclusiveAppender: ~Copyable {
 }
 
 extension EventStore {
+    /// Makes room for `bytes` more in the map before a write that cannot start over.
+    public func reserveRoom(bytes: Int) throws {
+        do {
+            try environment.reserve(room: bytes)
+        } catch {
+            throw EventStoreError.wrap(error, operation: "reserve room in the store's map", path: path)
+        }
+    }
+
     /// Runs `body` in one write transaction of its own: everything it appends commits together
     /// (durably) when it returns, and nothing does when it throws. Group-committed appends from
     /// other tasks wait meanwhile.

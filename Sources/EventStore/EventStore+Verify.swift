@@ -54,6 +54,12 @@ public struct ChainCheck: Sendable {
 
     public init() {}
 
+    /// A check that starts after the record at `sequence`, whose chain hash is `hash` (trusted).
+    public init(after sequence: UInt64, hash: [UInt8]) {
+        previous = hash
+        expected = sequence + 1
+    }
+
     /// The chain hash of the last record checked.
     public var lastHash: [UInt8] { previous }
 

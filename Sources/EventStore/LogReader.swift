@@ -99,6 +99,26 @@ public struct LogReader: ~Copyable {
         }
     }
 
+    /// Calls `body` with each record's sequence and stored bytes from `sequence` on, unchecked (a
+    /// record that does not parse is the caller's to report), until it returns false.
+    func forEachRecordOrDamage(from sequence: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
+        try txn.withCursor(on: layout.events) { cursor in
+            var entry = try cursor.seek(atOrAfter: Bytes.bigEndian(max(sequence, 1)))
+            while let current = entry {
+                guard let position = Bytes.uint64(bigEndian: current.key) else {
+                    throw EventStoreError.corruptRecord(sequence: 0, reason: "a key in the events database is not 8 bytes")
+                }
+                guard try body(position, current.value) else { return }
+                entry = try cursor.next()
+            }
+        }
+    }
+
+    /// The sequence of the event whose id has these bytes, or `nil` when it is not stored.
+    public func sequence(ofEventIdBytes id: UnsafeRawBufferPointer) throws -> UInt64? {
+        try txn.value(forKey: id, in: layout.eventIds).flatMap { Bytes.uint64(bigEndian: $0) }
+    }
+
     /// Calls `body` with the bytes of every value of `events`, in key order, nothing checked or
     /// parsed: the raw cursor scan that replay speed is measured against (PERFORMANCE.md).
     public func forEachRawRecord(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
@@ -113,6 +133,11 @@ public struct LogReader: ~Copyable {
 
     /// Calls `body` with each record of `stream` from `version` on, in stream order, until it returns false.
     public func forEachRecord(inStream stream: String, from version: UInt64 = 1, _ body: (EventRecordView) throws -> Bool) throws {
+        try forEachStoredRecord(inStream: stream, from: version) { try body(try opened($0)) }
+    }
+
+    /// ``forEachRecord(inStream:from:_:)`` without opening sealed payloads.
+    public func forEachStoredRecord(inStream stream: String, from version: UInt64 = 1, _ body: (EventRecordView) throws -> Bool) throws {
         let prefix = StoreLayout.streamKey(stream, version: 0).dropLast(8)
         try txn.withCursor(on: layout.streams) { cursor in
             var entry = try cursor.seek(atOrAfter: StoreLayout.streamKey(stream, version: max(version, 1)))
@@ -123,7 +148,7 @@ public struct LogReader: ~Copyable {
                 guard let view = try layout.record(at: sequence, in: txn) else {
                     throw EventStoreError.corruptRecord(sequence: sequence, reason: "the stream index of \(stream) points at a missing record")
                 }
-                guard try body(try opened(view)) else { return }
+                guard try body(view) else { return }
                 entry = try cursor.next()
             }
         }

@@ -238,6 +238,19 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
+    /// Grows the map, when needed, so that at least `bytes` more can be written without the map
+    /// filling up: for a write that cannot start over (one that reads a stream once). The map is
+    /// address space, not disk: the file grows only as it is written.
+    public func reserve(room bytes: Int) throws {
+        guard !options.readOnly else { return }
+        try resizeLock.withExclusive { () throws(LMDBError) in
+            let used = (info().lastPage + 1) * pageSize
+            guard mapSize - used < bytes else { return }
+            try check(mdb_env_set_mapsize(handle, used + bytes))
+            locateMap()
+        }
+    }
+
     /// Copies the environment into the existing empty directory `destination` while readers and
     /// a writer go on. With `compacting`, free pages are left out and the copy is renumbered, so
     /// nothing freed in the source reaches the copy.

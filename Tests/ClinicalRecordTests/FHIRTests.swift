@@ -26,7 +26,7 @@ struct FHIRTests {
     @Test(.enabled(if: pythonHasFHIRModels, "needs python3 with fhir.resources (tools/test installs it)"))
     func theAuditTrailExportsAsAFHIRBundleThatValidates() async throws {
         try await withRecordStore { store, directory in
-            try store.importEvents(fromFile: samplePath, quiet: true)
+            try store.importEvents(fromFile: samplePath)
             var access = Ketamine_V1_RecordAccessed()
             access.purpose = .disclosure
             access.disclosedTo = "County health department"
@@ -56,7 +56,7 @@ struct FHIRTests {
 
     @Test func eachEntryBecomesAnAuditEventWithItsAgentAndPatient() async throws {
         try await withRecordStore { store, _ in
-            try store.importEvents(fromFile: samplePath, quiet: true)
+            try store.importEvents(fromFile: samplePath)
             let data = try FHIRAuditBundle.json(for: try store.auditTrail(AuditQuery(limit: 1)), bundleId: "b-1")
             let bundle = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
             #expect(bundle["resourceType"] as? String == "Bundle")

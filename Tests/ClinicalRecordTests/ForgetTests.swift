@@ -24,7 +24,7 @@ struct ForgetTests {
             let patient = ClinicGenerator.patientId(4)
             let others = (0..<12).map { ClinicGenerator.patientId($0) }.filter { $0 != patient }
             let before = try store.patientState(patient)
-            let familyName = try #require(before?.demographics.familyName)
+            let familyName = try #require(before?.registration?.familyName)
             let head = try store.events.head()
             let othersBefore = try others.map { try store.patientState($0, asOf: .sequence(head), now: 0) }
             let exportBefore = withoutStoreAssignedTimes(try exportText(store))
@@ -34,10 +34,10 @@ struct ForgetTests {
             // Projections show the patient as forgotten, from the log and not from the old snapshot.
             let after = try #require(try store.patientState(patient))
             #expect(after.forgotten?.reason == "erasure request ER-2026-118" && after.forgotten?.by == "u-privacy-1")
-            #expect(after.demographics.familyName.isEmpty && after.sessions.isEmpty && after.instruments.isEmpty)
+            #expect(after.registration == nil && after.sessions.isEmpty && after.instruments.isEmpty)
             try store.refreshSnapshots()
             #expect(try store.patientState(patient)?.forgotten != nil)
-            #expect(try store.patientState(patient)?.demographics.familyName.isEmpty == true)
+            #expect(try store.patientState(patient)?.registration == nil)
             // Every other patient is what they were.
             #expect(try others.map { try store.patientState($0, asOf: .sequence(head), now: 0) } == othersBefore)
             // Their payloads no longer open; the audit trail keeps who did what and when.
@@ -63,7 +63,7 @@ struct ForgetTests {
             }
             #expect(try store.isForgotten(patient) && !(try store.isForgotten(others[0])))
             // Nothing personal of anyone is in the file in the clear: payloads and snapshots are sealed.
-            for name in Set(try others.compactMap { try store.patientState($0)?.demographics.familyName } + [familyName]) {
+            for name in Set(try others.compactMap { try store.patientState($0)?.registration?.familyName } + [familyName]) {
                 #expect(try Self.occurrences(of: name, inFileAt: directory + "/store/data.mdb") == 0, "\(name) is in the file in the clear")
             }
         }

@@ -24,8 +24,8 @@ struct GeneratorTests {
             #expect(inputs.contains { $0.message is Ketamine_V1_EntryVoided })
             #expect(inputs.contains { ($0.message as? Ketamine_V1_RecordAccessed)?.purpose == .disclosure })
             let improving = try (0..<40).compactMap { try store.patientState(ClinicGenerator.patientId($0)) }
-                .compactMap { $0.instruments.first { $0.instrument == "PHQ-9" } }
-                .filter { $0.changeFromBaseline < 0 }
+                .compactMap { $0.instruments.first { $0.instrument == .phq9 } }
+                .filter { ($0.changeFromBaseline ?? 0) < 0 }
             #expect(improving.count > 20, "most patients' PHQ-9 should improve")
         }
     }

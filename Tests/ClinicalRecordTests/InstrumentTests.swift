@@ -30,7 +30,8 @@ struct InstrumentTests {
     func cssrsRiskFollowsTheHighestYes(items: [Int32], risk: String) {
         let score = Ketamine_V1_Instrument.cssrsScreener.score(items)
         #expect(score.band == risk)
-        #expect(score.flagsSuicideRisk == (risk == "high"))
+        // v1.1: a moderate or high risk flags suicide risk.
+        #expect(score.flagsSuicideRisk == (risk == "high" || risk == "moderate"))
     }
 
     @Test func qidsScoresByDomainTakingTheHighestItemOfEach() {

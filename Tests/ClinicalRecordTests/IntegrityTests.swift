@@ -37,7 +37,7 @@ struct RecordIntegrityTests {
             let line = try exportLine(of: input(Self.nfd, id: "nfd-2"))
             let file = directory + "/nfd.ndjson"
             try line.write(toFile: file, atomically: true, encoding: .utf8)
-            #expect(throws: ValidationError.self) { try store.importEvents(fromFile: file, quiet: true) }
+            #expect(throws: ValidationError.self) { try store.importEvents(fromFile: file) }
 
             // A store holding both spellings, written through the log.
             try await store.record(input(Self.nfc, id: "nfc-1"))
@@ -57,8 +57,8 @@ struct RecordIntegrityTests {
             #expect(result.unreadable.isEmpty)
             let exported = try exportText(store)
             #expect(exported.split(separator: "\n").count == 2, "\(exported)")
-            #expect(try store.patientState(Self.nfc)?.demographics.givenName == "Ana")
-            #expect(try store.patientState(Self.nfd)?.demographics.givenName == "Ana")
+            #expect(try store.patientState(Self.nfc)?.registration?.givenName == "Ana")
+            #expect(try store.patientState(Self.nfd)?.registration?.givenName == "Ana")
             #expect(try store.events(ofPatient: Self.nfd).map(\.id) == ["nfd-3"])
             #expect(try store.disclosures(of: Self.nfd).isEmpty)
         }
@@ -76,7 +76,7 @@ struct RecordIntegrityTests {
             let path = directory + "/store"
             do {
                 let store = try PatientRecordStore.open(at: path, durable: false)
-                try store.importEvents(fromFile: Sample.path, quiet: true)
+                try store.importEvents(fromFile: Sample.path)
                 #expect(try store.verify().isIntact)
                 store.close()
             }
@@ -108,7 +108,7 @@ struct RecordIntegrityTests {
             let path = directory + "/store"
             do {
                 let store = try PatientRecordStore.open(at: path, durable: false)
-                try store.importEvents(fromFile: Sample.path, quiet: true)
+                try store.importEvents(fromFile: Sample.path)
                 store.close()
             }
             let env = try Environment(path: path)
@@ -137,7 +137,7 @@ struct RecordIntegrityTests {
             let path = directory + "/store"
             let store = try PatientRecordStore.open(at: path)
             defer { store.close() }
-            try store.importEvents(fromFile: Sample.path, quiet: true)
+            try store.importEvents(fromFile: Sample.path)
             let env = store.events
             let wrapped = try env.read { reader in
                 try #require(try reader.txn.bytes(forKey: Array("EX-IV-1".utf8), in: reader.layout.sealing!.keys)).prefix(61)

@@ -9,31 +9,32 @@ struct ProjectionTests {
 
     @Test func theSamplePatientsStateIsRebuiltFromTheLog() async throws {
         try await withRecordStore { store, _ in
-            try store.importEvents(fromFile: samplePath, quiet: true)
+            try store.importEvents(fromFile: samplePath)
             let state = try #require(try store.patientState("EX-IV-1", now: Self.judgedAt))
-            #expect(state.demographics.givenName == "Ana")
-            #expect(state.demographics.age == 45)
-            #expect(state.activeConsentsByScope["ketamine_iv"] == "EX-IV-1-C1")
-            #expect(state.eligibility?.eligible == true)
-            #expect(state.eligibility?.modalities == ["ketamine_iv"])
-            #expect(state.history.medications.map(\.name) == ["sertraline"])
+            #expect(state.registration?.givenName == "Ana")
+            #expect(state.age == 45)
+            #expect(state.consents.filter { $0.status == .active }.map(\.consent.consentID) == ["EX-IV-1-C1"])
+            #expect(state.consents.first?.consent.scope == .ketamineIv)
+            #expect(state.evaluation?.eligible == true)
+            #expect(state.evaluation?.eligibleModalities == [.ketamineIv])
+            #expect(state.medications.map(\.name) == ["sertraline"])
             let plan = try #require(state.currentPlan)
-            #expect(plan.planId == "EX-IV-1-PL1")
-            #expect(plan.dosesGiven == state.sessions.filter { $0.dose != nil }.count)
-            #expect(plan.sessionsPlanned == 6)
-            let phq9 = try #require(state.instruments.first { $0.instrument == "PHQ-9" })
-            #expect(phq9.baseline.total == 13)
+            #expect(plan.plan.planID == "EX-IV-1-PL1")
+            #expect(plan.dosesGiven == state.sessions.filter(\.hasDose).count)
+            #expect(plan.plan.sessionsPlanned == 6)
+            let phq9 = try #require(state.instruments.first { $0.instrument == .phq9 })
+            #expect(phq9.baseline?.total == 13)
             #expect(state.openSideEffects.isEmpty)
-            #expect(state.sessions.first?.sessionId == "EX-IV-1-S1")
+            #expect(state.sessions.first?.sessionID == "EX-IV-1-S1")
             #expect(state.sessions.first?.vitals.count == 3)
-            #expect(state.eventCount == 25)
+            #expect(state.record.eventCount == 25)
             #expect(try store.patientState("NOBODY") == nil)
         }
     }
 
     @Test func aVoidedEntryIsLeftOutOfTheStateButStaysInTheAuditTrail() async throws {
         try await withRecordStore { store, _ in
-            try store.importEvents(fromFile: samplePath, quiet: true)
+            try store.importEvents(fromFile: samplePath)
             var change = Ketamine_V1_PatientDetailsUpdated()
             change.weightKg = 95
             let wrong = try await store.record(ClinicalEventInput(id: "w-1", source: "urn:test", patientId: "EX-IV-1", time: Self.judgedAt, actorId: "u-staff-1", actorRole: .staff, message: change))
@@ -44,7 +45,7 @@ struct ProjectionTests {
             try await store.record(ClinicalEventInput(id: "v-1", source: "urn:test", patientId: "EX-IV-1", time: Self.judgedAt, actorId: "u-staff-1", actorRole: .staff, message: void))
             let state = try #require(try store.patientState("EX-IV-1"))
             #expect(state.weightKg != 95)
-            #expect(state.voidedCount == 1)
+            #expect(state.record.voidedCount == 1)
             let trail = try store.auditTrail(AuditQuery(patientId: "EX-IV-1"))
             #expect(trail.first { $0.eventId == "w-1" }?.voidedBy == "v-1")
             #expect(trail.last?.action == .void)
@@ -55,13 +56,13 @@ struct ProjectionTests {
 
     @Test func stateAsOfASequenceOrATimeSeesOnlyWhatWasRecordedByThen() async throws {
         try await withRecordStore { store, _ in
-            try store.importEvents(fromFile: samplePath, quiet: true)
+            try store.importEvents(fromFile: samplePath)
             let early = try #require(try store.patientState("EX-IV-1", asOf: .sequence(6)))
-            #expect(early.eventCount == 6)
+            #expect(early.record.eventCount == 6)
             #expect(early.sessions.isEmpty)
-            #expect(early.currentPlan?.planId == "EX-IV-1-PL1")
+            #expect(early.currentPlan?.plan.planID == "EX-IV-1-PL1")
             let head = try store.events.headers(from: 128, limit: 1)[0]
-            #expect(try store.patientState("EX-IV-1", asOf: .time(head.recordedAt))?.eventCount == 25)
+            #expect(try store.patientState("EX-IV-1", asOf: .time(head.recordedAt))?.record.eventCount == 25)
             #expect(try store.patientState("EX-IV-1", asOf: .time(0)) == nil)
             #expect(AsOf("5120") == .sequence(5120))
             #expect(AsOf("2026-03-01T00:00:00Z") == .time(ClinicalTime.parse("2026-03-01T00:00:00Z")!))
@@ -71,7 +72,7 @@ struct ProjectionTests {
 
     @Test func theAuditTrailAnswersByPatientActorTimeAndType() async throws {
         try await withRecordStore { store, _ in
-            try store.importEvents(fromFile: samplePath, quiet: true)
+            try store.importEvents(fromFile: samplePath)
             let all = try store.auditTrail()
             #expect(all.count == 128)
             #expect(all.map(\.sequence) == Array(1...128))
@@ -89,7 +90,7 @@ struct ProjectionTests {
 
     @Test func theAccountingOfDisclosuresGoesSixYearsBack() async throws {
         try await withRecordStore { store, _ in
-            try store.importEvents(fromFile: samplePath, quiet: true)
+            try store.importEvents(fromFile: samplePath)
             func disclose(_ id: String, at time: String) async throws {
                 var access = Ketamine_V1_RecordAccessed()
                 access.purpose = .disclosure
@@ -113,12 +114,12 @@ struct ProjectionTests {
 
     @Test func recordsOfATypeThisVersionDoesNotKnowAreSkippedAndCounted() async throws {
         try await withRecordStore { store, _ in
-            try store.importEvents(fromFile: samplePath, quiet: true)
+            try store.importEvents(fromFile: samplePath)
             // A newer version wrote type code 999 into the patient's stream.
             try await store.events.append([NewEvent(id: "future-1", type: 999, occurredAt: 0, actor: "u-new", payload: [1, 2, 3])], to: "EX-IV-1")
             let state = try #require(try store.patientState("EX-IV-1"))
-            #expect(state.unknownTypeCount == 1)
-            #expect(state.eventCount == 25)
+            #expect(state.record.unknownTypeCount == 1)
+            #expect(state.record.eventCount == 25)
             #expect(try store.auditTrail().count == 128)
             #expect(try store.forEachEvent { _ in true } == 1)
         }

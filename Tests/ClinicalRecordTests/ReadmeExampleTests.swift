@@ -33,7 +33,7 @@ struct ReadmeExampleTests {
         let directory = NSTemporaryDirectory() + "readme-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let state = try await readmeExample(storeDirectory: directory)
-        #expect(state?.demographics.familyName == "Ruiz")
+        #expect(state?.registration?.familyName == "Ruiz")
         #expect(state?.weightKg == 80)
     }
 

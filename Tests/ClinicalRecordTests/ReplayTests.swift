@@ -10,7 +10,7 @@ private struct Arrivals: PatientProjection {
     let types: Set<ClinicalEventType>
     var eventTypes: Set<ClinicalEventType> { types }
     func makeState(patientId: String) -> [UInt64] { [] }
-    func apply(_ event: ClinicalEvent, voided: Bool, to state: inout [UInt64]) { state.append(event.sequence) }
+    func apply(_ event: ReplayedEvent, voided: Bool, to state: inout [UInt64]) { state.append(event.sequence) }
 }
 
 struct ReplayTests {
@@ -26,7 +26,7 @@ struct ReplayTests {
     @Test func theReadmeReplayExampleCountsDosesAndIsShownVerbatim() async throws {
         try expectReadmeShowsExample(of: #filePath)
         try await withRecordStore { store, _ in
-            try store.importEvents(fromFile: samplePath, quiet: true)
+            try store.importEvents(fromFile: samplePath)
             let doses = try store.events(ofPatient: "EX-IV-1").filter { $0.type == .doseAdministered }.count
             #expect(doses > 0)
             #expect(try dosesGiven(to: "EX-IV-1", in: store) == doses)
@@ -70,7 +70,7 @@ struct ReplayTests {
                 try store.events.read { reader in
                     var replay = ClinicalReplay()
                     let handle = replay.add(PatientStateProjection())
-                    return byPatient(try replay.run(reader, partitions: partitions).states(of: handle)).mapValues { $0.finish(now: Self.now) }
+                    return byPatient(try replay.run(reader, partitions: partitions).states(of: handle)).mapValues { PatientState(record: $0.state, judgedAt: Self.now) }
                 }
             }
             #expect(states[0].count == 12)
@@ -107,7 +107,7 @@ struct ReplayTests {
             // New events for one patient, among them a void of an entry older than the checkpoint.
             let patient = ClinicGenerator.patientId(2)
             let old = try #require(try store.events(ofPatient: patient).first { $0.type == .vitalsRecorded })
-            let voidedBefore = try #require(try store.patientState(patient)).voidedCount
+            let voidedBefore = try #require(try store.patientState(patient)).record.voidedCount
             var change = Ketamine_V1_PatientDetailsUpdated()
             change.phone = "+1 555 0100"
             try await store.record(ClinicalEventInput(id: "new-1", source: "urn:test", patientId: patient, time: Self.now, actorId: "u-staff-1", actorRole: .staff, message: change))
@@ -126,11 +126,11 @@ struct ReplayTests {
             let handle = replay.add(PatientStateProjection())
             let rebuilt = byPatient(try replay.run(store).states(of: handle))
             for (id, builder) in rebuilt {
-                #expect(try store.patientState(id, now: Self.now) == builder.finish(now: Self.now))
+                #expect(try store.patientState(id, now: Self.now) == PatientState(record: builder.state, judgedAt: Self.now))
             }
             let state = try #require(try store.patientState(patient, now: Self.now))
-            #expect(state.demographics.phone == "+1 555 0100")
-            #expect(state.voidedCount == voidedBefore + 1)
+            #expect(state.registration?.phone == "+1 555 0100")
+            #expect(state.record.voidedCount == voidedBefore + 1)
         }
     }
 
@@ -138,18 +138,19 @@ struct ReplayTests {
         try await withRecordStore { store, _ in
             try Self.generated(store, patients: 2, months: 24, maintenance: true)
             let states = try (0..<2).map { try #require(try store.patientState(ClinicGenerator.patientId($0), now: Self.now)) }
-            let long = try #require(states.max { $0.sessionCount < $1.sessionCount })
-            #expect(long.sessionCount > PatientState.recentKept)
-            #expect(long.sessions.count == PatientState.recentKept)
+            let long = try #require(states.max { $0.record.sessionCount < $1.record.sessionCount })
+            #expect(long.record.sessionCount > UInt64(PatientStateBuilder.recentKept))
+            #expect(long.sessions.count == PatientStateBuilder.recentKept)
+            #expect(long.showsLatestSessionsOnly)
             let all = try store.events(ofPatient: long.patientId).compactMap { $0.payload(as: Ketamine_V1_SessionScheduled.self)?.sessionID }
-            #expect(long.sessions.last?.sessionId == all.last)
+            #expect(long.sessions.last?.sessionID == all.last)
 
             // Snapshots of long histories (every kind of entry) load as the replay built them.
             try store.refreshSnapshots()
             var replay = ClinicalReplay()
             let handle = replay.add(PatientStateProjection())
             for (id, builder) in try replay.run(store).states(of: handle) {
-                #expect(try store.patientState(id, now: Self.now) == builder.finish(now: Self.now))
+                #expect(try store.patientState(id, now: Self.now) == PatientState(record: builder.state, judgedAt: Self.now))
             }
         }
     }

@@ -58,7 +58,7 @@ struct RoundTripTests {
             try out.close()
             let copy = try PatientRecordStore.open(at: directory + "/copy", durable: false)
             defer { copy.close() }
-            #expect(try copy.importEvents(fromFile: file, quiet: true).imported == written)
+            #expect(try copy.importEvents(fromFile: file).imported == written)
             let first = try String(contentsOfFile: file, encoding: .utf8)
             let second = try exportText(copy)
             #expect(withoutStoreAssignedTimes(first) == withoutStoreAssignedTimes(second))
@@ -67,7 +67,7 @@ struct RoundTripTests {
 
     @Test func onePatientsExportHoldsOnlyThatPatient() async throws {
         try await withRecordStore { store, _ in
-            try store.importEvents(fromFile: samplePath, quiet: true)
+            try store.importEvents(fromFile: samplePath)
             let lines = try exportText(store, patient: "EX-ESK-1").split(separator: "\n")
             #expect(!lines.isEmpty)
             #expect(lines.allSatisfy { $0.contains("\"subject\":\"EX-ESK-1\"") })

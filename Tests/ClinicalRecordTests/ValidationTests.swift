@@ -19,14 +19,16 @@ struct ValidationTests {
     static let cases: [(String, String, String)] = [
         ("missing attribute", line(9) { o, _ in o["actorid"] = nil }, "actorid: is required"),
         ("empty attribute", line(9) { o, _ in o["subject"] = "" }, "subject: is required and must not be empty"),
-        ("time not RFC 3339", line(9) { o, _ in o["time"] = "yesterday" }, "time: must be an RFC 3339 time from 1677-09-22T00:00:00Z to 2262-04-11T00:00:00Z, not \"yesterday\""),
+        ("time not RFC 3339", line(9) { o, _ in o["time"] = "yesterday" }, "time: must be an RFC 3339 time with a zone (Z or an offset), such as 2026-01-12T08:30:00Z, from 1677-09-22T00:00:00Z to 2262-04-11T00:00:00Z, not \"yesterday\""),
         // Found by tools/fuzz: a year outside 64 bits of nanoseconds overflowed and crashed the import.
-        ("time out of range", line(9) { o, _ in o["time"] = "1013-01-17T09:10:00Z" }, "time: must be an RFC 3339 time from 1677-09-22T00:00:00Z to 2262-04-11T00:00:00Z, not \"1013-01-17T09:10:00Z\""),
+        ("time out of range", line(9) { o, _ in o["time"] = "1013-01-17T09:10:00Z" }, "time: must be an RFC 3339 time with a zone (Z or an offset), such as 2026-01-12T08:30:00Z, from 1677-09-22T00:00:00Z to 2262-04-11T00:00:00Z, not \"1013-01-17T09:10:00Z\""),
         ("data time out of range", line(9) { _, d in d["startedAt"] = "9999-01-17T09:10:00Z" }, "data.startedAt: must be a time from 1677-09-22T00:00:00Z to 2262-04-11T00:00:00Z"),
         ("unknown type", line(9) { o, _ in o["type"] = "ketamine.v1.Teleported" }, "type: ketamine.v1.Teleported is not a known event type"),
-        ("unknown attribute", line(9) { o, _ in o["mood"] = "good" }, "mood: is not an attribute of this interchange format"),
+        ("unknown attribute", line(9) { o, _ in o["Mood_1"] = "good" }, "Mood_1: is not an attribute of this interchange format, nor a CloudEvents extension name (a-z and 0-9, at most 20 characters)"),
+        ("extension attribute too long", line(9) { o, _ in o["averyveryverylongname1"] = "x" }, "averyveryverylongname1: is not an attribute of this interchange format, nor a CloudEvents extension name (a-z and 0-9, at most 20 characters)"),
+        ("extension attribute an object", line(9) { o, _ in o["traceparent"] = ["a": 1] }, "traceparent: must be a string, a number or a boolean (a CloudEvents extension attribute)"),
         ("unknown field in data", line(9) { _, d in d["bogus"] = 1 }, "data: bogus is not a field of DoseAdministered"),
-        ("data not an object", line(9) { o, d in d = [:]; o["data"] = "dose" }, "data: must be a JSON object"),
+        ("data not an object", line(9) { o, d in d = [:]; o["data"] = "dose" }, "data: must be a JSON object, not a string"),
         ("unknown role", line(9) { o, _ in o["actorrole"] = "janitor" }, "actorrole: must be one of psychiatrist, physician, nurse, staff, admin, auditor, system, not \"janitor\""),
         ("unspecified enum", line(9) { _, d in d["route"] = "ROUTE_UNSPECIFIED" }, "data.route: is required; the unspecified value is not allowed"),
         ("unknown enum", line(9) { _, d in d["route"] = "ROUTE_TELEPATHIC" }, "data: holds a value that is not one of its enum's values"),
@@ -59,7 +61,16 @@ struct ValidationTests {
         ("same id, other content", line(9, keepId: true) { _, d in d["doseMg"] = 41 }, "id: event 1919e93a-d117-45ad-4988-93101c593af5 is already stored (sequence 9) with other content"),
         ("disclosure without recipient", line(9) { o, d in o["type"] = "ketamine.v1.RecordAccessed"; d = ["purpose": "ACCESS_PURPOSE_DISCLOSURE", "description": "sent"] }, "data.disclosedTo: is required when the purpose is disclosure"),
         ("birth date", line(1) { o, d in o["subject"] = "NEW-1"; d["birthDate"] = "1980-02-30" }, "data.birthDate: must be a date written YYYY-MM-DD, not \"1980-02-30\""),
-        ("not JSON", "{\"specversion\": ", "line: is not valid JSON"),
+        ("not JSON", "{\"specversion\": ", "line: is not valid JSON (ends before the JSON is complete)"),
+        ("duplicate key", line(9) { o, _ in o["zz"] = 1 }.replacingOccurrences(of: "\"zz\":1", with: "\"actorrole\":\"system\""), "actorrole: appears twice in the object; a member may be given once"),
+        ("duplicate key in data", line(9) { _, d in d["zz"] = 1 }.replacingOccurrences(of: "\"zz\":1", with: "\"doseMg\":41"), "data.doseMg: appears twice in the object; a member may be given once"),
+        ("expected version a boolean", line(11) { o, _ in o["expectedversion"] = true }, "expectedversion: must be a whole number of events, 0 or more (not a boolean such as true, -1 or 1.5)"),
+        ("expected version too large", line(11) { o, _ in o["expectedversion"] = 7 }.replacingOccurrences(of: "\"expectedversion\":7", with: "\"expectedversion\":18446744073709551616"), "expectedversion: must be a whole number of events from 0 to 18446744073709551615"),
+        ("birth date in the future", line(1) { o, d in o["subject"] = "NEW-1"; d["birthDate"] = "2999-01-01" }, "data.birthDate: must not be after the event's own date (2026-01-12), not 2999-01-01"),
+        ("birth date before 1900", line(1) { o, d in o["subject"] = "NEW-1"; d["birthDate"] = "0000-01-01" }, "data.birthDate: must not be before 1900-01-01, not 0000-01-01"),
+        ("a long name", line(1) { o, d in o["subject"] = "NEW-1"; d["givenName"] = String(repeating: "a", count: 600) }, "data.givenName: is 600 bytes long; at most 500 are allowed"),
+        ("a long id", line(9) { o, _ in o["subject"] = String(repeating: "P", count: 600) }, "subject: is 600 bytes long; an id is at most 128 bytes of UTF-8"),
+        ("a NUL in the subject", line(9) { o, _ in o["subject"] = "EX-IV-1\u{0}" }, "subject: holds the control character U+0000; an id is printable text"),
     ]
 
     @Test(arguments: cases)
@@ -68,7 +79,7 @@ struct ValidationTests {
             let file = directory + "/bad.ndjson"
             try (Self.sampleLines + [badLine]).joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
             let error = #expect(throws: ClinicalRecord.ValidationError.self, "\(rule)") {
-                try store.importEvents(fromFile: file, quiet: true)
+                try store.importEvents(fromFile: file)
             }
             #expect(error?.description == "line \(Self.sampleLines.count + 1): " + expected, "\(rule)")
             #expect(try store.events.head() == 0, "\(rule): the import wrote events")
@@ -77,7 +88,7 @@ struct ValidationTests {
 
     @Test func theLibraryPathRefusesWithTheSameRulesAndWritesNothing() async throws {
         try await withRecordStore { store, _ in
-            try store.importEvents(fromFile: samplePath, quiet: true)
+            try store.importEvents(fromFile: samplePath)
             var dose = Ketamine_V1_DoseAdministered()
             dose.sessionID = "EX-IV-1-S1"
             dose.planID = "EX-IV-1-PL1"

@@ -5,14 +5,15 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Replays `ndjson` in a fresh store and returns the report.
-func replay(_ ndjson: String, asOf: AsOf? = nil, policy: Policy = Policy()) throws -> ComplianceReport {
+/// Replays `ndjson` in a fresh store and returns the report. The v1 sample was recorded before
+/// the v1.1 fields, so its rules are judged with the two rules that need them switched off.
+func replay(_ ndjson: String, asOf: AsOf? = nil, policy: Policy = .beforeV11) throws -> ComplianceReport {
     try withTemporaryDirectory { directory in
         let file = directory + "/history.ndjson"
         try ndjson.write(toFile: file, atomically: true, encoding: .utf8)
         let store = try PatientRecordStore.open(at: directory + "/store", durable: false)
         defer { store.close() }
-        try store.importEvents(fromFile: file, quiet: true)
+        try store.importEvents(fromFile: file)
         return try ComplianceReplay.run(store, asOf: asOf, policy: policy)
     }
 }
@@ -132,14 +133,14 @@ struct ComplianceTests {
     @Test func aPolicyFileChangesAThresholdAndTheFindingsFollow() async throws {
         try withTemporaryDirectory { directory in
             let file = directory + "/policy.yaml"
-            try "# this clinic asks for 7 hours of fasting\nfastingSolidFoodHours: 7\n".write(toFile: file, atomically: true, encoding: .utf8)
+            try "# this clinic asks for 7 hours of fasting\nfastingSolidFoodHours: 7\nrules:\n  prescriber-on-site: {enabled: false}\n  off-label-consent:\n    enabled: false\n".write(toFile: file, atomically: true, encoding: .utf8)
             let policy = try Policy.load(fromFile: file)
             #expect(policy.fastingSolidFoodHours == 7)
             #expect(policy.fastingClearLiquidHours == 2)
             let report = try replay(Sample.edited(), policy: policy)
             #expect(Compliance_rules("EX-IV-1", report).contains("fasting"))
             let json = directory + "/policy.json"
-            try #"{"bloodPressureSystolicLimit": 130}"#.write(toFile: json, atomically: true, encoding: .utf8)
+            try #"{"bloodPressureSystolicLimit": 130, "rules": {"prescriber-on-site": {"enabled": false}, "off-label-consent": {"enabled": false}}}"#.write(toFile: json, atomically: true, encoding: .utf8)
             let strict = try replay(Sample.edited(), policy: try Policy.load(fromFile: json))
             #expect(Compliance_rules("EX-ESK-1", strict).isEmpty)
             #expect(try Policy.load(fromFile: json).bloodPressureSystolicLimit == 130)
@@ -168,7 +169,7 @@ struct ComplianceTests {
             let path = directory + "/store"
             do {
                 let store = try PatientRecordStore.open(at: path, durable: false)
-                try store.importEvents(fromFile: Sample.path, quiet: true)
+                try store.importEvents(fromFile: Sample.path)
                 store.close()
             }
             // One byte flipped inside the payload of sequence 40, underneath the store.

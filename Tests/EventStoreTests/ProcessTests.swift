@@ -45,4 +45,44 @@ struct ProcessTests {
             #expect(try store.verify().isIntact)
         }
     }
+
+    /// Finding 1 of the fault review: with a writer appending without pause, lock.mdb removed and
+    /// a second writer started, both used to report success while one's commits were overwritten.
+    /// Now the newcomer is refused (the first still holds its lock on data.mdb), the first writer
+    /// refuses to write once its lock file is gone, and every acknowledged append is in the store.
+    @Test(.timeLimit(.minutes(2)))
+    func removingTheLockFileUnderAWriterLosesNoAcknowledgedAppend() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/store"
+            try EventStore.open(at: path).close()
+            let acks = directory + "/acks"
+            _ = FileManager.default.createFile(atPath: acks, contents: nil)
+            let writer = try Probe.start(["append-forever", path, acks, "2", "5"])
+            defer { if writer.isRunning { kill(writer.processIdentifier, SIGKILL) } }
+            // Let it acknowledge some appends, then take its lock file away under it.
+            while (try String(contentsOfFile: acks, encoding: .utf8)).split(separator: "\n").count < 20 { try await Task.sleep(for: .milliseconds(5)) }
+            try FileManager.default.removeItem(atPath: path + "/lock.mdb")
+            let (status, stderr) = try await Probe.run(["append", path, "second", "b", "200", "2"])
+            #expect(status != 0, "a second writer was let in beside the first")
+            #expect(stderr.contains("lock.mdb"), "\(stderr)")
+            // The first writer stops appending (its lock file is gone); give it a moment, then stop it.
+            try await Task.sleep(for: .milliseconds(200))
+            kill(writer.processIdentifier, SIGKILL)
+            writer.waitUntilExit()
+            let store = try EventStore.open(at: path, options: .init(readOnly: true))
+            defer { store.close() }
+            #expect(try store.verify().isIntact)
+            var missing = 0
+            let acknowledged = try String(contentsOfFile: acks, encoding: .utf8).split(separator: "\n")
+            #expect(acknowledged.count >= 20)
+            for line in acknowledged {
+                let parts = line.split(separator: " ")
+                guard parts.count == 2, let count = Int(parts[1]) else { continue }
+                let first = String(parts[0])
+                let prefix = first.split(separator: "-").dropLast().joined(separator: "-")
+                for index in 0..<count where try store.event(id: "\(prefix)-\(index)") == nil { missing += 1 }
+            }
+            #expect(missing == 0, "\(missing) acknowledged events are gone")
+        }
+    }
 }

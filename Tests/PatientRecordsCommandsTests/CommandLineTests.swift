@@ -26,6 +26,13 @@ struct Executable {
         let process: Process
         let out: Pipe, err: Pipe
 
+        /// ``finish()`` on a thread of its own (see ``Executable/run(_:in:input:environment:)``).
+        func finish() async -> Outcome {
+            await withCheckedContinuation { continuation in
+                Thread { continuation.resume(returning: self.finish() as Outcome) }.start()
+            }
+        }
+
         /// Waits for the process and returns what it printed.
         func finish() -> Outcome {
             let stdout = out.fileHandleForReading.readDataToEndOfFile()
@@ -33,6 +40,17 @@ struct Executable {
             process.waitUntilExit()
             return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
                            stderr: String(decoding: stderr, as: UTF8.self), killedBySignal: process.terminationReason == .uncaughtSignal)
+        }
+    }
+
+    @discardableResult
+    /// ``run(_:in:input:environment:)`` that waits on a thread of its own, so that a test waiting
+    /// for a long child process leaves the cooperative threads (two on two cores) to other tests.
+    func run(_ arguments: [String], in directory: String? = nil, input: String? = nil, environment: [String: String] = [:]) async throws -> Outcome {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { try self.run(arguments, in: directory, input: input, environment: environment) as Outcome })
+            }.start()
         }
     }
 
@@ -80,12 +98,22 @@ let records = Executable(name: "patient-records")
 let replayTool = Executable(name: "patient-records-replay")
 
 struct CommandLineTests {
+    /// The v1 sample was recorded before the v1.1 fields: its expected findings are those of the
+    /// rules with `prescriber-on-site` and `off-label-consent` switched off (docs/COMPLIANCE.md).
+    static let beforeV11Policy = """
+        rules:
+          prescriber-on-site: {enabled: false}
+          off-label-consent: {enabled: false}
+        """
+
     @Test(.timeLimit(.minutes(2)))
     func theReplayToolReportsTheSamplesExpectedRulesAndExitsOne() throws {
         try withTemporaryDirectory { directory in
             let store = directory + "/store"
+            let policy = directory + "/before-v1.1.yaml"
+            try Self.beforeV11Policy.write(toFile: policy, atomically: true, encoding: .utf8)
             #expect(try records.run(["import", "--store", store, Sample.path]).status == 0)
-            let outcome = try replayTool.run(["--store", store, "--format", "json"])
+            let outcome = try replayTool.run(["--store", store, "--format", "json", "--policy", policy])
             #expect(outcome.status == 1)
             let report = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
             let findings = try #require(report["findings"] as? [[String: Any]])
@@ -96,11 +124,35 @@ struct CommandLineTests {
             }
             #expect(report["eventsReplayed"] as? Int == 128)
             #expect((report["summary"] as? [String: Int])?["fasting"] == 1)
-            let text = try replayTool.run(["--store", store])
+            let text = try replayTool.run(["--store", store, "--policy", policy])
             #expect(text.status == 1)
             #expect(text.stdout.contains("Patient EX-FASTING"))
             // As of sequence 20 only EX-IV-1 has begun; nothing is broken yet.
-            #expect(try replayTool.run(["--store", store, "--as-of", "20"]).status == 0)
+            #expect(try replayTool.run(["--store", store, "--as-of", "20", "--policy", policy]).status == 0)
+            // With the shipped (v2) policy, the v1 history lacks what v1.1 asks for.
+            let v2 = try replayTool.run(["--store", store, "--format", "json"])
+            #expect(v2.stdout.contains("\"prescriber-on-site\"") && v2.stdout.contains("\"off-label-consent\""))
+        }
+    }
+
+    /// The v2 reference: eight patients with the v1.1 fields, each breaking exactly the rules of
+    /// its expected file under the shipped policy.
+    @Test(.timeLimit(.minutes(2)))
+    func theReplayToolReportsTheV2SamplesExpectedRules() throws {
+        try withTemporaryDirectory { directory in
+            let store = directory + "/store"
+            #expect(try records.run(["import", "--store", store, Sample.v2Path]).status == 0)
+            let outcome = try replayTool.run(["--store", store, "--format", "json"])
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+            let findings = try #require(report["findings"] as? [[String: Any]])
+            let expectedPath = (Sample.v2Path as NSString).deletingPathExtension + ".expected.json"
+            let expected = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: expectedPath))) as? [String: [String]])
+            #expect(report["patients"] as? Int == expected.count)
+            for (patient, rules) in expected {
+                #expect(findings.filter { $0["patient"] as? String == patient }.compactMap { $0["rule"] as? String }.sorted() == rules.sorted(), "\(patient)")
+            }
+            #expect(findings.allSatisfy { expected.keys.contains($0["patient"] as? String ?? "") })
+            #expect(outcome.status == (findings.contains { $0["severity"] as? String == "error" } ? 1 : 0))
         }
     }
 
@@ -214,14 +266,14 @@ struct VerifyDecodeTests {
     @Test func verifyFindsARecordWhosePayloadDoesNotDecodeEvenWithAValidChain() async throws {
         try await withTemporaryDirectory { directory in
             let store = directory + "/store"
-            try records.run(["import", "--store", store, Sample.path])
+            try await records.run(["import", "--store", store, Sample.path])
             // A record whose bytes chain correctly but whose payload is no protobuf message.
             do {
                 let log = try PatientRecordStore.open(at: store).events
                 try await log.append([NewEvent(id: "garbled", type: 5, occurredAt: 0, actor: "u-x", payload: [0xff, 0xff, 0xff])], to: "EX-IV-1")
                 log.close()
             }
-            let outcome = try records.run(["verify", "--store", store])
+            let outcome = try await records.run(["verify", "--store", store])
             #expect(outcome.status == 1)
             #expect(outcome.stdout.contains("the record at sequence 129 does not decode"), "\(outcome.stdout)")
         }

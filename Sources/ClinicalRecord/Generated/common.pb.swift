@@ -8,7 +8,7 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// Shared messages and enums of the ketamine clinic record (shared/spec/EVENTS.md).
+/// Shared messages and enums of the ketamine clinic record (docs/EVENTS.md).
 
 import SwiftProtobuf
 

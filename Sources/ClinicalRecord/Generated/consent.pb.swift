@@ -118,6 +118,19 @@ public nonisolated struct Ketamine_V1_ConsentGiven: Sendable {
   /// Clears the value of `witness`. Subsequent reads from it will return its default value.
   public mutating func clearWitness() {self._witness = nil}
 
+  /// (v1.1) The patient was told that racemic ketamine is not approved for psychiatric use.
+  public var offLabelAcknowledged: Bool = false
+
+  /// (v1.1) The actor id of the clinician who obtained the consent.
+  public var obtainedBy: String {
+    get {_obtainedBy ?? String()}
+    set {_obtainedBy = newValue}
+  }
+  /// Returns true if `obtainedBy` has been explicitly set.
+  public var hasObtainedBy: Bool {self._obtainedBy != nil}
+  /// Clears the value of `obtainedBy`. Subsequent reads from it will return its default value.
+  public mutating func clearObtainedBy() {self._obtainedBy = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -125,6 +138,7 @@ public nonisolated struct Ketamine_V1_ConsentGiven: Sendable {
   fileprivate var _signedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
   fileprivate var _expiresAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
   fileprivate var _witness: String? = nil
+  fileprivate var _obtainedBy: String? = nil
 }
 
 /// A consent is withdrawn.
@@ -176,7 +190,7 @@ nonisolated extension Ketamine_V1_ConsentScope: SwiftProtobuf._ProtoNameProvidin
 
 nonisolated extension Ketamine_V1_ConsentGiven: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ConsentGiven"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}consent_id\0\u{1}scope\0\u{3}form_version\0\u{3}signed_at\0\u{3}expires_at\0\u{1}witness\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}consent_id\0\u{1}scope\0\u{3}form_version\0\u{3}signed_at\0\u{3}expires_at\0\u{1}witness\0\u{3}off_label_acknowledged\0\u{3}obtained_by\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -190,6 +204,8 @@ nonisolated extension Ketamine_V1_ConsentGiven: SwiftProtobuf.Message, SwiftProt
       case 4: try { try decoder.decodeSingularMessageField(value: &self._signedAt) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._expiresAt) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self._witness) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.offLabelAcknowledged) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self._obtainedBy) }()
       default: break
       }
     }
@@ -218,6 +234,12 @@ nonisolated extension Ketamine_V1_ConsentGiven: SwiftProtobuf.Message, SwiftProt
     try { if let v = self._witness {
       try visitor.visitSingularStringField(value: v, fieldNumber: 6)
     } }()
+    if self.offLabelAcknowledged != false {
+      try visitor.visitSingularBoolField(value: self.offLabelAcknowledged, fieldNumber: 7)
+    }
+    try { if let v = self._obtainedBy {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 8)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -228,6 +250,8 @@ nonisolated extension Ketamine_V1_ConsentGiven: SwiftProtobuf.Message, SwiftProt
     if lhs._signedAt != rhs._signedAt {return false}
     if lhs._expiresAt != rhs._expiresAt {return false}
     if lhs._witness != rhs._witness {return false}
+    if lhs.offLabelAcknowledged != rhs.offLabelAcknowledged {return false}
+    if lhs._obtainedBy != rhs._obtainedBy {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

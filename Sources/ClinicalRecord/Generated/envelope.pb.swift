@@ -52,7 +52,7 @@ public nonisolated struct Ketamine_V1_EventEnvelope: Sendable {
   /// Clears the value of `causationID`. Subsequent reads from it will return its default value.
   public mutating func clearCausationID() {self._causationID = nil}
 
-  /// CloudEvents datacontenttype, when the input had one.
+  /// CloudEvents datacontenttype, when the input had one, as written (parameters included).
   public var dataContentType: String {
     get {_dataContentType ?? String()}
     set {_dataContentType = newValue}
@@ -62,6 +62,20 @@ public nonisolated struct Ketamine_V1_EventEnvelope: Sendable {
   /// Clears the value of `dataContentType`. Subsequent reads from it will return its default value.
   public mutating func clearDataContentType() {self._dataContentType = nil}
 
+  /// (v1.1) CloudEvents dataschema, when the input had one.
+  public var dataSchema: String {
+    get {_dataSchema ?? String()}
+    set {_dataSchema = newValue}
+  }
+  /// Returns true if `dataSchema` has been explicitly set.
+  public var hasDataSchema: Bool {self._dataSchema != nil}
+  /// Clears the value of `dataSchema`. Subsequent reads from it will return its default value.
+  public mutating func clearDataSchema() {self._dataSchema = nil}
+
+  /// (v1.1) CloudEvents extension attributes (traceparent, tracestate, ...), in the order given;
+  /// exported back unchanged.
+  public var extensions: [Ketamine_V1_ExtensionAttribute] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -69,6 +83,22 @@ public nonisolated struct Ketamine_V1_EventEnvelope: Sendable {
   fileprivate var _correlationID: String? = nil
   fileprivate var _causationID: String? = nil
   fileprivate var _dataContentType: String? = nil
+  fileprivate var _dataSchema: String? = nil
+}
+
+/// One CloudEvents extension attribute: its name and its value as the JSON text it was given in.
+public nonisolated struct Ketamine_V1_ExtensionAttribute: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var jsonValue: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -77,7 +107,7 @@ fileprivate nonisolated let _protobuf_package = "ketamine.v1"
 
 nonisolated extension Ketamine_V1_EventEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EventEnvelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}source\0\u{3}actor_role\0\u{3}correlation_id\0\u{3}causation_id\0\u{3}data_content_type\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}source\0\u{3}actor_role\0\u{3}correlation_id\0\u{3}causation_id\0\u{3}data_content_type\0\u{3}data_schema\0\u{1}extensions\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -90,6 +120,8 @@ nonisolated extension Ketamine_V1_EventEnvelope: SwiftProtobuf.Message, SwiftPro
       case 3: try { try decoder.decodeSingularStringField(value: &self._correlationID) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self._causationID) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self._dataContentType) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self._dataSchema) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.extensions) }()
       default: break
       }
     }
@@ -115,6 +147,12 @@ nonisolated extension Ketamine_V1_EventEnvelope: SwiftProtobuf.Message, SwiftPro
     try { if let v = self._dataContentType {
       try visitor.visitSingularStringField(value: v, fieldNumber: 5)
     } }()
+    try { if let v = self._dataSchema {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+    } }()
+    if !self.extensions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.extensions, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -124,6 +162,43 @@ nonisolated extension Ketamine_V1_EventEnvelope: SwiftProtobuf.Message, SwiftPro
     if lhs._correlationID != rhs._correlationID {return false}
     if lhs._causationID != rhs._causationID {return false}
     if lhs._dataContentType != rhs._dataContentType {return false}
+    if lhs._dataSchema != rhs._dataSchema {return false}
+    if lhs.extensions != rhs.extensions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ketamine_V1_ExtensionAttribute: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExtensionAttribute"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}json_value\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.jsonValue) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.jsonValue.isEmpty {
+      try visitor.visitSingularStringField(value: self.jsonValue, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ketamine_V1_ExtensionAttribute, rhs: Ketamine_V1_ExtensionAttribute) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.jsonValue != rhs.jsonValue {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

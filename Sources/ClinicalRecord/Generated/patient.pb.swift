@@ -196,14 +196,17 @@ public nonisolated struct Ketamine_V1_MedicalHistoryRecorded: Sendable {
   /// Uncontrolled hypertension (a contraindication).
   public var uncontrolledHypertension: Bool = false
 
-  /// Aneurysmal vascular disease (contraindication for esketamine).
+  /// Aneurysmal vascular disease (a contraindication).
   public var aneurysmalVascularDisease: Bool = false
 
-  /// Arteriovenous malformation (contraindication for esketamine).
+  /// Arteriovenous malformation (a contraindication).
   public var arteriovenousMalformation: Bool = false
 
-  /// History of intracerebral hemorrhage (contraindication for esketamine).
+  /// History of intracerebral hemorrhage (a contraindication).
   public var intracerebralHemorrhageHistory: Bool = false
+
+  /// (v1.1) Hypersensitivity to ketamine or esketamine (a contraindication).
+  public var ketamineHypersensitivity: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -367,7 +370,7 @@ nonisolated extension Ketamine_V1_PatientDetailsUpdated: SwiftProtobuf.Message, 
 
 nonisolated extension Ketamine_V1_MedicalHistoryRecorded: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MedicalHistoryRecorded"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conditions\0\u{1}medications\0\u{3}psychosis_history\0\u{3}substance_use_disorder\0\u{1}pregnant\0\u{3}uncontrolled_hypertension\0\u{3}aneurysmal_vascular_disease\0\u{3}arteriovenous_malformation\0\u{3}intracerebral_hemorrhage_history\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conditions\0\u{1}medications\0\u{3}psychosis_history\0\u{3}substance_use_disorder\0\u{1}pregnant\0\u{3}uncontrolled_hypertension\0\u{3}aneurysmal_vascular_disease\0\u{3}arteriovenous_malformation\0\u{3}intracerebral_hemorrhage_history\0\u{3}ketamine_hypersensitivity\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -384,6 +387,7 @@ nonisolated extension Ketamine_V1_MedicalHistoryRecorded: SwiftProtobuf.Message,
       case 7: try { try decoder.decodeSingularBoolField(value: &self.aneurysmalVascularDisease) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.arteriovenousMalformation) }()
       case 9: try { try decoder.decodeSingularBoolField(value: &self.intracerebralHemorrhageHistory) }()
+      case 10: try { try decoder.decodeSingularBoolField(value: &self.ketamineHypersensitivity) }()
       default: break
       }
     }
@@ -417,6 +421,9 @@ nonisolated extension Ketamine_V1_MedicalHistoryRecorded: SwiftProtobuf.Message,
     if self.intracerebralHemorrhageHistory != false {
       try visitor.visitSingularBoolField(value: self.intracerebralHemorrhageHistory, fieldNumber: 9)
     }
+    if self.ketamineHypersensitivity != false {
+      try visitor.visitSingularBoolField(value: self.ketamineHypersensitivity, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -430,6 +437,7 @@ nonisolated extension Ketamine_V1_MedicalHistoryRecorded: SwiftProtobuf.Message,
     if lhs.aneurysmalVascularDisease != rhs.aneurysmalVascularDisease {return false}
     if lhs.arteriovenousMalformation != rhs.arteriovenousMalformation {return false}
     if lhs.intracerebralHemorrhageHistory != rhs.intracerebralHemorrhageHistory {return false}
+    if lhs.ketamineHypersensitivity != rhs.ketamineHypersensitivity {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

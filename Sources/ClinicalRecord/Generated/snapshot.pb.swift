@@ -8,10 +8,13 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// A snapshot of one patient's state projection, kept in the store's `projections` database
-/// (never in the log): what PatientStateBuilder holds after the events up to `last_sequence`.
-/// A snapshot is a cache; one that cannot be read is ignored and the patient is rebuilt from
-/// their events. Times are ns since 1970 UTC; texts are as the state shows them.
+/// One patient's state: what their events say now, voided events left out. It is what the replay
+/// keeps per patient as it folds events, and the snapshot kept in the store's `projections`
+/// database (never in the log). A snapshot is a cache: one that cannot be read is ignored and the
+/// patient is rebuilt from their events.
+///
+/// The state is typed: times are ns since 1970 UTC (0: not recorded), enums are enums, and the
+/// events it keeps whole are kept as their own messages. Text is made only where it is shown.
 
 import SwiftProtobuf
 
@@ -25,7 +28,49 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-public nonisolated struct Ketamine_V1_PatientStateSnapshot: @unchecked Sendable {
+public nonisolated enum Ketamine_V1_MedicationStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case current // = 1
+  case tapering // = 2
+  case stopped // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .current
+    case 2: self = .tapering
+    case 3: self = .stopped
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .current: return 1
+    case .tapering: return 2
+    case .stopped: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Ketamine_V1_MedicationStatus] = [
+    .unspecified,
+    .current,
+    .tapering,
+    .stopped,
+  ]
+
+}
+
+public nonisolated struct Ketamine_V1_PatientState: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -35,164 +80,7 @@ public nonisolated struct Ketamine_V1_PatientStateSnapshot: @unchecked Sendable 
     set {_uniqueStorage()._patientID = newValue}
   }
 
-  public var givenName: String {
-    get {_storage._givenName}
-    set {_uniqueStorage()._givenName = newValue}
-  }
-
-  public var familyName: String {
-    get {_storage._familyName}
-    set {_uniqueStorage()._familyName = newValue}
-  }
-
-  public var birthDate: String {
-    get {_storage._birthDate}
-    set {_uniqueStorage()._birthDate = newValue}
-  }
-
-  public var sex: String {
-    get {_storage._sex}
-    set {_uniqueStorage()._sex = newValue}
-  }
-
-  public var phone: String {
-    get {_storage._phone ?? String()}
-    set {_uniqueStorage()._phone = newValue}
-  }
-  /// Returns true if `phone` has been explicitly set.
-  public var hasPhone: Bool {_storage._phone != nil}
-  /// Clears the value of `phone`. Subsequent reads from it will return its default value.
-  public mutating func clearPhone() {_uniqueStorage()._phone = nil}
-
-  public var email: String {
-    get {_storage._email ?? String()}
-    set {_uniqueStorage()._email = newValue}
-  }
-  /// Returns true if `email` has been explicitly set.
-  public var hasEmail: Bool {_storage._email != nil}
-  /// Clears the value of `email`. Subsequent reads from it will return its default value.
-  public mutating func clearEmail() {_uniqueStorage()._email = nil}
-
-  public var weightKg: Double {
-    get {_storage._weightKg ?? 0}
-    set {_uniqueStorage()._weightKg = newValue}
-  }
-  /// Returns true if `weightKg` has been explicitly set.
-  public var hasWeightKg: Bool {_storage._weightKg != nil}
-  /// Clears the value of `weightKg`. Subsequent reads from it will return its default value.
-  public mutating func clearWeightKg() {_uniqueStorage()._weightKg = nil}
-
-  public var weightAt: Int64 {
-    get {_storage._weightAt}
-    set {_uniqueStorage()._weightAt = newValue}
-  }
-
-  public var conditions: [String] {
-    get {_storage._conditions}
-    set {_uniqueStorage()._conditions = newValue}
-  }
-
-  public var historyFlags: [String] {
-    get {_storage._historyFlags}
-    set {_uniqueStorage()._historyFlags = newValue}
-  }
-
-  public var historyRecordedAt: String {
-    get {_storage._historyRecordedAt ?? String()}
-    set {_uniqueStorage()._historyRecordedAt = newValue}
-  }
-  /// Returns true if `historyRecordedAt` has been explicitly set.
-  public var hasHistoryRecordedAt: Bool {_storage._historyRecordedAt != nil}
-  /// Clears the value of `historyRecordedAt`. Subsequent reads from it will return its default value.
-  public mutating func clearHistoryRecordedAt() {_uniqueStorage()._historyRecordedAt = nil}
-
-  public var medications: [Ketamine_V1_PatientStateSnapshot.Medication] {
-    get {_storage._medications}
-    set {_uniqueStorage()._medications = newValue}
-  }
-
-  public var eligibility: Ketamine_V1_PatientStateSnapshot.Eligibility {
-    get {_storage._eligibility ?? Ketamine_V1_PatientStateSnapshot.Eligibility()}
-    set {_uniqueStorage()._eligibility = newValue}
-  }
-  /// Returns true if `eligibility` has been explicitly set.
-  public var hasEligibility: Bool {_storage._eligibility != nil}
-  /// Clears the value of `eligibility`. Subsequent reads from it will return its default value.
-  public mutating func clearEligibility() {_uniqueStorage()._eligibility = nil}
-
-  public var evaluationTime: Int64 {
-    get {_storage._evaluationTime}
-    set {_uniqueStorage()._evaluationTime = newValue}
-  }
-
-  public var consents: [Ketamine_V1_PatientStateSnapshot.Consent] {
-    get {_storage._consents}
-    set {_uniqueStorage()._consents = newValue}
-  }
-
-  public var remsEnrolledAt: String {
-    get {_storage._remsEnrolledAt ?? String()}
-    set {_uniqueStorage()._remsEnrolledAt = newValue}
-  }
-  /// Returns true if `remsEnrolledAt` has been explicitly set.
-  public var hasRemsEnrolledAt: Bool {_storage._remsEnrolledAt != nil}
-  /// Clears the value of `remsEnrolledAt`. Subsequent reads from it will return its default value.
-  public mutating func clearRemsEnrolledAt() {_uniqueStorage()._remsEnrolledAt = nil}
-
-  public var plans: [Ketamine_V1_PatientStateSnapshot.Plan] {
-    get {_storage._plans}
-    set {_uniqueStorage()._plans = newValue}
-  }
-
-  public var currentPlanID: String {
-    get {_storage._currentPlanID ?? String()}
-    set {_uniqueStorage()._currentPlanID = newValue}
-  }
-  /// Returns true if `currentPlanID` has been explicitly set.
-  public var hasCurrentPlanID: Bool {_storage._currentPlanID != nil}
-  /// Clears the value of `currentPlanID`. Subsequent reads from it will return its default value.
-  public mutating func clearCurrentPlanID() {_uniqueStorage()._currentPlanID = nil}
-
-  public var trends: [Ketamine_V1_PatientStateSnapshot.Trend] {
-    get {_storage._trends}
-    set {_uniqueStorage()._trends = newValue}
-  }
-
-  public var sideEffects: [Ketamine_V1_PatientStateSnapshot.SideEffect] {
-    get {_storage._sideEffects}
-    set {_uniqueStorage()._sideEffects = newValue}
-  }
-
-  public var sessions: [Ketamine_V1_PatientStateSnapshot.Session] {
-    get {_storage._sessions}
-    set {_uniqueStorage()._sessions = newValue}
-  }
-
-  public var sessionCount: Int64 {
-    get {_storage._sessionCount}
-    set {_uniqueStorage()._sessionCount = newValue}
-  }
-
-  public var sideEffectCount: Int64 {
-    get {_storage._sideEffectCount}
-    set {_uniqueStorage()._sideEffectCount = newValue}
-  }
-
-  public var eventCount: Int64 {
-    get {_storage._eventCount}
-    set {_uniqueStorage()._eventCount = newValue}
-  }
-
-  public var voidedCount: Int64 {
-    get {_storage._voidedCount}
-    set {_uniqueStorage()._voidedCount = newValue}
-  }
-
-  public var unknownTypeCount: Int64 {
-    get {_storage._unknownTypeCount}
-    set {_uniqueStorage()._unknownTypeCount = newValue}
-  }
-
+  /// The sequence, stream version and recorded time of the last event applied.
   public var lastSequence: UInt64 {
     get {_storage._lastSequence}
     set {_uniqueStorage()._lastSequence = newValue}
@@ -208,426 +96,461 @@ public nonisolated struct Ketamine_V1_PatientStateSnapshot: @unchecked Sendable 
     set {_uniqueStorage()._lastRecordedAt = newValue}
   }
 
-  public var typeCounts: [Int64] {
-    get {_storage._typeCounts}
-    set {_uniqueStorage()._typeCounts = newValue}
+  /// The registration with later detail updates applied (names, phone, email).
+  public var registration: Ketamine_V1_PatientRegistered {
+    get {_storage._registration ?? Ketamine_V1_PatientRegistered()}
+    set {_uniqueStorage()._registration = newValue}
   }
+  /// Returns true if `registration` has been explicitly set.
+  public var hasRegistration: Bool {_storage._registration != nil}
+  /// Clears the value of `registration`. Subsequent reads from it will return its default value.
+  public mutating func clearRegistration() {_uniqueStorage()._registration = nil}
+
+  /// The latest weight (registration, detail updates, doses) and when it was taken.
+  public var weightKg: Double {
+    get {_storage._weightKg ?? 0}
+    set {_uniqueStorage()._weightKg = newValue}
+  }
+  /// Returns true if `weightKg` has been explicitly set.
+  public var hasWeightKg: Bool {_storage._weightKg != nil}
+  /// Clears the value of `weightKg`. Subsequent reads from it will return its default value.
+  public mutating func clearWeightKg() {_uniqueStorage()._weightKg = nil}
+
+  public var weightAt: Int64 {
+    get {_storage._weightAt}
+    set {_uniqueStorage()._weightAt = newValue}
+  }
+
+  /// The latest medical history, and when it was recorded.
+  public var history: Ketamine_V1_MedicalHistoryRecorded {
+    get {_storage._history ?? Ketamine_V1_MedicalHistoryRecorded()}
+    set {_uniqueStorage()._history = newValue}
+  }
+  /// Returns true if `history` has been explicitly set.
+  public var hasHistory: Bool {_storage._history != nil}
+  /// Clears the value of `history`. Subsequent reads from it will return its default value.
+  public mutating func clearHistory() {_uniqueStorage()._history = nil}
+
+  public var historyAt: Int64 {
+    get {_storage._historyAt}
+    set {_uniqueStorage()._historyAt = newValue}
+  }
+
+  /// The medications as the history lists them, changed by later medication events.
+  public var medications: [Ketamine_V1_CurrentMedication] {
+    get {_storage._medications}
+    set {_uniqueStorage()._medications = newValue}
+  }
+
+  /// The latest psychiatric evaluation, and when.
+  public var evaluation: Ketamine_V1_EvaluationCompleted {
+    get {_storage._evaluation ?? Ketamine_V1_EvaluationCompleted()}
+    set {_uniqueStorage()._evaluation = newValue}
+  }
+  /// Returns true if `evaluation` has been explicitly set.
+  public var hasEvaluation: Bool {_storage._evaluation != nil}
+  /// Clears the value of `evaluation`. Subsequent reads from it will return its default value.
+  public mutating func clearEvaluation() {_uniqueStorage()._evaluation = nil}
+
+  public var evaluationAt: Int64 {
+    get {_storage._evaluationAt}
+    set {_uniqueStorage()._evaluationAt = newValue}
+  }
+
+  public var consents: [Ketamine_V1_ConsentEntry] {
+    get {_storage._consents}
+    set {_uniqueStorage()._consents = newValue}
+  }
+
+  public var remsEnrolledAt: Int64 {
+    get {_storage._remsEnrolledAt}
+    set {_uniqueStorage()._remsEnrolledAt = newValue}
+  }
+
+  public var plans: [Ketamine_V1_PlanEntry] {
+    get {_storage._plans}
+    set {_uniqueStorage()._plans = newValue}
+  }
+
+  /// The plan recorded last (the current one).
+  public var currentPlanID: String {
+    get {_storage._currentPlanID}
+    set {_uniqueStorage()._currentPlanID = newValue}
+  }
+
+  public var instruments: [Ketamine_V1_InstrumentScores] {
+    get {_storage._instruments}
+    set {_uniqueStorage()._instruments = newValue}
+  }
+
+  /// The latest sessions (see session_count for all).
+  public var sessions: [Ketamine_V1_SessionEntry] {
+    get {_storage._sessions}
+    set {_uniqueStorage()._sessions = newValue}
+  }
+
+  public var sessionCount: UInt64 {
+    get {_storage._sessionCount}
+    set {_uniqueStorage()._sessionCount = newValue}
+  }
+
+  /// The latest side effects and every one still open (see side_effect_count for all).
+  public var sideEffects: [Ketamine_V1_SideEffectEntry] {
+    get {_storage._sideEffects}
+    set {_uniqueStorage()._sideEffects = newValue}
+  }
+
+  public var sideEffectCount: UInt64 {
+    get {_storage._sideEffectCount}
+    set {_uniqueStorage()._sideEffectCount = newValue}
+  }
+
+  /// Events in the stream, voided ones and the voids included; by type code (index).
+  public var eventCount: UInt64 {
+    get {_storage._eventCount}
+    set {_uniqueStorage()._eventCount = newValue}
+  }
+
+  public var voidedCount: UInt64 {
+    get {_storage._voidedCount}
+    set {_uniqueStorage()._voidedCount = newValue}
+  }
+
+  public var countsByType: [UInt64] {
+    get {_storage._countsByType}
+    set {_uniqueStorage()._countsByType = newValue}
+  }
+
+  /// Events of types this version does not know.
+  public var unknownTypeCount: UInt64 {
+    get {_storage._unknownTypeCount}
+    set {_uniqueStorage()._unknownTypeCount = newValue}
+  }
+
+  /// Set when the patient was forgotten: their earlier events can no longer be read.
+  public var forgotten: Ketamine_V1_Forgotten {
+    get {_storage._forgotten ?? Ketamine_V1_Forgotten()}
+    set {_uniqueStorage()._forgotten = newValue}
+  }
+  /// Returns true if `forgotten` has been explicitly set.
+  public var hasForgotten: Bool {_storage._forgotten != nil}
+  /// Clears the value of `forgotten`. Subsequent reads from it will return its default value.
+  public mutating func clearForgotten() {_uniqueStorage()._forgotten = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-  public nonisolated struct Medication: Sendable {
-    // SwiftProtobuf.Message conformance is added in an extension below. See the
-    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-    // methods supported on all messages.
-
-    public var name: String = String()
-
-    public var dose: String = String()
-
-    public var medicationClass: String = String()
-
-    public var status: String = String()
-
-    public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-    public init() {}
-  }
-
-  public nonisolated struct Eligibility: Sendable {
-    // SwiftProtobuf.Message conformance is added in an extension below. See the
-    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-    // methods supported on all messages.
-
-    public var evaluationID: String = String()
-
-    public var evaluatedAt: String = String()
-
-    public var eligible: Bool = false
-
-    public var treatmentResistant: Bool = false
-
-    public var modalities: [String] = []
-
-    public var diagnoses: [String] = []
-
-    public var contraindications: [String] = []
-
-    public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-    public init() {}
-  }
-
-  public nonisolated struct Consent: Sendable {
-    // SwiftProtobuf.Message conformance is added in an extension below. See the
-    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-    // methods supported on all messages.
-
-    public var consentID: String = String()
-
-    public var scope: String = String()
-
-    public var formVersion: String = String()
-
-    public var signedAt: String = String()
-
-    public var expiresAt: String {
-      get {_expiresAt ?? String()}
-      set {_expiresAt = newValue}
-    }
-    /// Returns true if `expiresAt` has been explicitly set.
-    public var hasExpiresAt: Bool {self._expiresAt != nil}
-    /// Clears the value of `expiresAt`. Subsequent reads from it will return its default value.
-    public mutating func clearExpiresAt() {self._expiresAt = nil}
-
-    public var status: String = String()
-
-    public var expires: Int64 {
-      get {_expires ?? 0}
-      set {_expires = newValue}
-    }
-    /// Returns true if `expires` has been explicitly set.
-    public var hasExpires: Bool {self._expires != nil}
-    /// Clears the value of `expires`. Subsequent reads from it will return its default value.
-    public mutating func clearExpires() {self._expires = nil}
-
-    public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-    public init() {}
-
-    fileprivate var _expiresAt: String? = nil
-    fileprivate var _expires: Int64? = nil
-  }
-
-  public nonisolated struct Plan: Sendable {
-    // SwiftProtobuf.Message conformance is added in an extension below. See the
-    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-    // methods supported on all messages.
-
-    public var planID: String = String()
-
-    public var modality: String = String()
-
-    public var phase: String = String()
-
-    public var sessionsPlanned: Int64 = 0
-
-    public var maxSessionsPerWeek: Int64 = 0
-
-    public var startDate: String = String()
-
-    public var dosesGiven: Int64 = 0
-
-    public var latestDoseTimes: [Int64] = []
-
-    /// False for doses of a plan whose TreatmentPlanned is not (yet) in the stream.
-    public var defined: Bool = false
-
-    public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-    public init() {}
-  }
-
-  public nonisolated struct Point: Sendable {
-    // SwiftProtobuf.Message conformance is added in an extension below. See the
-    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-    // methods supported on all messages.
-
-    public var time: Int64 = 0
-
-    public var total: Int64 = 0
-
-    public var band: String {
-      get {_band ?? String()}
-      set {_band = newValue}
-    }
-    /// Returns true if `band` has been explicitly set.
-    public var hasBand: Bool {self._band != nil}
-    /// Clears the value of `band`. Subsequent reads from it will return its default value.
-    public mutating func clearBand() {self._band = nil}
-
-    public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-    public init() {}
-
-    fileprivate var _band: String? = nil
-  }
-
-  public nonisolated struct Trend: Sendable {
-    // SwiftProtobuf.Message conformance is added in an extension below. See the
-    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-    // methods supported on all messages.
-
-    public var instrument: Int32 = 0
-
-    public var baseline: Ketamine_V1_PatientStateSnapshot.Point {
-      get {_baseline ?? Ketamine_V1_PatientStateSnapshot.Point()}
-      set {_baseline = newValue}
-    }
-    /// Returns true if `baseline` has been explicitly set.
-    public var hasBaseline: Bool {self._baseline != nil}
-    /// Clears the value of `baseline`. Subsequent reads from it will return its default value.
-    public mutating func clearBaseline() {self._baseline = nil}
-
-    public var points: [Ketamine_V1_PatientStateSnapshot.Point] = []
-
-    public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-    public init() {}
-
-    fileprivate var _baseline: Ketamine_V1_PatientStateSnapshot.Point? = nil
-  }
-
-  public nonisolated struct SideEffect: Sendable {
-    // SwiftProtobuf.Message conformance is added in an extension below. See the
-    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-    // methods supported on all messages.
-
-    public var id: String = String()
-
-    public var kind: Int32 = 0
-
-    public var severity: Int32 = 0
-
-    public var onset: Int64 = 0
-
-    public var sessionID: String {
-      get {_sessionID ?? String()}
-      set {_sessionID = newValue}
-    }
-    /// Returns true if `sessionID` has been explicitly set.
-    public var hasSessionID: Bool {self._sessionID != nil}
-    /// Clears the value of `sessionID`. Subsequent reads from it will return its default value.
-    public mutating func clearSessionID() {self._sessionID = nil}
-
-    public var serious: Bool = false
-
-    public var resolvedAt: Int64 {
-      get {_resolvedAt ?? 0}
-      set {_resolvedAt = newValue}
-    }
-    /// Returns true if `resolvedAt` has been explicitly set.
-    public var hasResolvedAt: Bool {self._resolvedAt != nil}
-    /// Clears the value of `resolvedAt`. Subsequent reads from it will return its default value.
-    public mutating func clearResolvedAt() {self._resolvedAt = nil}
-
-    public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-    public init() {}
-
-    fileprivate var _sessionID: String? = nil
-    fileprivate var _resolvedAt: Int64? = nil
-  }
-
-  public nonisolated struct Vitals: Sendable {
-    // SwiftProtobuf.Message conformance is added in an extension below. See the
-    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-    // methods supported on all messages.
-
-    public var at: Int64 = 0
-
-    public var systolic: Int32 = 0
-
-    public var diastolic: Int32 = 0
-
-    public var heartRate: Int32 = 0
-
-    public var spo2: Int32 = 0
-
-    public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-    public init() {}
-  }
-
-  public nonisolated struct Session: @unchecked Sendable {
-    // SwiftProtobuf.Message conformance is added in an extension below. See the
-    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-    // methods supported on all messages.
-
-    public var id: String {
-      get {_storage._id}
-      set {_uniqueStorage()._id = newValue}
-    }
-
-    public var planID: String {
-      get {_storage._planID}
-      set {_uniqueStorage()._planID = newValue}
-    }
-
-    public var scheduledFor: Int64 {
-      get {_storage._scheduledFor ?? 0}
-      set {_uniqueStorage()._scheduledFor = newValue}
-    }
-    /// Returns true if `scheduledFor` has been explicitly set.
-    public var hasScheduledFor: Bool {_storage._scheduledFor != nil}
-    /// Clears the value of `scheduledFor`. Subsequent reads from it will return its default value.
-    public mutating func clearScheduledFor() {_uniqueStorage()._scheduledFor = nil}
-
-    public var hasCheck_p: Bool {
-      get {_storage._hasCheck_p}
-      set {_uniqueStorage()._hasCheck_p = newValue}
-    }
-
-    public var checkSystolic: Int32 {
-      get {_storage._checkSystolic}
-      set {_uniqueStorage()._checkSystolic = newValue}
-    }
-
-    public var checkDiastolic: Int32 {
-      get {_storage._checkDiastolic}
-      set {_uniqueStorage()._checkDiastolic = newValue}
-    }
-
-    public var checkHeartRate: Int32 {
-      get {_storage._checkHeartRate}
-      set {_uniqueStorage()._checkHeartRate = newValue}
-    }
-
-    public var checkSpo2: Int32 {
-      get {_storage._checkSpo2}
-      set {_uniqueStorage()._checkSpo2 = newValue}
-    }
-
-    public var checkEscort: Bool {
-      get {_storage._checkEscort}
-      set {_uniqueStorage()._checkEscort = newValue}
-    }
-
-    public var hasDose_p: Bool {
-      get {_storage._hasDose_p}
-      set {_uniqueStorage()._hasDose_p = newValue}
-    }
-
-    public var doseMg: Double {
-      get {_storage._doseMg}
-      set {_uniqueStorage()._doseMg = newValue}
-    }
-
-    public var doseDrug: Int32 {
-      get {_storage._doseDrug}
-      set {_uniqueStorage()._doseDrug = newValue}
-    }
-
-    public var doseRoute: Int32 {
-      get {_storage._doseRoute}
-      set {_uniqueStorage()._doseRoute = newValue}
-    }
-
-    public var doseSetting: Int32 {
-      get {_storage._doseSetting}
-      set {_uniqueStorage()._doseSetting = newValue}
-    }
-
-    public var doseStartedAt: Int64 {
-      get {_storage._doseStartedAt}
-      set {_uniqueStorage()._doseStartedAt = newValue}
-    }
-
-    public var vitals: [Ketamine_V1_PatientStateSnapshot.Vitals] {
-      get {_storage._vitals}
-      set {_uniqueStorage()._vitals = newValue}
-    }
-
-    /// severity * 256 + kind, one per side effect of the session.
-    public var effects: [Int32] {
-      get {_storage._effects}
-      set {_uniqueStorage()._effects = newValue}
-    }
-
-    public var hasDischarge_p: Bool {
-      get {_storage._hasDischarge_p}
-      set {_uniqueStorage()._hasDischarge_p = newValue}
-    }
-
-    public var dischargedAt: Int64 {
-      get {_storage._dischargedAt}
-      set {_uniqueStorage()._dischargedAt = newValue}
-    }
-
-    public var aldrete: Int32 {
-      get {_storage._aldrete}
-      set {_uniqueStorage()._aldrete = newValue}
-    }
-
-    public var dischargeEscort: Bool {
-      get {_storage._dischargeEscort}
-      set {_uniqueStorage()._dischargeEscort = newValue}
-    }
-
-    public var drivingAdvice: Bool {
-      get {_storage._drivingAdvice}
-      set {_uniqueStorage()._drivingAdvice = newValue}
-    }
-
-    public var cancelled: String {
-      get {_storage._cancelled ?? String()}
-      set {_uniqueStorage()._cancelled = newValue}
-    }
-    /// Returns true if `cancelled` has been explicitly set.
-    public var hasCancelled: Bool {_storage._cancelled != nil}
-    /// Clears the value of `cancelled`. Subsequent reads from it will return its default value.
-    public mutating func clearCancelled() {_uniqueStorage()._cancelled = nil}
-
-    public var remsFormSubmittedAt: Int64 {
-      get {_storage._remsFormSubmittedAt ?? 0}
-      set {_uniqueStorage()._remsFormSubmittedAt = newValue}
-    }
-    /// Returns true if `remsFormSubmittedAt` has been explicitly set.
-    public var hasRemsFormSubmittedAt: Bool {_storage._remsFormSubmittedAt != nil}
-    /// Clears the value of `remsFormSubmittedAt`. Subsequent reads from it will return its default value.
-    public mutating func clearRemsFormSubmittedAt() {_uniqueStorage()._remsFormSubmittedAt = nil}
-
-    public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-    public init() {}
-
-    fileprivate var _storage = _StorageClass.defaultInstance
-  }
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
+public nonisolated struct Ketamine_V1_CurrentMedication: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var dose: String = String()
+
+  public var medicationClass: Ketamine_V1_MedicationClass = .unspecified
+
+  public var status: Ketamine_V1_MedicationStatus = .unspecified
+
+  /// When it last changed (the history's time for medications it listed).
+  public var changedAt: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ketamine_V1_ConsentEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var consent: Ketamine_V1_ConsentGiven {
+    get {_consent ?? Ketamine_V1_ConsentGiven()}
+    set {_consent = newValue}
+  }
+  /// Returns true if `consent` has been explicitly set.
+  public var hasConsent: Bool {self._consent != nil}
+  /// Clears the value of `consent`. Subsequent reads from it will return its default value.
+  public mutating func clearConsent() {self._consent = nil}
+
+  /// When a withdrawal was recorded (0: not withdrawn), and why.
+  public var withdrawnAt: Int64 = 0
+
+  public var withdrawalReason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _consent: Ketamine_V1_ConsentGiven? = nil
+}
+
+public nonisolated struct Ketamine_V1_PlanEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var plan: Ketamine_V1_TreatmentPlanned {
+    get {_plan ?? Ketamine_V1_TreatmentPlanned()}
+    set {_plan = newValue}
+  }
+  /// Returns true if `plan` has been explicitly set.
+  public var hasPlan: Bool {self._plan != nil}
+  /// Clears the value of `plan`. Subsequent reads from it will return its default value.
+  public mutating func clearPlan() {self._plan = nil}
+
+  /// Where the plan was recorded (to order plans with the same start date).
+  public var recordedSequence: UInt64 = 0
+
+  public var dosesGiven: UInt32 = 0
+
+  /// The first dose's start, and the latest doses' starts (for the doses in the last 7 days).
+  public var firstDoseAt: Int64 = 0
+
+  public var recentDoseTimes: [Int64] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _plan: Ketamine_V1_TreatmentPlanned? = nil
+}
+
+public nonisolated struct Ketamine_V1_Score: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var at: Int64 = 0
+
+  public var total: Int32 = 0
+
+  /// Item 9 of the PHQ-9 above 0, a C-SSRS screener of moderate or high risk, MADRS item 10 at 4
+  /// or more, or QIDS-SR16 item 12 at 2 or more.
+  public var flagsSuicideRisk: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ketamine_V1_InstrumentScores: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var instrument: Ketamine_V1_Instrument = .unspecified
+
+  /// The earliest score ever (the baseline before any plan).
+  public var earliest: Ketamine_V1_Score {
+    get {_earliest ?? Ketamine_V1_Score()}
+    set {_earliest = newValue}
+  }
+  /// Returns true if `earliest` has been explicitly set.
+  public var hasEarliest: Bool {self._earliest != nil}
+  /// Clears the value of `earliest`. Subsequent reads from it will return its default value.
+  public mutating func clearEarliest() {self._earliest = nil}
+
+  /// The latest score at or before the first dose of the current plan (by start date), and the
+  /// plan and dose time it was taken for.
+  public var baseline: Ketamine_V1_Score {
+    get {_baseline ?? Ketamine_V1_Score()}
+    set {_baseline = newValue}
+  }
+  /// Returns true if `baseline` has been explicitly set.
+  public var hasBaseline: Bool {self._baseline != nil}
+  /// Clears the value of `baseline`. Subsequent reads from it will return its default value.
+  public mutating func clearBaseline() {self._baseline = nil}
+
+  public var baselinePlanID: String = String()
+
+  public var baselineDoseAt: Int64 = 0
+
+  /// The latest scores, in time order.
+  public var recent: [Ketamine_V1_Score] = []
+
+  /// The latest score before any dose of the current plan (a baseline waiting for its dose).
+  public var preDose: Ketamine_V1_Score {
+    get {_preDose ?? Ketamine_V1_Score()}
+    set {_preDose = newValue}
+  }
+  /// Returns true if `preDose` has been explicitly set.
+  public var hasPreDose: Bool {self._preDose != nil}
+  /// Clears the value of `preDose`. Subsequent reads from it will return its default value.
+  public mutating func clearPreDose() {self._preDose = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _earliest: Ketamine_V1_Score? = nil
+  fileprivate var _baseline: Ketamine_V1_Score? = nil
+  fileprivate var _preDose: Ketamine_V1_Score? = nil
+}
+
+public nonisolated struct Ketamine_V1_SessionEntry: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sessionID: String {
+    get {_storage._sessionID}
+    set {_uniqueStorage()._sessionID = newValue}
+  }
+
+  public var planID: String {
+    get {_storage._planID}
+    set {_uniqueStorage()._planID = newValue}
+  }
+
+  public var scheduledFor: Int64 {
+    get {_storage._scheduledFor}
+    set {_uniqueStorage()._scheduledFor = newValue}
+  }
+
+  public var check: Ketamine_V1_PreSessionCheckRecorded {
+    get {_storage._check ?? Ketamine_V1_PreSessionCheckRecorded()}
+    set {_uniqueStorage()._check = newValue}
+  }
+  /// Returns true if `check` has been explicitly set.
+  public var hasCheck: Bool {_storage._check != nil}
+  /// Clears the value of `check`. Subsequent reads from it will return its default value.
+  public mutating func clearCheck() {_uniqueStorage()._check = nil}
+
+  public var dose: Ketamine_V1_DoseAdministered {
+    get {_storage._dose ?? Ketamine_V1_DoseAdministered()}
+    set {_uniqueStorage()._dose = newValue}
+  }
+  /// Returns true if `dose` has been explicitly set.
+  public var hasDose: Bool {_storage._dose != nil}
+  /// Clears the value of `dose`. Subsequent reads from it will return its default value.
+  public mutating func clearDose() {_uniqueStorage()._dose = nil}
+
+  public var vitals: [Ketamine_V1_VitalsRecorded] {
+    get {_storage._vitals}
+    set {_uniqueStorage()._vitals = newValue}
+  }
+
+  public var sideEffects: [Ketamine_V1_SideEffectObserved] {
+    get {_storage._sideEffects}
+    set {_uniqueStorage()._sideEffects = newValue}
+  }
+
+  public var discharge: Ketamine_V1_PatientDischarged {
+    get {_storage._discharge ?? Ketamine_V1_PatientDischarged()}
+    set {_uniqueStorage()._discharge = newValue}
+  }
+  /// Returns true if `discharge` has been explicitly set.
+  public var hasDischarge: Bool {_storage._discharge != nil}
+  /// Clears the value of `discharge`. Subsequent reads from it will return its default value.
+  public mutating func clearDischarge() {_uniqueStorage()._discharge = nil}
+
+  public var cancelledReason: String {
+    get {_storage._cancelledReason ?? String()}
+    set {_uniqueStorage()._cancelledReason = newValue}
+  }
+  /// Returns true if `cancelledReason` has been explicitly set.
+  public var hasCancelledReason: Bool {_storage._cancelledReason != nil}
+  /// Clears the value of `cancelledReason`. Subsequent reads from it will return its default value.
+  public mutating func clearCancelledReason() {_uniqueStorage()._cancelledReason = nil}
+
+  public var remsFormSubmittedAt: Int64 {
+    get {_storage._remsFormSubmittedAt}
+    set {_uniqueStorage()._remsFormSubmittedAt = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Ketamine_V1_SideEffectEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var observed: Ketamine_V1_SideEffectObserved {
+    get {_observed ?? Ketamine_V1_SideEffectObserved()}
+    set {_observed = newValue}
+  }
+  /// Returns true if `observed` has been explicitly set.
+  public var hasObserved: Bool {self._observed != nil}
+  /// Clears the value of `observed`. Subsequent reads from it will return its default value.
+  public mutating func clearObserved() {self._observed = nil}
+
+  /// When it resolved (0: still open).
+  public var resolvedAt: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _observed: Ketamine_V1_SideEffectObserved? = nil
+}
+
+public nonisolated struct Ketamine_V1_Forgotten: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var at: Int64 = 0
+
+  public var by: String = String()
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "ketamine.v1"
 
-nonisolated extension Ketamine_V1_PatientStateSnapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".PatientStateSnapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}patient_id\0\u{3}given_name\0\u{3}family_name\0\u{3}birth_date\0\u{1}sex\0\u{1}phone\0\u{1}email\0\u{3}weight_kg\0\u{3}weight_at\0\u{1}conditions\0\u{3}history_flags\0\u{3}history_recorded_at\0\u{1}medications\0\u{1}eligibility\0\u{3}evaluation_time\0\u{1}consents\0\u{3}rems_enrolled_at\0\u{1}plans\0\u{3}current_plan_id\0\u{1}trends\0\u{3}side_effects\0\u{1}sessions\0\u{3}session_count\0\u{3}side_effect_count\0\u{3}event_count\0\u{3}voided_count\0\u{3}unknown_type_count\0\u{3}last_sequence\0\u{3}stream_version\0\u{3}last_recorded_at\0\u{3}type_counts\0")
+nonisolated extension Ketamine_V1_MedicationStatus: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MEDICATION_STATUS_UNSPECIFIED\0\u{1}MEDICATION_STATUS_CURRENT\0\u{1}MEDICATION_STATUS_TAPERING\0\u{1}MEDICATION_STATUS_STOPPED\0")
+}
+
+nonisolated extension Ketamine_V1_PatientState: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PatientState"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}patient_id\0\u{3}last_sequence\0\u{3}stream_version\0\u{3}last_recorded_at\0\u{1}registration\0\u{3}weight_kg\0\u{3}weight_at\0\u{1}history\0\u{3}history_at\0\u{1}medications\0\u{1}evaluation\0\u{3}evaluation_at\0\u{1}consents\0\u{3}rems_enrolled_at\0\u{1}plans\0\u{3}current_plan_id\0\u{1}instruments\0\u{1}sessions\0\u{3}session_count\0\u{3}side_effects\0\u{3}side_effect_count\0\u{3}event_count\0\u{3}voided_count\0\u{3}counts_by_type\0\u{3}unknown_type_count\0\u{1}forgotten\0")
 
   fileprivate class _StorageClass {
     var _patientID: String = String()
-    var _givenName: String = String()
-    var _familyName: String = String()
-    var _birthDate: String = String()
-    var _sex: String = String()
-    var _phone: String? = nil
-    var _email: String? = nil
-    var _weightKg: Double? = nil
-    var _weightAt: Int64 = 0
-    var _conditions: [String] = []
-    var _historyFlags: [String] = []
-    var _historyRecordedAt: String? = nil
-    var _medications: [Ketamine_V1_PatientStateSnapshot.Medication] = []
-    var _eligibility: Ketamine_V1_PatientStateSnapshot.Eligibility? = nil
-    var _evaluationTime: Int64 = 0
-    var _consents: [Ketamine_V1_PatientStateSnapshot.Consent] = []
-    var _remsEnrolledAt: String? = nil
-    var _plans: [Ketamine_V1_PatientStateSnapshot.Plan] = []
-    var _currentPlanID: String? = nil
-    var _trends: [Ketamine_V1_PatientStateSnapshot.Trend] = []
-    var _sideEffects: [Ketamine_V1_PatientStateSnapshot.SideEffect] = []
-    var _sessions: [Ketamine_V1_PatientStateSnapshot.Session] = []
-    var _sessionCount: Int64 = 0
-    var _sideEffectCount: Int64 = 0
-    var _eventCount: Int64 = 0
-    var _voidedCount: Int64 = 0
-    var _unknownTypeCount: Int64 = 0
     var _lastSequence: UInt64 = 0
     var _streamVersion: UInt64 = 0
     var _lastRecordedAt: Int64 = 0
-    var _typeCounts: [Int64] = []
+    var _registration: Ketamine_V1_PatientRegistered? = nil
+    var _weightKg: Double? = nil
+    var _weightAt: Int64 = 0
+    var _history: Ketamine_V1_MedicalHistoryRecorded? = nil
+    var _historyAt: Int64 = 0
+    var _medications: [Ketamine_V1_CurrentMedication] = []
+    var _evaluation: Ketamine_V1_EvaluationCompleted? = nil
+    var _evaluationAt: Int64 = 0
+    var _consents: [Ketamine_V1_ConsentEntry] = []
+    var _remsEnrolledAt: Int64 = 0
+    var _plans: [Ketamine_V1_PlanEntry] = []
+    var _currentPlanID: String = String()
+    var _instruments: [Ketamine_V1_InstrumentScores] = []
+    var _sessions: [Ketamine_V1_SessionEntry] = []
+    var _sessionCount: UInt64 = 0
+    var _sideEffects: [Ketamine_V1_SideEffectEntry] = []
+    var _sideEffectCount: UInt64 = 0
+    var _eventCount: UInt64 = 0
+    var _voidedCount: UInt64 = 0
+    var _countsByType: [UInt64] = []
+    var _unknownTypeCount: UInt64 = 0
+    var _forgotten: Ketamine_V1_Forgotten? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -639,36 +562,31 @@ nonisolated extension Ketamine_V1_PatientStateSnapshot: SwiftProtobuf.Message, S
 
     init(copying source: _StorageClass) {
       _patientID = source._patientID
-      _givenName = source._givenName
-      _familyName = source._familyName
-      _birthDate = source._birthDate
-      _sex = source._sex
-      _phone = source._phone
-      _email = source._email
+      _lastSequence = source._lastSequence
+      _streamVersion = source._streamVersion
+      _lastRecordedAt = source._lastRecordedAt
+      _registration = source._registration
       _weightKg = source._weightKg
       _weightAt = source._weightAt
-      _conditions = source._conditions
-      _historyFlags = source._historyFlags
-      _historyRecordedAt = source._historyRecordedAt
+      _history = source._history
+      _historyAt = source._historyAt
       _medications = source._medications
-      _eligibility = source._eligibility
-      _evaluationTime = source._evaluationTime
+      _evaluation = source._evaluation
+      _evaluationAt = source._evaluationAt
       _consents = source._consents
       _remsEnrolledAt = source._remsEnrolledAt
       _plans = source._plans
       _currentPlanID = source._currentPlanID
-      _trends = source._trends
-      _sideEffects = source._sideEffects
+      _instruments = source._instruments
       _sessions = source._sessions
       _sessionCount = source._sessionCount
+      _sideEffects = source._sideEffects
       _sideEffectCount = source._sideEffectCount
       _eventCount = source._eventCount
       _voidedCount = source._voidedCount
+      _countsByType = source._countsByType
       _unknownTypeCount = source._unknownTypeCount
-      _lastSequence = source._lastSequence
-      _streamVersion = source._streamVersion
-      _lastRecordedAt = source._lastRecordedAt
-      _typeCounts = source._typeCounts
+      _forgotten = source._forgotten
     }
   }
 
@@ -688,36 +606,31 @@ nonisolated extension Ketamine_V1_PatientStateSnapshot: SwiftProtobuf.Message, S
         // enabled. https://github.com/apple/swift-protobuf/issues/1034
         switch fieldNumber {
         case 1: try { try decoder.decodeSingularStringField(value: &_storage._patientID) }()
-        case 2: try { try decoder.decodeSingularStringField(value: &_storage._givenName) }()
-        case 3: try { try decoder.decodeSingularStringField(value: &_storage._familyName) }()
-        case 4: try { try decoder.decodeSingularStringField(value: &_storage._birthDate) }()
-        case 5: try { try decoder.decodeSingularStringField(value: &_storage._sex) }()
-        case 6: try { try decoder.decodeSingularStringField(value: &_storage._phone) }()
-        case 7: try { try decoder.decodeSingularStringField(value: &_storage._email) }()
-        case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._weightKg) }()
-        case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._weightAt) }()
-        case 10: try { try decoder.decodeRepeatedStringField(value: &_storage._conditions) }()
-        case 11: try { try decoder.decodeRepeatedStringField(value: &_storage._historyFlags) }()
-        case 12: try { try decoder.decodeSingularStringField(value: &_storage._historyRecordedAt) }()
-        case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._medications) }()
-        case 14: try { try decoder.decodeSingularMessageField(value: &_storage._eligibility) }()
-        case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._evaluationTime) }()
-        case 16: try { try decoder.decodeRepeatedMessageField(value: &_storage._consents) }()
-        case 17: try { try decoder.decodeSingularStringField(value: &_storage._remsEnrolledAt) }()
-        case 18: try { try decoder.decodeRepeatedMessageField(value: &_storage._plans) }()
-        case 19: try { try decoder.decodeSingularStringField(value: &_storage._currentPlanID) }()
-        case 20: try { try decoder.decodeRepeatedMessageField(value: &_storage._trends) }()
-        case 21: try { try decoder.decodeRepeatedMessageField(value: &_storage._sideEffects) }()
-        case 22: try { try decoder.decodeRepeatedMessageField(value: &_storage._sessions) }()
-        case 23: try { try decoder.decodeSingularInt64Field(value: &_storage._sessionCount) }()
-        case 24: try { try decoder.decodeSingularInt64Field(value: &_storage._sideEffectCount) }()
-        case 25: try { try decoder.decodeSingularInt64Field(value: &_storage._eventCount) }()
-        case 26: try { try decoder.decodeSingularInt64Field(value: &_storage._voidedCount) }()
-        case 27: try { try decoder.decodeSingularInt64Field(value: &_storage._unknownTypeCount) }()
-        case 28: try { try decoder.decodeSingularUInt64Field(value: &_storage._lastSequence) }()
-        case 29: try { try decoder.decodeSingularUInt64Field(value: &_storage._streamVersion) }()
-        case 30: try { try decoder.decodeSingularInt64Field(value: &_storage._lastRecordedAt) }()
-        case 31: try { try decoder.decodeRepeatedInt64Field(value: &_storage._typeCounts) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._lastSequence) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._streamVersion) }()
+        case 4: try { try decoder.decodeSingularInt64Field(value: &_storage._lastRecordedAt) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._registration) }()
+        case 6: try { try decoder.decodeSingularDoubleField(value: &_storage._weightKg) }()
+        case 7: try { try decoder.decodeSingularInt64Field(value: &_storage._weightAt) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._history) }()
+        case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._historyAt) }()
+        case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._medications) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._evaluation) }()
+        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._evaluationAt) }()
+        case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._consents) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._remsEnrolledAt) }()
+        case 15: try { try decoder.decodeRepeatedMessageField(value: &_storage._plans) }()
+        case 16: try { try decoder.decodeSingularStringField(value: &_storage._currentPlanID) }()
+        case 17: try { try decoder.decodeRepeatedMessageField(value: &_storage._instruments) }()
+        case 18: try { try decoder.decodeRepeatedMessageField(value: &_storage._sessions) }()
+        case 19: try { try decoder.decodeSingularUInt64Field(value: &_storage._sessionCount) }()
+        case 20: try { try decoder.decodeRepeatedMessageField(value: &_storage._sideEffects) }()
+        case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._sideEffectCount) }()
+        case 22: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventCount) }()
+        case 23: try { try decoder.decodeSingularUInt64Field(value: &_storage._voidedCount) }()
+        case 24: try { try decoder.decodeRepeatedUInt64Field(value: &_storage._countsByType) }()
+        case 25: try { try decoder.decodeSingularUInt64Field(value: &_storage._unknownTypeCount) }()
+        case 26: try { try decoder.decodeSingularMessageField(value: &_storage._forgotten) }()
         default: break
         }
       }
@@ -733,136 +646,116 @@ nonisolated extension Ketamine_V1_PatientStateSnapshot: SwiftProtobuf.Message, S
       if !_storage._patientID.isEmpty {
         try visitor.visitSingularStringField(value: _storage._patientID, fieldNumber: 1)
       }
-      if !_storage._givenName.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._givenName, fieldNumber: 2)
-      }
-      if !_storage._familyName.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._familyName, fieldNumber: 3)
-      }
-      if !_storage._birthDate.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._birthDate, fieldNumber: 4)
-      }
-      if !_storage._sex.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._sex, fieldNumber: 5)
-      }
-      try { if let v = _storage._phone {
-        try visitor.visitSingularStringField(value: v, fieldNumber: 6)
-      } }()
-      try { if let v = _storage._email {
-        try visitor.visitSingularStringField(value: v, fieldNumber: 7)
-      } }()
-      try { if let v = _storage._weightKg {
-        try visitor.visitSingularDoubleField(value: v, fieldNumber: 8)
-      } }()
-      if _storage._weightAt != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._weightAt, fieldNumber: 9)
-      }
-      if !_storage._conditions.isEmpty {
-        try visitor.visitRepeatedStringField(value: _storage._conditions, fieldNumber: 10)
-      }
-      if !_storage._historyFlags.isEmpty {
-        try visitor.visitRepeatedStringField(value: _storage._historyFlags, fieldNumber: 11)
-      }
-      try { if let v = _storage._historyRecordedAt {
-        try visitor.visitSingularStringField(value: v, fieldNumber: 12)
-      } }()
-      if !_storage._medications.isEmpty {
-        try visitor.visitRepeatedMessageField(value: _storage._medications, fieldNumber: 13)
-      }
-      try { if let v = _storage._eligibility {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
-      } }()
-      if _storage._evaluationTime != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._evaluationTime, fieldNumber: 15)
-      }
-      if !_storage._consents.isEmpty {
-        try visitor.visitRepeatedMessageField(value: _storage._consents, fieldNumber: 16)
-      }
-      try { if let v = _storage._remsEnrolledAt {
-        try visitor.visitSingularStringField(value: v, fieldNumber: 17)
-      } }()
-      if !_storage._plans.isEmpty {
-        try visitor.visitRepeatedMessageField(value: _storage._plans, fieldNumber: 18)
-      }
-      try { if let v = _storage._currentPlanID {
-        try visitor.visitSingularStringField(value: v, fieldNumber: 19)
-      } }()
-      if !_storage._trends.isEmpty {
-        try visitor.visitRepeatedMessageField(value: _storage._trends, fieldNumber: 20)
-      }
-      if !_storage._sideEffects.isEmpty {
-        try visitor.visitRepeatedMessageField(value: _storage._sideEffects, fieldNumber: 21)
-      }
-      if !_storage._sessions.isEmpty {
-        try visitor.visitRepeatedMessageField(value: _storage._sessions, fieldNumber: 22)
-      }
-      if _storage._sessionCount != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._sessionCount, fieldNumber: 23)
-      }
-      if _storage._sideEffectCount != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._sideEffectCount, fieldNumber: 24)
-      }
-      if _storage._eventCount != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._eventCount, fieldNumber: 25)
-      }
-      if _storage._voidedCount != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._voidedCount, fieldNumber: 26)
-      }
-      if _storage._unknownTypeCount != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._unknownTypeCount, fieldNumber: 27)
-      }
       if _storage._lastSequence != 0 {
-        try visitor.visitSingularUInt64Field(value: _storage._lastSequence, fieldNumber: 28)
+        try visitor.visitSingularUInt64Field(value: _storage._lastSequence, fieldNumber: 2)
       }
       if _storage._streamVersion != 0 {
-        try visitor.visitSingularUInt64Field(value: _storage._streamVersion, fieldNumber: 29)
+        try visitor.visitSingularUInt64Field(value: _storage._streamVersion, fieldNumber: 3)
       }
       if _storage._lastRecordedAt != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._lastRecordedAt, fieldNumber: 30)
+        try visitor.visitSingularInt64Field(value: _storage._lastRecordedAt, fieldNumber: 4)
       }
-      if !_storage._typeCounts.isEmpty {
-        try visitor.visitPackedInt64Field(value: _storage._typeCounts, fieldNumber: 31)
+      try { if let v = _storage._registration {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._weightKg {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 6)
+      } }()
+      if _storage._weightAt != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._weightAt, fieldNumber: 7)
       }
+      try { if let v = _storage._history {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      if _storage._historyAt != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._historyAt, fieldNumber: 9)
+      }
+      if !_storage._medications.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._medications, fieldNumber: 10)
+      }
+      try { if let v = _storage._evaluation {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      if _storage._evaluationAt != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._evaluationAt, fieldNumber: 12)
+      }
+      if !_storage._consents.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._consents, fieldNumber: 13)
+      }
+      if _storage._remsEnrolledAt != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._remsEnrolledAt, fieldNumber: 14)
+      }
+      if !_storage._plans.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._plans, fieldNumber: 15)
+      }
+      if !_storage._currentPlanID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._currentPlanID, fieldNumber: 16)
+      }
+      if !_storage._instruments.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._instruments, fieldNumber: 17)
+      }
+      if !_storage._sessions.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._sessions, fieldNumber: 18)
+      }
+      if _storage._sessionCount != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._sessionCount, fieldNumber: 19)
+      }
+      if !_storage._sideEffects.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._sideEffects, fieldNumber: 20)
+      }
+      if _storage._sideEffectCount != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._sideEffectCount, fieldNumber: 21)
+      }
+      if _storage._eventCount != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._eventCount, fieldNumber: 22)
+      }
+      if _storage._voidedCount != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._voidedCount, fieldNumber: 23)
+      }
+      if !_storage._countsByType.isEmpty {
+        try visitor.visitPackedUInt64Field(value: _storage._countsByType, fieldNumber: 24)
+      }
+      if _storage._unknownTypeCount != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._unknownTypeCount, fieldNumber: 25)
+      }
+      try { if let v = _storage._forgotten {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 26)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Ketamine_V1_PatientStateSnapshot, rhs: Ketamine_V1_PatientStateSnapshot) -> Bool {
+  public static func ==(lhs: Ketamine_V1_PatientState, rhs: Ketamine_V1_PatientState) -> Bool {
     if lhs._storage !== rhs._storage {
       let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
         let _storage = _args.0
         let rhs_storage = _args.1
         if _storage._patientID != rhs_storage._patientID {return false}
-        if _storage._givenName != rhs_storage._givenName {return false}
-        if _storage._familyName != rhs_storage._familyName {return false}
-        if _storage._birthDate != rhs_storage._birthDate {return false}
-        if _storage._sex != rhs_storage._sex {return false}
-        if _storage._phone != rhs_storage._phone {return false}
-        if _storage._email != rhs_storage._email {return false}
+        if _storage._lastSequence != rhs_storage._lastSequence {return false}
+        if _storage._streamVersion != rhs_storage._streamVersion {return false}
+        if _storage._lastRecordedAt != rhs_storage._lastRecordedAt {return false}
+        if _storage._registration != rhs_storage._registration {return false}
         if _storage._weightKg != rhs_storage._weightKg {return false}
         if _storage._weightAt != rhs_storage._weightAt {return false}
-        if _storage._conditions != rhs_storage._conditions {return false}
-        if _storage._historyFlags != rhs_storage._historyFlags {return false}
-        if _storage._historyRecordedAt != rhs_storage._historyRecordedAt {return false}
+        if _storage._history != rhs_storage._history {return false}
+        if _storage._historyAt != rhs_storage._historyAt {return false}
         if _storage._medications != rhs_storage._medications {return false}
-        if _storage._eligibility != rhs_storage._eligibility {return false}
-        if _storage._evaluationTime != rhs_storage._evaluationTime {return false}
+        if _storage._evaluation != rhs_storage._evaluation {return false}
+        if _storage._evaluationAt != rhs_storage._evaluationAt {return false}
         if _storage._consents != rhs_storage._consents {return false}
         if _storage._remsEnrolledAt != rhs_storage._remsEnrolledAt {return false}
         if _storage._plans != rhs_storage._plans {return false}
         if _storage._currentPlanID != rhs_storage._currentPlanID {return false}
-        if _storage._trends != rhs_storage._trends {return false}
-        if _storage._sideEffects != rhs_storage._sideEffects {return false}
+        if _storage._instruments != rhs_storage._instruments {return false}
         if _storage._sessions != rhs_storage._sessions {return false}
         if _storage._sessionCount != rhs_storage._sessionCount {return false}
+        if _storage._sideEffects != rhs_storage._sideEffects {return false}
         if _storage._sideEffectCount != rhs_storage._sideEffectCount {return false}
         if _storage._eventCount != rhs_storage._eventCount {return false}
         if _storage._voidedCount != rhs_storage._voidedCount {return false}
+        if _storage._countsByType != rhs_storage._countsByType {return false}
         if _storage._unknownTypeCount != rhs_storage._unknownTypeCount {return false}
-        if _storage._lastSequence != rhs_storage._lastSequence {return false}
-        if _storage._streamVersion != rhs_storage._streamVersion {return false}
-        if _storage._lastRecordedAt != rhs_storage._lastRecordedAt {return false}
-        if _storage._typeCounts != rhs_storage._typeCounts {return false}
+        if _storage._forgotten != rhs_storage._forgotten {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -872,9 +765,9 @@ nonisolated extension Ketamine_V1_PatientStateSnapshot: SwiftProtobuf.Message, S
   }
 }
 
-nonisolated extension Ketamine_V1_PatientStateSnapshot.Medication: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = Ketamine_V1_PatientStateSnapshot.protoMessageName + ".Medication"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}dose\0\u{3}medication_class\0\u{1}status\0")
+nonisolated extension Ketamine_V1_CurrentMedication: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CurrentMedication"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}dose\0\u{3}medication_class\0\u{1}status\0\u{3}changed_at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -884,8 +777,9 @@ nonisolated extension Ketamine_V1_PatientStateSnapshot.Medication: SwiftProtobuf
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.dose) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.medicationClass) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.status) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.medicationClass) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.changedAt) }()
       default: break
       }
     }
@@ -898,28 +792,32 @@ nonisolated extension Ketamine_V1_PatientStateSnapshot.Medication: SwiftProtobuf
     if !self.dose.isEmpty {
       try visitor.visitSingularStringField(value: self.dose, fieldNumber: 2)
     }
-    if !self.medicationClass.isEmpty {
-      try visitor.visitSingularStringField(value: self.medicationClass, fieldNumber: 3)
+    if self.medicationClass != .unspecified {
+      try visitor.visitSingularEnumField(value: self.medicationClass, fieldNumber: 3)
     }
-    if !self.status.isEmpty {
-      try visitor.visitSingularStringField(value: self.status, fieldNumber: 4)
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 4)
+    }
+    if self.changedAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.changedAt, fieldNumber: 5)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Ketamine_V1_PatientStateSnapshot.Medication, rhs: Ketamine_V1_PatientStateSnapshot.Medication) -> Bool {
+  public static func ==(lhs: Ketamine_V1_CurrentMedication, rhs: Ketamine_V1_CurrentMedication) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.dose != rhs.dose {return false}
     if lhs.medicationClass != rhs.medicationClass {return false}
     if lhs.status != rhs.status {return false}
+    if lhs.changedAt != rhs.changedAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
-nonisolated extension Ketamine_V1_PatientStateSnapshot.Eligibility: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = Ketamine_V1_PatientStateSnapshot.protoMessageName + ".Eligibility"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}evaluation_id\0\u{3}evaluated_at\0\u{1}eligible\0\u{3}treatment_resistant\0\u{1}modalities\0\u{1}diagnoses\0\u{1}contraindications\0")
+nonisolated extension Ketamine_V1_ConsentEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ConsentEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}consent\0\u{3}withdrawn_at\0\u{3}withdrawal_reason\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -927,73 +825,9 @@ nonisolated extension Ketamine_V1_PatientStateSnapshot.Eligibility: SwiftProtobu
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.evaluationID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.evaluatedAt) }()
-      case 3: try { try decoder.decodeSingularBoolField(value: &self.eligible) }()
-      case 4: try { try decoder.decodeSingularBoolField(value: &self.treatmentResistant) }()
-      case 5: try { try decoder.decodeRepeatedStringField(value: &self.modalities) }()
-      case 6: try { try decoder.decodeRepeatedStringField(value: &self.diagnoses) }()
-      case 7: try { try decoder.decodeRepeatedStringField(value: &self.contraindications) }()
-      default: break
-      }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.evaluationID.isEmpty {
-      try visitor.visitSingularStringField(value: self.evaluationID, fieldNumber: 1)
-    }
-    if !self.evaluatedAt.isEmpty {
-      try visitor.visitSingularStringField(value: self.evaluatedAt, fieldNumber: 2)
-    }
-    if self.eligible != false {
-      try visitor.visitSingularBoolField(value: self.eligible, fieldNumber: 3)
-    }
-    if self.treatmentResistant != false {
-      try visitor.visitSingularBoolField(value: self.treatmentResistant, fieldNumber: 4)
-    }
-    if !self.modalities.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.modalities, fieldNumber: 5)
-    }
-    if !self.diagnoses.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.diagnoses, fieldNumber: 6)
-    }
-    if !self.contraindications.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.contraindications, fieldNumber: 7)
-    }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Ketamine_V1_PatientStateSnapshot.Eligibility, rhs: Ketamine_V1_PatientStateSnapshot.Eligibility) -> Bool {
-    if lhs.evaluationID != rhs.evaluationID {return false}
-    if lhs.evaluatedAt != rhs.evaluatedAt {return false}
-    if lhs.eligible != rhs.eligible {return false}
-    if lhs.treatmentResistant != rhs.treatmentResistant {return false}
-    if lhs.modalities != rhs.modalities {return false}
-    if lhs.diagnoses != rhs.diagnoses {return false}
-    if lhs.contraindications != rhs.contraindications {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Ketamine_V1_PatientStateSnapshot.Consent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = Ketamine_V1_PatientStateSnapshot.protoMessageName + ".Consent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}consent_id\0\u{1}scope\0\u{3}form_version\0\u{3}signed_at\0\u{3}expires_at\0\u{1}status\0\u{1}expires\0")
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.consentID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.scope) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.formVersion) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.signedAt) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self._expiresAt) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.status) }()
-      case 7: try { try decoder.decodeSingularInt64Field(value: &self._expires) }()
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._consent) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.withdrawnAt) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.withdrawalReason) }()
       default: break
       }
     }
@@ -1004,46 +838,30 @@ nonisolated extension Ketamine_V1_PatientStateSnapshot.Consent: SwiftProtobuf.Me
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.consentID.isEmpty {
-      try visitor.visitSingularStringField(value: self.consentID, fieldNumber: 1)
-    }
-    if !self.scope.isEmpty {
-      try visitor.visitSingularStringField(value: self.scope, fieldNumber: 2)
-    }
-    if !self.formVersion.isEmpty {
-      try visitor.visitSingularStringField(value: self.formVersion, fieldNumber: 3)
-    }
-    if !self.signedAt.isEmpty {
-      try visitor.visitSingularStringField(value: self.signedAt, fieldNumber: 4)
-    }
-    try { if let v = self._expiresAt {
-      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+    try { if let v = self._consent {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
-    if !self.status.isEmpty {
-      try visitor.visitSingularStringField(value: self.status, fieldNumber: 6)
+    if self.withdrawnAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.withdrawnAt, fieldNumber: 2)
     }
-    try { if let v = self._expires {
-      try visitor.visitSingularInt64Field(value: v, fieldNumber: 7)
-    } }()
+    if !self.withdrawalReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.withdrawalReason, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Ketamine_V1_PatientStateSnapshot.Consent, rhs: Ketamine_V1_PatientStateSnapshot.Consent) -> Bool {
-    if lhs.consentID != rhs.consentID {return false}
-    if lhs.scope != rhs.scope {return false}
-    if lhs.formVersion != rhs.formVersion {return false}
-    if lhs.signedAt != rhs.signedAt {return false}
-    if lhs._expiresAt != rhs._expiresAt {return false}
-    if lhs.status != rhs.status {return false}
-    if lhs._expires != rhs._expires {return false}
+  public static func ==(lhs: Ketamine_V1_ConsentEntry, rhs: Ketamine_V1_ConsentEntry) -> Bool {
+    if lhs._consent != rhs._consent {return false}
+    if lhs.withdrawnAt != rhs.withdrawnAt {return false}
+    if lhs.withdrawalReason != rhs.withdrawalReason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
-nonisolated extension Ketamine_V1_PatientStateSnapshot.Plan: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = Ketamine_V1_PatientStateSnapshot.protoMessageName + ".Plan"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}plan_id\0\u{1}modality\0\u{1}phase\0\u{3}sessions_planned\0\u{3}max_sessions_per_week\0\u{3}start_date\0\u{3}doses_given\0\u{3}latest_dose_times\0\u{1}defined\0")
+nonisolated extension Ketamine_V1_PlanEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PlanEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}plan\0\u{3}recorded_sequence\0\u{3}doses_given\0\u{3}first_dose_at\0\u{3}recent_dose_times\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1051,221 +869,53 @@ nonisolated extension Ketamine_V1_PatientStateSnapshot.Plan: SwiftProtobuf.Messa
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.planID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.modality) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.phase) }()
-      case 4: try { try decoder.decodeSingularInt64Field(value: &self.sessionsPlanned) }()
-      case 5: try { try decoder.decodeSingularInt64Field(value: &self.maxSessionsPerWeek) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.startDate) }()
-      case 7: try { try decoder.decodeSingularInt64Field(value: &self.dosesGiven) }()
-      case 8: try { try decoder.decodeRepeatedInt64Field(value: &self.latestDoseTimes) }()
-      case 9: try { try decoder.decodeSingularBoolField(value: &self.defined) }()
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._plan) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.recordedSequence) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.dosesGiven) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.firstDoseAt) }()
+      case 5: try { try decoder.decodeRepeatedInt64Field(value: &self.recentDoseTimes) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.planID.isEmpty {
-      try visitor.visitSingularStringField(value: self.planID, fieldNumber: 1)
-    }
-    if !self.modality.isEmpty {
-      try visitor.visitSingularStringField(value: self.modality, fieldNumber: 2)
-    }
-    if !self.phase.isEmpty {
-      try visitor.visitSingularStringField(value: self.phase, fieldNumber: 3)
-    }
-    if self.sessionsPlanned != 0 {
-      try visitor.visitSingularInt64Field(value: self.sessionsPlanned, fieldNumber: 4)
-    }
-    if self.maxSessionsPerWeek != 0 {
-      try visitor.visitSingularInt64Field(value: self.maxSessionsPerWeek, fieldNumber: 5)
-    }
-    if !self.startDate.isEmpty {
-      try visitor.visitSingularStringField(value: self.startDate, fieldNumber: 6)
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._plan {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.recordedSequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.recordedSequence, fieldNumber: 2)
     }
     if self.dosesGiven != 0 {
-      try visitor.visitSingularInt64Field(value: self.dosesGiven, fieldNumber: 7)
+      try visitor.visitSingularUInt32Field(value: self.dosesGiven, fieldNumber: 3)
     }
-    if !self.latestDoseTimes.isEmpty {
-      try visitor.visitPackedInt64Field(value: self.latestDoseTimes, fieldNumber: 8)
+    if self.firstDoseAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.firstDoseAt, fieldNumber: 4)
     }
-    if self.defined != false {
-      try visitor.visitSingularBoolField(value: self.defined, fieldNumber: 9)
+    if !self.recentDoseTimes.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.recentDoseTimes, fieldNumber: 5)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Ketamine_V1_PatientStateSnapshot.Plan, rhs: Ketamine_V1_PatientStateSnapshot.Plan) -> Bool {
-    if lhs.planID != rhs.planID {return false}
-    if lhs.modality != rhs.modality {return false}
-    if lhs.phase != rhs.phase {return false}
-    if lhs.sessionsPlanned != rhs.sessionsPlanned {return false}
-    if lhs.maxSessionsPerWeek != rhs.maxSessionsPerWeek {return false}
-    if lhs.startDate != rhs.startDate {return false}
+  public static func ==(lhs: Ketamine_V1_PlanEntry, rhs: Ketamine_V1_PlanEntry) -> Bool {
+    if lhs._plan != rhs._plan {return false}
+    if lhs.recordedSequence != rhs.recordedSequence {return false}
     if lhs.dosesGiven != rhs.dosesGiven {return false}
-    if lhs.latestDoseTimes != rhs.latestDoseTimes {return false}
-    if lhs.defined != rhs.defined {return false}
+    if lhs.firstDoseAt != rhs.firstDoseAt {return false}
+    if lhs.recentDoseTimes != rhs.recentDoseTimes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
-nonisolated extension Ketamine_V1_PatientStateSnapshot.Point: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = Ketamine_V1_PatientStateSnapshot.protoMessageName + ".Point"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}time\0\u{1}total\0\u{1}band\0")
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularInt64Field(value: &self.time) }()
-      case 2: try { try decoder.decodeSingularInt64Field(value: &self.total) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self._band) }()
-      default: break
-      }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.time != 0 {
-      try visitor.visitSingularInt64Field(value: self.time, fieldNumber: 1)
-    }
-    if self.total != 0 {
-      try visitor.visitSingularInt64Field(value: self.total, fieldNumber: 2)
-    }
-    try { if let v = self._band {
-      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
-    } }()
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Ketamine_V1_PatientStateSnapshot.Point, rhs: Ketamine_V1_PatientStateSnapshot.Point) -> Bool {
-    if lhs.time != rhs.time {return false}
-    if lhs.total != rhs.total {return false}
-    if lhs._band != rhs._band {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Ketamine_V1_PatientStateSnapshot.Trend: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = Ketamine_V1_PatientStateSnapshot.protoMessageName + ".Trend"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}instrument\0\u{1}baseline\0\u{1}points\0")
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularInt32Field(value: &self.instrument) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._baseline) }()
-      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.points) }()
-      default: break
-      }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.instrument != 0 {
-      try visitor.visitSingularInt32Field(value: self.instrument, fieldNumber: 1)
-    }
-    try { if let v = self._baseline {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    } }()
-    if !self.points.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.points, fieldNumber: 3)
-    }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Ketamine_V1_PatientStateSnapshot.Trend, rhs: Ketamine_V1_PatientStateSnapshot.Trend) -> Bool {
-    if lhs.instrument != rhs.instrument {return false}
-    if lhs._baseline != rhs._baseline {return false}
-    if lhs.points != rhs.points {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Ketamine_V1_PatientStateSnapshot.SideEffect: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = Ketamine_V1_PatientStateSnapshot.protoMessageName + ".SideEffect"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}kind\0\u{1}severity\0\u{1}onset\0\u{3}session_id\0\u{1}serious\0\u{3}resolved_at\0")
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
-      case 2: try { try decoder.decodeSingularInt32Field(value: &self.kind) }()
-      case 3: try { try decoder.decodeSingularInt32Field(value: &self.severity) }()
-      case 4: try { try decoder.decodeSingularInt64Field(value: &self.onset) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self._sessionID) }()
-      case 6: try { try decoder.decodeSingularBoolField(value: &self.serious) }()
-      case 7: try { try decoder.decodeSingularInt64Field(value: &self._resolvedAt) }()
-      default: break
-      }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.id.isEmpty {
-      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
-    }
-    if self.kind != 0 {
-      try visitor.visitSingularInt32Field(value: self.kind, fieldNumber: 2)
-    }
-    if self.severity != 0 {
-      try visitor.visitSingularInt32Field(value: self.severity, fieldNumber: 3)
-    }
-    if self.onset != 0 {
-      try visitor.visitSingularInt64Field(value: self.onset, fieldNumber: 4)
-    }
-    try { if let v = self._sessionID {
-      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
-    } }()
-    if self.serious != false {
-      try visitor.visitSingularBoolField(value: self.serious, fieldNumber: 6)
-    }
-    try { if let v = self._resolvedAt {
-      try visitor.visitSingularInt64Field(value: v, fieldNumber: 7)
-    } }()
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Ketamine_V1_PatientStateSnapshot.SideEffect, rhs: Ketamine_V1_PatientStateSnapshot.SideEffect) -> Bool {
-    if lhs.id != rhs.id {return false}
-    if lhs.kind != rhs.kind {return false}
-    if lhs.severity != rhs.severity {return false}
-    if lhs.onset != rhs.onset {return false}
-    if lhs._sessionID != rhs._sessionID {return false}
-    if lhs.serious != rhs.serious {return false}
-    if lhs._resolvedAt != rhs._resolvedAt {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Ketamine_V1_PatientStateSnapshot.Vitals: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = Ketamine_V1_PatientStateSnapshot.protoMessageName + ".Vitals"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}at\0\u{1}systolic\0\u{1}diastolic\0\u{3}heart_rate\0\u{1}spo2\0")
+nonisolated extension Ketamine_V1_Score: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Score"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}at\0\u{1}total\0\u{3}flags_suicide_risk\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1274,10 +924,8 @@ nonisolated extension Ketamine_V1_PatientStateSnapshot.Vitals: SwiftProtobuf.Mes
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularInt64Field(value: &self.at) }()
-      case 2: try { try decoder.decodeSingularInt32Field(value: &self.systolic) }()
-      case 3: try { try decoder.decodeSingularInt32Field(value: &self.diastolic) }()
-      case 4: try { try decoder.decodeSingularInt32Field(value: &self.heartRate) }()
-      case 5: try { try decoder.decodeSingularInt32Field(value: &self.spo2) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.total) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.flagsSuicideRisk) }()
       default: break
       }
     }
@@ -1287,61 +935,103 @@ nonisolated extension Ketamine_V1_PatientStateSnapshot.Vitals: SwiftProtobuf.Mes
     if self.at != 0 {
       try visitor.visitSingularInt64Field(value: self.at, fieldNumber: 1)
     }
-    if self.systolic != 0 {
-      try visitor.visitSingularInt32Field(value: self.systolic, fieldNumber: 2)
+    if self.total != 0 {
+      try visitor.visitSingularInt32Field(value: self.total, fieldNumber: 2)
     }
-    if self.diastolic != 0 {
-      try visitor.visitSingularInt32Field(value: self.diastolic, fieldNumber: 3)
-    }
-    if self.heartRate != 0 {
-      try visitor.visitSingularInt32Field(value: self.heartRate, fieldNumber: 4)
-    }
-    if self.spo2 != 0 {
-      try visitor.visitSingularInt32Field(value: self.spo2, fieldNumber: 5)
+    if self.flagsSuicideRisk != false {
+      try visitor.visitSingularBoolField(value: self.flagsSuicideRisk, fieldNumber: 3)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Ketamine_V1_PatientStateSnapshot.Vitals, rhs: Ketamine_V1_PatientStateSnapshot.Vitals) -> Bool {
+  public static func ==(lhs: Ketamine_V1_Score, rhs: Ketamine_V1_Score) -> Bool {
     if lhs.at != rhs.at {return false}
-    if lhs.systolic != rhs.systolic {return false}
-    if lhs.diastolic != rhs.diastolic {return false}
-    if lhs.heartRate != rhs.heartRate {return false}
-    if lhs.spo2 != rhs.spo2 {return false}
+    if lhs.total != rhs.total {return false}
+    if lhs.flagsSuicideRisk != rhs.flagsSuicideRisk {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
-nonisolated extension Ketamine_V1_PatientStateSnapshot.Session: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = Ketamine_V1_PatientStateSnapshot.protoMessageName + ".Session"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}plan_id\0\u{3}scheduled_for\0\u{3}has_check\0\u{3}check_systolic\0\u{3}check_diastolic\0\u{3}check_heart_rate\0\u{3}check_spo2\0\u{3}check_escort\0\u{3}has_dose\0\u{3}dose_mg\0\u{3}dose_drug\0\u{3}dose_route\0\u{3}dose_setting\0\u{3}dose_started_at\0\u{1}vitals\0\u{1}effects\0\u{3}has_discharge\0\u{3}discharged_at\0\u{1}aldrete\0\u{3}discharge_escort\0\u{3}driving_advice\0\u{1}cancelled\0\u{3}rems_form_submitted_at\0")
+nonisolated extension Ketamine_V1_InstrumentScores: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".InstrumentScores"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}instrument\0\u{1}earliest\0\u{1}baseline\0\u{3}baseline_plan_id\0\u{3}baseline_dose_at\0\u{1}recent\0\u{3}pre_dose\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.instrument) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._earliest) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._baseline) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.baselinePlanID) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.baselineDoseAt) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.recent) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._preDose) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.instrument != .unspecified {
+      try visitor.visitSingularEnumField(value: self.instrument, fieldNumber: 1)
+    }
+    try { if let v = self._earliest {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._baseline {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.baselinePlanID.isEmpty {
+      try visitor.visitSingularStringField(value: self.baselinePlanID, fieldNumber: 4)
+    }
+    if self.baselineDoseAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.baselineDoseAt, fieldNumber: 5)
+    }
+    if !self.recent.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.recent, fieldNumber: 6)
+    }
+    try { if let v = self._preDose {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ketamine_V1_InstrumentScores, rhs: Ketamine_V1_InstrumentScores) -> Bool {
+    if lhs.instrument != rhs.instrument {return false}
+    if lhs._earliest != rhs._earliest {return false}
+    if lhs._baseline != rhs._baseline {return false}
+    if lhs.baselinePlanID != rhs.baselinePlanID {return false}
+    if lhs.baselineDoseAt != rhs.baselineDoseAt {return false}
+    if lhs.recent != rhs.recent {return false}
+    if lhs._preDose != rhs._preDose {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ketamine_V1_SessionEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SessionEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{3}plan_id\0\u{3}scheduled_for\0\u{1}check\0\u{1}dose\0\u{1}vitals\0\u{3}side_effects\0\u{1}discharge\0\u{3}cancelled_reason\0\u{3}rems_form_submitted_at\0")
 
   fileprivate class _StorageClass {
-    var _id: String = String()
+    var _sessionID: String = String()
     var _planID: String = String()
-    var _scheduledFor: Int64? = nil
-    var _hasCheck_p: Bool = false
-    var _checkSystolic: Int32 = 0
-    var _checkDiastolic: Int32 = 0
-    var _checkHeartRate: Int32 = 0
-    var _checkSpo2: Int32 = 0
-    var _checkEscort: Bool = false
-    var _hasDose_p: Bool = false
-    var _doseMg: Double = 0
-    var _doseDrug: Int32 = 0
-    var _doseRoute: Int32 = 0
-    var _doseSetting: Int32 = 0
-    var _doseStartedAt: Int64 = 0
-    var _vitals: [Ketamine_V1_PatientStateSnapshot.Vitals] = []
-    var _effects: [Int32] = []
-    var _hasDischarge_p: Bool = false
-    var _dischargedAt: Int64 = 0
-    var _aldrete: Int32 = 0
-    var _dischargeEscort: Bool = false
-    var _drivingAdvice: Bool = false
-    var _cancelled: String? = nil
-    var _remsFormSubmittedAt: Int64? = nil
+    var _scheduledFor: Int64 = 0
+    var _check: Ketamine_V1_PreSessionCheckRecorded? = nil
+    var _dose: Ketamine_V1_DoseAdministered? = nil
+    var _vitals: [Ketamine_V1_VitalsRecorded] = []
+    var _sideEffects: [Ketamine_V1_SideEffectObserved] = []
+    var _discharge: Ketamine_V1_PatientDischarged? = nil
+    var _cancelledReason: String? = nil
+    var _remsFormSubmittedAt: Int64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1352,29 +1042,15 @@ nonisolated extension Ketamine_V1_PatientStateSnapshot.Session: SwiftProtobuf.Me
     private init() {}
 
     init(copying source: _StorageClass) {
-      _id = source._id
+      _sessionID = source._sessionID
       _planID = source._planID
       _scheduledFor = source._scheduledFor
-      _hasCheck_p = source._hasCheck_p
-      _checkSystolic = source._checkSystolic
-      _checkDiastolic = source._checkDiastolic
-      _checkHeartRate = source._checkHeartRate
-      _checkSpo2 = source._checkSpo2
-      _checkEscort = source._checkEscort
-      _hasDose_p = source._hasDose_p
-      _doseMg = source._doseMg
-      _doseDrug = source._doseDrug
-      _doseRoute = source._doseRoute
-      _doseSetting = source._doseSetting
-      _doseStartedAt = source._doseStartedAt
+      _check = source._check
+      _dose = source._dose
       _vitals = source._vitals
-      _effects = source._effects
-      _hasDischarge_p = source._hasDischarge_p
-      _dischargedAt = source._dischargedAt
-      _aldrete = source._aldrete
-      _dischargeEscort = source._dischargeEscort
-      _drivingAdvice = source._drivingAdvice
-      _cancelled = source._cancelled
+      _sideEffects = source._sideEffects
+      _discharge = source._discharge
+      _cancelledReason = source._cancelledReason
       _remsFormSubmittedAt = source._remsFormSubmittedAt
     }
   }
@@ -1394,30 +1070,16 @@ nonisolated extension Ketamine_V1_PatientStateSnapshot.Session: SwiftProtobuf.Me
         // allocates stack space for every case branch when no optimizations are
         // enabled. https://github.com/apple/swift-protobuf/issues/1034
         switch fieldNumber {
-        case 1: try { try decoder.decodeSingularStringField(value: &_storage._id) }()
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._sessionID) }()
         case 2: try { try decoder.decodeSingularStringField(value: &_storage._planID) }()
         case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._scheduledFor) }()
-        case 4: try { try decoder.decodeSingularBoolField(value: &_storage._hasCheck_p) }()
-        case 5: try { try decoder.decodeSingularInt32Field(value: &_storage._checkSystolic) }()
-        case 6: try { try decoder.decodeSingularInt32Field(value: &_storage._checkDiastolic) }()
-        case 7: try { try decoder.decodeSingularInt32Field(value: &_storage._checkHeartRate) }()
-        case 8: try { try decoder.decodeSingularInt32Field(value: &_storage._checkSpo2) }()
-        case 9: try { try decoder.decodeSingularBoolField(value: &_storage._checkEscort) }()
-        case 10: try { try decoder.decodeSingularBoolField(value: &_storage._hasDose_p) }()
-        case 11: try { try decoder.decodeSingularDoubleField(value: &_storage._doseMg) }()
-        case 12: try { try decoder.decodeSingularInt32Field(value: &_storage._doseDrug) }()
-        case 13: try { try decoder.decodeSingularInt32Field(value: &_storage._doseRoute) }()
-        case 14: try { try decoder.decodeSingularInt32Field(value: &_storage._doseSetting) }()
-        case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._doseStartedAt) }()
-        case 16: try { try decoder.decodeRepeatedMessageField(value: &_storage._vitals) }()
-        case 17: try { try decoder.decodeRepeatedInt32Field(value: &_storage._effects) }()
-        case 18: try { try decoder.decodeSingularBoolField(value: &_storage._hasDischarge_p) }()
-        case 19: try { try decoder.decodeSingularInt64Field(value: &_storage._dischargedAt) }()
-        case 20: try { try decoder.decodeSingularInt32Field(value: &_storage._aldrete) }()
-        case 21: try { try decoder.decodeSingularBoolField(value: &_storage._dischargeEscort) }()
-        case 22: try { try decoder.decodeSingularBoolField(value: &_storage._drivingAdvice) }()
-        case 23: try { try decoder.decodeSingularStringField(value: &_storage._cancelled) }()
-        case 24: try { try decoder.decodeSingularInt64Field(value: &_storage._remsFormSubmittedAt) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._check) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._dose) }()
+        case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._vitals) }()
+        case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._sideEffects) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._discharge) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._cancelledReason) }()
+        case 10: try { try decoder.decodeSingularInt64Field(value: &_storage._remsFormSubmittedAt) }()
         default: break
         }
       }
@@ -1430,115 +1092,138 @@ nonisolated extension Ketamine_V1_PatientStateSnapshot.Session: SwiftProtobuf.Me
       // allocates stack space for every if/case branch local when no optimizations
       // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
       // https://github.com/apple/swift-protobuf/issues/1182
-      if !_storage._id.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._id, fieldNumber: 1)
+      if !_storage._sessionID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sessionID, fieldNumber: 1)
       }
       if !_storage._planID.isEmpty {
         try visitor.visitSingularStringField(value: _storage._planID, fieldNumber: 2)
       }
-      try { if let v = _storage._scheduledFor {
-        try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+      if _storage._scheduledFor != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._scheduledFor, fieldNumber: 3)
+      }
+      try { if let v = _storage._check {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
       } }()
-      if _storage._hasCheck_p != false {
-        try visitor.visitSingularBoolField(value: _storage._hasCheck_p, fieldNumber: 4)
-      }
-      if _storage._checkSystolic != 0 {
-        try visitor.visitSingularInt32Field(value: _storage._checkSystolic, fieldNumber: 5)
-      }
-      if _storage._checkDiastolic != 0 {
-        try visitor.visitSingularInt32Field(value: _storage._checkDiastolic, fieldNumber: 6)
-      }
-      if _storage._checkHeartRate != 0 {
-        try visitor.visitSingularInt32Field(value: _storage._checkHeartRate, fieldNumber: 7)
-      }
-      if _storage._checkSpo2 != 0 {
-        try visitor.visitSingularInt32Field(value: _storage._checkSpo2, fieldNumber: 8)
-      }
-      if _storage._checkEscort != false {
-        try visitor.visitSingularBoolField(value: _storage._checkEscort, fieldNumber: 9)
-      }
-      if _storage._hasDose_p != false {
-        try visitor.visitSingularBoolField(value: _storage._hasDose_p, fieldNumber: 10)
-      }
-      if _storage._doseMg.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._doseMg, fieldNumber: 11)
-      }
-      if _storage._doseDrug != 0 {
-        try visitor.visitSingularInt32Field(value: _storage._doseDrug, fieldNumber: 12)
-      }
-      if _storage._doseRoute != 0 {
-        try visitor.visitSingularInt32Field(value: _storage._doseRoute, fieldNumber: 13)
-      }
-      if _storage._doseSetting != 0 {
-        try visitor.visitSingularInt32Field(value: _storage._doseSetting, fieldNumber: 14)
-      }
-      if _storage._doseStartedAt != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._doseStartedAt, fieldNumber: 15)
-      }
+      try { if let v = _storage._dose {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
       if !_storage._vitals.isEmpty {
-        try visitor.visitRepeatedMessageField(value: _storage._vitals, fieldNumber: 16)
+        try visitor.visitRepeatedMessageField(value: _storage._vitals, fieldNumber: 6)
       }
-      if !_storage._effects.isEmpty {
-        try visitor.visitPackedInt32Field(value: _storage._effects, fieldNumber: 17)
+      if !_storage._sideEffects.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._sideEffects, fieldNumber: 7)
       }
-      if _storage._hasDischarge_p != false {
-        try visitor.visitSingularBoolField(value: _storage._hasDischarge_p, fieldNumber: 18)
-      }
-      if _storage._dischargedAt != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._dischargedAt, fieldNumber: 19)
-      }
-      if _storage._aldrete != 0 {
-        try visitor.visitSingularInt32Field(value: _storage._aldrete, fieldNumber: 20)
-      }
-      if _storage._dischargeEscort != false {
-        try visitor.visitSingularBoolField(value: _storage._dischargeEscort, fieldNumber: 21)
-      }
-      if _storage._drivingAdvice != false {
-        try visitor.visitSingularBoolField(value: _storage._drivingAdvice, fieldNumber: 22)
-      }
-      try { if let v = _storage._cancelled {
-        try visitor.visitSingularStringField(value: v, fieldNumber: 23)
+      try { if let v = _storage._discharge {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
       } }()
-      try { if let v = _storage._remsFormSubmittedAt {
-        try visitor.visitSingularInt64Field(value: v, fieldNumber: 24)
+      try { if let v = _storage._cancelledReason {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 9)
       } }()
+      if _storage._remsFormSubmittedAt != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._remsFormSubmittedAt, fieldNumber: 10)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Ketamine_V1_PatientStateSnapshot.Session, rhs: Ketamine_V1_PatientStateSnapshot.Session) -> Bool {
+  public static func ==(lhs: Ketamine_V1_SessionEntry, rhs: Ketamine_V1_SessionEntry) -> Bool {
     if lhs._storage !== rhs._storage {
       let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
         let _storage = _args.0
         let rhs_storage = _args.1
-        if _storage._id != rhs_storage._id {return false}
+        if _storage._sessionID != rhs_storage._sessionID {return false}
         if _storage._planID != rhs_storage._planID {return false}
         if _storage._scheduledFor != rhs_storage._scheduledFor {return false}
-        if _storage._hasCheck_p != rhs_storage._hasCheck_p {return false}
-        if _storage._checkSystolic != rhs_storage._checkSystolic {return false}
-        if _storage._checkDiastolic != rhs_storage._checkDiastolic {return false}
-        if _storage._checkHeartRate != rhs_storage._checkHeartRate {return false}
-        if _storage._checkSpo2 != rhs_storage._checkSpo2 {return false}
-        if _storage._checkEscort != rhs_storage._checkEscort {return false}
-        if _storage._hasDose_p != rhs_storage._hasDose_p {return false}
-        if _storage._doseMg != rhs_storage._doseMg {return false}
-        if _storage._doseDrug != rhs_storage._doseDrug {return false}
-        if _storage._doseRoute != rhs_storage._doseRoute {return false}
-        if _storage._doseSetting != rhs_storage._doseSetting {return false}
-        if _storage._doseStartedAt != rhs_storage._doseStartedAt {return false}
+        if _storage._check != rhs_storage._check {return false}
+        if _storage._dose != rhs_storage._dose {return false}
         if _storage._vitals != rhs_storage._vitals {return false}
-        if _storage._effects != rhs_storage._effects {return false}
-        if _storage._hasDischarge_p != rhs_storage._hasDischarge_p {return false}
-        if _storage._dischargedAt != rhs_storage._dischargedAt {return false}
-        if _storage._aldrete != rhs_storage._aldrete {return false}
-        if _storage._dischargeEscort != rhs_storage._dischargeEscort {return false}
-        if _storage._drivingAdvice != rhs_storage._drivingAdvice {return false}
-        if _storage._cancelled != rhs_storage._cancelled {return false}
+        if _storage._sideEffects != rhs_storage._sideEffects {return false}
+        if _storage._discharge != rhs_storage._discharge {return false}
+        if _storage._cancelledReason != rhs_storage._cancelledReason {return false}
         if _storage._remsFormSubmittedAt != rhs_storage._remsFormSubmittedAt {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ketamine_V1_SideEffectEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SideEffectEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}observed\0\u{3}resolved_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._observed) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.resolvedAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._observed {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.resolvedAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.resolvedAt, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ketamine_V1_SideEffectEntry, rhs: Ketamine_V1_SideEffectEntry) -> Bool {
+    if lhs._observed != rhs._observed {return false}
+    if lhs.resolvedAt != rhs.resolvedAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ketamine_V1_Forgotten: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Forgotten"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}at\0\u{1}by\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.at) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.by) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.at != 0 {
+      try visitor.visitSingularInt64Field(value: self.at, fieldNumber: 1)
+    }
+    if !self.by.isEmpty {
+      try visitor.visitSingularStringField(value: self.by, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ketamine_V1_Forgotten, rhs: Ketamine_V1_Forgotten) -> Bool {
+    if lhs.at != rhs.at {return false}
+    if lhs.by != rhs.by {return false}
+    if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -60,6 +60,62 @@ public nonisolated enum Ketamine_V1_Phase: SwiftProtobuf.Enum, Swift.CaseIterabl
 
 }
 
+/// A course of treatment is planned.
+/// (v1.1) What a plan treats.
+public nonisolated enum Ketamine_V1_Indication: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// Treatment-resistant depression.
+  case trd // = 1
+
+  /// Depressive symptoms with acute suicidal ideation or behavior.
+  case mdsi // = 2
+  case ptsd // = 3
+  case anxiety // = 4
+  case other // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .trd
+    case 2: self = .mdsi
+    case 3: self = .ptsd
+    case 4: self = .anxiety
+    case 5: self = .other
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .trd: return 1
+    case .mdsi: return 2
+    case .ptsd: return 3
+    case .anxiety: return 4
+    case .other: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Ketamine_V1_Indication] = [
+    .unspecified,
+    .trd,
+    .mdsi,
+    .ptsd,
+    .anxiety,
+    .other,
+  ]
+
+}
+
 public nonisolated enum Ketamine_V1_Route: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case unspecified // = 0
@@ -107,6 +163,9 @@ public nonisolated enum Ketamine_V1_Setting: SwiftProtobuf.Enum, Swift.CaseItera
   case unspecified // = 0
   case clinic // = 1
   case home // = 2
+
+  /// (v1.1) A hospital ward: the esketamine REMS exempts it from enrollment and monitoring forms.
+  case inpatient // = 3
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -118,6 +177,7 @@ public nonisolated enum Ketamine_V1_Setting: SwiftProtobuf.Enum, Swift.CaseItera
     case 0: self = .unspecified
     case 1: self = .clinic
     case 2: self = .home
+    case 3: self = .inpatient
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -127,6 +187,7 @@ public nonisolated enum Ketamine_V1_Setting: SwiftProtobuf.Enum, Swift.CaseItera
     case .unspecified: return 0
     case .clinic: return 1
     case .home: return 2
+    case .inpatient: return 3
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -136,6 +197,7 @@ public nonisolated enum Ketamine_V1_Setting: SwiftProtobuf.Enum, Swift.CaseItera
     .unspecified,
     .clinic,
     .home,
+    .inpatient,
   ]
 
 }
@@ -260,7 +322,6 @@ public nonisolated enum Ketamine_V1_Severity: SwiftProtobuf.Enum, Swift.CaseIter
 
 }
 
-/// A course of treatment is planned.
 public nonisolated struct Ketamine_V1_TreatmentPlanned: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -301,12 +362,23 @@ public nonisolated struct Ketamine_V1_TreatmentPlanned: Sendable {
   /// First day of the course, YYYY-MM-DD.
   public var startDate: String = String()
 
+  /// (v1.1) What the plan treats; absent in plans recorded before v1.1.
+  public var indication: Ketamine_V1_Indication {
+    get {_indication ?? .unspecified}
+    set {_indication = newValue}
+  }
+  /// Returns true if `indication` has been explicitly set.
+  public var hasIndication: Bool {self._indication != nil}
+  /// Clears the value of `indication`. Subsequent reads from it will return its default value.
+  public mutating func clearIndication() {self._indication = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _doseMgPerKg: Double? = nil
   fileprivate var _doseMg: Double? = nil
+  fileprivate var _indication: Ketamine_V1_Indication? = nil
 }
 
 /// A session of a plan is booked.
@@ -467,6 +539,16 @@ public nonisolated struct Ketamine_V1_DoseAdministered: Sendable {
   /// Clears the value of `devices`. Subsequent reads from it will return its default value.
   public mutating func clearDevices() {self._devices = nil}
 
+  /// (v1.1) The prescriber present during dosing and monitoring (an actor id).
+  public var prescriberOnSiteID: String {
+    get {_prescriberOnSiteID ?? String()}
+    set {_prescriberOnSiteID = newValue}
+  }
+  /// Returns true if `prescriberOnSiteID` has been explicitly set.
+  public var hasPrescriberOnSiteID: Bool {self._prescriberOnSiteID != nil}
+  /// Clears the value of `prescriberOnSiteID`. Subsequent reads from it will return its default value.
+  public mutating func clearPrescriberOnSiteID() {self._prescriberOnSiteID = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -474,6 +556,7 @@ public nonisolated struct Ketamine_V1_DoseAdministered: Sendable {
   fileprivate var _startedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
   fileprivate var _infusionMinutes: Int32? = nil
   fileprivate var _devices: Int32? = nil
+  fileprivate var _prescriberOnSiteID: String? = nil
 }
 
 /// Vital signs during monitoring.
@@ -716,12 +799,16 @@ nonisolated extension Ketamine_V1_Phase: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0PHASE_UNSPECIFIED\0\u{1}PHASE_INDUCTION\0\u{1}PHASE_MAINTENANCE\0")
 }
 
+nonisolated extension Ketamine_V1_Indication: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INDICATION_UNSPECIFIED\0\u{1}INDICATION_TRD\0\u{1}INDICATION_MDSI\0\u{1}INDICATION_PTSD\0\u{1}INDICATION_ANXIETY\0\u{1}INDICATION_OTHER\0")
+}
+
 nonisolated extension Ketamine_V1_Route: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROUTE_UNSPECIFIED\0\u{1}ROUTE_IV\0\u{1}ROUTE_IM\0\u{1}ROUTE_INTRANASAL\0")
 }
 
 nonisolated extension Ketamine_V1_Setting: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SETTING_UNSPECIFIED\0\u{1}SETTING_CLINIC\0\u{1}SETTING_HOME\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SETTING_UNSPECIFIED\0\u{1}SETTING_CLINIC\0\u{1}SETTING_HOME\0\u{1}SETTING_INPATIENT\0")
 }
 
 nonisolated extension Ketamine_V1_SideEffectKind: SwiftProtobuf._ProtoNameProviding {
@@ -734,7 +821,7 @@ nonisolated extension Ketamine_V1_Severity: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Ketamine_V1_TreatmentPlanned: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TreatmentPlanned"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}plan_id\0\u{1}modality\0\u{1}phase\0\u{3}sessions_planned\0\u{3}max_sessions_per_week\0\u{3}dose_mg_per_kg\0\u{3}dose_mg\0\u{3}start_date\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}plan_id\0\u{1}modality\0\u{1}phase\0\u{3}sessions_planned\0\u{3}max_sessions_per_week\0\u{3}dose_mg_per_kg\0\u{3}dose_mg\0\u{3}start_date\0\u{1}indication\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -750,6 +837,7 @@ nonisolated extension Ketamine_V1_TreatmentPlanned: SwiftProtobuf.Message, Swift
       case 6: try { try decoder.decodeSingularDoubleField(value: &self._doseMgPerKg) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self._doseMg) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.startDate) }()
+      case 9: try { try decoder.decodeSingularEnumField(value: &self._indication) }()
       default: break
       }
     }
@@ -784,6 +872,9 @@ nonisolated extension Ketamine_V1_TreatmentPlanned: SwiftProtobuf.Message, Swift
     if !self.startDate.isEmpty {
       try visitor.visitSingularStringField(value: self.startDate, fieldNumber: 8)
     }
+    try { if let v = self._indication {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -796,6 +887,7 @@ nonisolated extension Ketamine_V1_TreatmentPlanned: SwiftProtobuf.Message, Swift
     if lhs._doseMgPerKg != rhs._doseMgPerKg {return false}
     if lhs._doseMg != rhs._doseMg {return false}
     if lhs.startDate != rhs.startDate {return false}
+    if lhs._indication != rhs._indication {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -931,7 +1023,7 @@ nonisolated extension Ketamine_V1_PreSessionCheckRecorded: SwiftProtobuf.Message
 
 nonisolated extension Ketamine_V1_DoseAdministered: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DoseAdministered"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{3}plan_id\0\u{1}drug\0\u{1}route\0\u{1}setting\0\u{3}dose_mg\0\u{3}weight_kg\0\u{3}lot_number\0\u{3}started_at\0\u{3}infusion_minutes\0\u{1}devices\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{3}plan_id\0\u{1}drug\0\u{1}route\0\u{1}setting\0\u{3}dose_mg\0\u{3}weight_kg\0\u{3}lot_number\0\u{3}started_at\0\u{3}infusion_minutes\0\u{1}devices\0\u{3}prescriber_on_site_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -950,6 +1042,7 @@ nonisolated extension Ketamine_V1_DoseAdministered: SwiftProtobuf.Message, Swift
       case 9: try { try decoder.decodeSingularMessageField(value: &self._startedAt) }()
       case 10: try { try decoder.decodeSingularInt32Field(value: &self._infusionMinutes) }()
       case 11: try { try decoder.decodeSingularInt32Field(value: &self._devices) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self._prescriberOnSiteID) }()
       default: break
       }
     }
@@ -993,6 +1086,9 @@ nonisolated extension Ketamine_V1_DoseAdministered: SwiftProtobuf.Message, Swift
     try { if let v = self._devices {
       try visitor.visitSingularInt32Field(value: v, fieldNumber: 11)
     } }()
+    try { if let v = self._prescriberOnSiteID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 12)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1008,6 +1104,7 @@ nonisolated extension Ketamine_V1_DoseAdministered: SwiftProtobuf.Message, Swift
     if lhs._startedAt != rhs._startedAt {return false}
     if lhs._infusionMinutes != rhs._infusionMinutes {return false}
     if lhs._devices != rhs._devices {return false}
+    if lhs._prescriberOnSiteID != rhs._prescriberOnSiteID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -90,36 +90,6 @@ enum AuditSummary {
 
     /// A one-line description a clinician or auditor can read.
     static func summary(_ message: any SwiftProtobuf.Message) -> String {
-        switch message {
-        case let m as Ketamine_V1_PatientForgotten: "Patient forgotten, data key destroyed: \(m.reason)"
-        case let m as Ketamine_V1_PatientRegistered: "Registered \(m.givenName) \(m.familyName), born \(m.birthDate), \(m.weightKg.formatted) kg"
-        case let m as Ketamine_V1_PatientDetailsUpdated:
-            "Updated details: " + [m.hasGivenName ? "given name" : nil, m.hasFamilyName ? "family name" : nil, m.hasWeightKg ? "weight \(m.weightKg.formatted) kg" : nil, m.hasPhone ? "phone" : nil, m.hasEmail ? "email" : nil].compactMap { $0 }.joined(separator: ", ")
-        case let m as Ketamine_V1_MedicalHistoryRecorded: "Medical history: \(m.conditions.count) conditions, \(m.medications.count) medications"
-        case let m as Ketamine_V1_MedicationChanged: "Medication \(m.name) \(m.change.label)\(m.hasDose ? " (\(m.dose))" : "")"
-        case let m as Ketamine_V1_AssessmentRecorded:
-            {
-                let score = m.instrument.score(m.itemScores)
-                return "\(m.instrument.displayName) total \(score.total)\(score.band.map { " (\($0))" } ?? "")"
-            }()
-        case let m as Ketamine_V1_EvaluationCompleted: "Psychiatric evaluation: \(m.eligible ? "eligible" : "not eligible")\(m.eligibleModalities.isEmpty ? "" : " for " + m.eligibleModalities.map(\.label).joined(separator: ", "))"
-        case let m as Ketamine_V1_ConsentGiven: "Consent \(m.consentID) given for \(m.scope.label) (form \(m.formVersion))"
-        case let m as Ketamine_V1_ConsentWithdrawn: "Consent \(m.consentID) withdrawn: \(m.reason)"
-        case let m as Ketamine_V1_RemsEnrolled: "Enrolled in esketamine REMS (\(m.enrollmentID))"
-        case let m as Ketamine_V1_TreatmentPlanned: "Plan \(m.planID): \(m.modality.label) \(m.phase.label), \(m.sessionsPlanned) sessions"
-        case let m as Ketamine_V1_SessionScheduled: "Session \(m.sessionID) scheduled for \(time(m.scheduledFor))"
-        case let m as Ketamine_V1_PreSessionCheckRecorded: "Pre-session check for \(m.sessionID): BP \(m.bloodPressure.systolic)/\(m.bloodPressure.diastolic)"
-        case let m as Ketamine_V1_DoseAdministered: "Dose \(m.doseMg.formatted) mg \(m.drug.label) \(m.route.label) in session \(m.sessionID)"
-        case let m as Ketamine_V1_VitalsRecorded: "Vitals in \(m.sessionID): BP \(m.bloodPressure.systolic)/\(m.bloodPressure.diastolic), HR \(m.heartRate), SpO2 \(m.spo2)%"
-        case let m as Ketamine_V1_SideEffectObserved: "Side effect \(m.sideEffectID): \(m.severity.label) \(m.kind.label)\(m.serious ? " (serious)" : "")"
-        case let m as Ketamine_V1_SideEffectResolved: "Side effect \(m.sideEffectID) resolved"
-        case let m as Ketamine_V1_PatientDischarged: "Discharged from \(m.sessionID), Aldrete \(m.aldreteScore)"
-        case let m as Ketamine_V1_SessionCancelled: "Session \(m.sessionID) cancelled: \(m.reason)"
-        case let m as Ketamine_V1_RemsMonitoringFormSubmitted: "REMS monitoring form for \(m.sessionID) submitted"
-        case let m as Ketamine_V1_DrugWasted: "Wasted \(m.amountMg.formatted) mg \(m.drug.label) (lot \(m.lotNumber)), witness \(m.witnessedBy)"
-        case let m as Ketamine_V1_EntryVoided: "Voided \(m.voidedEventID): \(m.reason)"
-        case let m as Ketamine_V1_RecordAccessed: "Record read for \(m.purpose.label)\(m.hasDisclosedTo ? ", disclosed to \(m.disclosedTo)" : ""): \(m.description_p)"
-        default: "Event of type \(Swift.type(of: message).protoMessageName)"
-        }
+        (message as? any ClinicalMessage)?.auditSummary ?? "Event of type \(Swift.type(of: message).protoMessageName)"
     }
 }

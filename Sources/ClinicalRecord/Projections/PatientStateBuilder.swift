@@ -1,393 +1,344 @@
+import Foundation
 import SwiftProtobuf
-import Synchronization
 
-/// Folds one patient's events, in stream order, into a ``PatientState``.
+/// Folds one patient's events, in stream order, into their typed state
+/// (`Ketamine_V1_PatientState`, schemas/ketamine/v1/snapshot.proto).
 ///
-/// Voided events must be left out by the caller (``PatientRecordStore/patientState(_:asOf:)``
-/// collects the voids first); everything else is applied as it comes.
+/// The state is the snapshot: what is folded here is what a snapshot stores, through the
+/// generated protobuf mapping, with no hand-written mirror. Times stay integers and enums stay
+/// enums; text is made only where the state is shown (the command line). Voided events are
+/// counted but not applied (``PatientStateProjection``).
 public struct PatientStateBuilder: Sendable {
-    /// How many sessions, side effects and points per instrument the state keeps: the latest.
-    /// Older ones stay in the log; the state (and its snapshot) stays the same size however long
-    /// the patient's history grows.
-    static let recentLimit = PatientState.recentKept
-    static let pointsKept = PatientState.pointsKept
+    /// How many sessions and side effects the state keeps (the latest), and scores per instrument:
+    /// about three months of weekly maintenance. The rest stay in the log; the state (and its
+    /// snapshot) stays the same size however long the history grows.
+    public static let recentKept = 12
+    public static let scoresKept = 26
     /// Dose times kept per plan, for the doses in the last 7 days (more than any weekly limit).
     static let doseTimesKept = 16
 
-    struct ConsentEntry {
-        var consent: PatientState.Consent
-        var expires: Int64?
-    }
+    /// The state as folded so far.
+    public internal(set) var state: Ketamine_V1_PatientState
 
-    struct PlanDoses {
-        var count = 0
-        var latestTimes: [Int64] = []
-    }
-
-    /// Raw values, formatted only by ``finish(now:)``: replay applies many events and shows few.
-    struct Point {
-        var time: Int64, total: Int, band: String?
-        var rendered: PatientState.InstrumentTrend.Point { .init(at: ClinicalTime.format(time), total: total, band: band, time: time) }
-    }
-
-    struct Trend {
-        var baseline: Point
-        var points: [Point]
-    }
-
-    struct SessionRecord {
-        struct Check { var systolic, diastolic, heartRate, spo2: Int32; var escort: Bool }
-        struct Dose { var mg: Double; var drug, route, setting: Int; var startedAt: Int64 }
-        struct Vitals { var at: Int64; var systolic, diastolic, heartRate, spo2: Int32 }
-        struct Effect { var severity, kind: Int }
-        struct Discharge { var at: Int64; var aldrete: Int32; var escort, drivingAdvice: Bool }
-        var planId = ""
-        var scheduledFor: Int64?
-        var check: Check?
-        var dose: Dose?
-        var vitals: [Vitals] = []
-        var effects: [Effect] = []
-        var discharge: Discharge?
-        var cancelled: String?
-        var remsFormSubmittedAt: Int64?
-
-        func rendered(id: String) -> PatientState.Session {
-            var session = PatientState.Session(sessionId: id, planId: planId)
-            session.scheduledFor = scheduledFor.map(ClinicalTime.format)
-            if let c = check {
-                session.check = "BP \(c.systolic)/\(c.diastolic), HR \(c.heartRate), SpO2 \(c.spo2)%, escort \(c.escort ? "present" : "absent")"
-            }
-            if let d = dose {
-                let drug = Ketamine_V1_Drug(rawValue: d.drug) ?? .unspecified
-                let route = Ketamine_V1_Route(rawValue: d.route) ?? .unspecified
-                let setting = Ketamine_V1_Setting(rawValue: d.setting) ?? .unspecified
-                session.dose = "\(d.mg.formatted) mg \(drug.label) \(route.label) (\(setting.label))"
-                session.doseStartedAt = ClinicalTime.format(d.startedAt)
-            }
-            session.vitals = vitals.map { "\(ClinicalTime.format($0.at)) BP \($0.systolic)/\($0.diastolic), HR \($0.heartRate), SpO2 \($0.spo2)%" }
-            session.sideEffects = effects.map {
-                "\((Ketamine_V1_Severity(rawValue: $0.severity) ?? .unspecified).label) \((Ketamine_V1_SideEffectKind(rawValue: $0.kind) ?? .unspecified).label)"
-            }
-            if let d = discharge {
-                session.discharge = "\(ClinicalTime.format(d.at)) Aldrete \(d.aldrete), escort \(d.escort ? "confirmed" : "not confirmed"), driving advice \(d.drivingAdvice ? "given" : "not given")"
-            }
-            session.cancelled = cancelled
-            session.remsFormSubmittedAt = remsFormSubmittedAt.map(ClinicalTime.format)
-            return session
-        }
-    }
-
-    struct SideEffectRecord {
-        var id: String, kind: Int, severity: Int, onset: Int64, sessionId: String?, serious: Bool
-        var resolvedAt: Int64?
-
-        var rendered: PatientState.SideEffect {
-            .init(sideEffectId: id, kind: (Ketamine_V1_SideEffectKind(rawValue: kind) ?? .unspecified).label,
-                  severity: (Ketamine_V1_Severity(rawValue: severity) ?? .unspecified).label,
-                  onsetAt: ClinicalTime.format(onset), sessionId: sessionId, serious: serious, resolvedAt: resolvedAt.map(ClinicalTime.format))
-        }
-    }
-
-    var state: PatientState
-    var weightAt: Int64 = .min
-    var medications: [String: PatientState.Medication] = [:]
-    var medicationOrder: [String] = []
-    var evaluationTime: Int64 = .min
-    var consents: [String: ConsentEntry] = [:]
-    var consentOrder: [String] = []
-    var plans: [String: PatientState.Plan] = [:]
-    var currentPlanId: String?
-    var doseTimes: [String: PlanDoses] = [:]
-    /// By instrument raw value.
-    var assessments: [Int: Trend] = [:]
-    var sideEffects: [String: SideEffectRecord] = [:]
-    var sideEffectOrder: [String] = []
-    var sessions: [String: SessionRecord] = [:]
-    /// Events by type code.
-    var typeCounts = [Int](repeating: 0, count: ClinicalEventType.allCases.count + 1)
-    var sessionOrder: [String] = []
-    /// The stream version and recorded time of the last event applied (for snapshots).
-    var streamVersion: UInt64 = 0
-    var lastRecordedAt: Int64 = .min
-
-    public var patientId: String { state.patientId }
+    public var patientId: String { state.patientID }
     /// The sequence of the last event applied.
     public var lastSequence: UInt64 { state.lastSequence }
+    public var streamVersion: UInt64 { state.streamVersion }
 
     init(patientId: String) {
-        state = PatientState(patientId: patientId)
+        state = Ketamine_V1_PatientState()
+        state.patientID = patientId
+        state.countsByType = [UInt64](repeating: 0, count: ClinicalEventType.allCases.count + 1)
     }
 
-    mutating func count(_ event: ClinicalEvent, voided: Bool) {
+    init(state: Ketamine_V1_PatientState) {
+        self.state = state
+        let types = ClinicalEventType.allCases.count + 1
+        if self.state.countsByType.count < types {
+            self.state.countsByType += [UInt64](repeating: 0, count: types - self.state.countsByType.count)
+        }
+    }
+
+    /// Counts an event (voided ones too) and moves the state's position to it.
+    mutating func count(_ event: ReplayedEvent, voided: Bool) {
         state.eventCount += 1
         state.lastSequence = event.sequence
-        streamVersion = event.streamVersion
-        lastRecordedAt = event.recordedAt
-        typeCounts[Int(event.type.rawValue)] += 1
+        state.streamVersion = event.streamVersion
+        state.lastRecordedAt = event.recordedAt
+        state.countsByType[Int(event.type.rawValue)] += 1
         if voided { state.voidedCount += 1 }
     }
 
-    mutating func countUnknown(sequence: UInt64, streamVersion: UInt64, recordedAt: Int64) {
+    mutating func countUnknown(_ record: UnknownRecord) {
         state.unknownTypeCount += 1
-        state.lastSequence = sequence
-        self.streamVersion = streamVersion
-        lastRecordedAt = recordedAt
+        state.lastSequence = record.sequence
+        state.streamVersion = record.streamVersion
+        state.lastRecordedAt = record.recordedAt
     }
 
-    private mutating func session(_ id: String) -> SessionRecord {
-        if let existing = sessions[id] { return existing }
-        sessionOrder.append(id)
-        state.sessionCount += 1
-        if sessionOrder.count > Self.recentLimit {
-            sessions[sessionOrder.removeFirst()] = nil
+    /// Applies one event that is not voided.
+    mutating func apply(_ event: ReplayedEvent) {
+        let time = event.time
+        switch event.payload {
+        case .patientRegistered(let v):
+            state.registration = v.message
+            setWeight(v.weightKg, at: time)
+        case .patientDetailsUpdated(let v):
+            let m = v.message
+            if m.hasGivenName { state.registration.givenName = m.givenName }
+            if m.hasFamilyName { state.registration.familyName = m.familyName }
+            if m.hasPhone { state.registration.phone = m.phone }
+            if m.hasEmail { state.registration.email = m.email }
+            if let weight = v.weightKg { setWeight(weight, at: time) }
+        case .medicalHistoryRecorded(let v):
+            let m = v.message
+            state.history = m
+            state.historyAt = time
+            state.medications = m.medications.map { medication in
+                var current = Ketamine_V1_CurrentMedication()
+                current.name = medication.name
+                current.dose = medication.dose
+                current.medicationClass = medication.medicationClass
+                current.status = .current
+                current.changedAt = time
+                return current
+            }
+        case .medicationChanged(let v):
+            changeMedication(v, at: time)
+        case .assessmentRecorded(let v):
+            let score = v.instrument.score(v.itemScores)
+            addScore(instrument: v.instrument, at: time, total: Int32(score.total), flags: score.flagsSuicideRisk)
+        case .evaluationCompleted(let v):
+            if !state.hasEvaluation || time >= state.evaluationAt {
+                state.evaluation = v.message
+                state.evaluationAt = time
+            }
+        case .consentGiven(let v):
+            var entry = Ketamine_V1_ConsentEntry()
+            entry.consent = v.message
+            if let index = state.consents.firstIndex(where: { v.consentId.equals($0.consent.consentID) }) {
+                entry.withdrawnAt = state.consents[index].withdrawnAt
+                entry.withdrawalReason = state.consents[index].withdrawalReason
+                state.consents[index] = entry
+            } else {
+                state.consents.append(entry)
+            }
+        case .consentWithdrawn(let v):
+            if let index = state.consents.firstIndex(where: { v.consentId.equals($0.consent.consentID) }), state.consents[index].withdrawnAt == 0 {
+                state.consents[index].withdrawnAt = time
+                state.consents[index].withdrawalReason = v.reason.string
+            }
+        case .remsEnrolled(let v):
+            if state.remsEnrolledAt == 0 || v.enrolledAt < state.remsEnrolledAt { state.remsEnrolledAt = v.enrolledAt }
+        case .treatmentPlanned(let v):
+            addPlan(v, sequence: event.sequence)
+        case .sessionScheduled(let v):
+            updateSession(v.sessionId) { session in
+                session.planID = v.planId.string
+                session.scheduledFor = v.scheduledFor
+            }
+        case .preSessionCheckRecorded(let v):
+            updateSession(v.sessionId) { $0.check = v.message }
+        case .doseAdministered(let v):
+            addDose(v)
+        case .vitalsRecorded(let v):
+            updateSession(v.sessionId) { session in
+                let reading = v.message
+                let index = session.vitals.lastIndex { $0.measuredAt.nanosecondsSince1970 <= v.measuredAt }.map { $0 + 1 } ?? 0
+                session.vitals.insert(reading, at: index)
+            }
+        case .sideEffectObserved(let v):
+            addSideEffect(v)
+        case .sideEffectResolved(let v):
+            if let index = state.sideEffects.firstIndex(where: { v.sideEffectId.equals($0.observed.sideEffectID) }),
+               state.sideEffects[index].resolvedAt == 0 {
+                state.sideEffects[index].resolvedAt = v.resolvedAt
+            }
+        case .patientDischarged(let v):
+            updateSession(v.sessionId) { session in
+                // Discharged twice: the first discharge stands (as for the rules).
+                if !session.hasDischarge || v.dischargedAt < session.discharge.dischargedAt.nanosecondsSince1970 {
+                    session.discharge = v.message
+                }
+            }
+        case .sessionCancelled(let v):
+            updateSession(v.sessionId) { $0.cancelledReason = v.reason.string }
+        case .remsMonitoringFormSubmitted(let v):
+            updateSession(v.sessionId) { session in
+                if session.remsFormSubmittedAt == 0 || v.submittedAt < session.remsFormSubmittedAt { session.remsFormSubmittedAt = v.submittedAt }
+            }
+        case .patientForgotten(let v):
+            var forgotten = Ketamine_V1_Forgotten()
+            forgotten.at = time
+            forgotten.by = event.actorId
+            forgotten.reason = v.reason.string
+            state.forgotten = forgotten
+        case .drugWasted, .entryVoided, .recordAccessed:
+            break // counted only: the state shows what was given, and who read what is the audit trail's
         }
-        return SessionRecord()
-    }
-
-    private mutating func update(session id: String, _ change: (inout SessionRecord) -> Void) {
-        var value = session(id)
-        change(&value)
-        sessions[id] = value
     }
 
     private mutating func setWeight(_ kg: Double, at time: Int64) {
-        if time >= weightAt {
-            weightAt = time
+        if !state.hasWeightKg || time >= state.weightAt {
+            state.weightAt = time
             state.weightKg = kg
         }
     }
 
-    mutating func apply(_ event: ClinicalEvent) {
-        var at: String { ClinicalTime.format(event.time) }
-        switch event.type {
-        case .patientRegistered:
-            guard let m = event.message as? Ketamine_V1_PatientRegistered else { break }
-            state.demographics.givenName = m.givenName
-            state.demographics.familyName = m.familyName
-            state.demographics.birthDate = m.birthDate
-            state.demographics.sex = m.sex.label
-            state.demographics.phone = m.hasPhone ? m.phone : nil
-            state.demographics.email = m.hasEmail ? m.email : nil
-            setWeight(m.weightKg, at: event.time)
-        case .patientDetailsUpdated:
-            guard let m = event.message as? Ketamine_V1_PatientDetailsUpdated else { break }
-            if m.hasGivenName { state.demographics.givenName = m.givenName }
-            if m.hasFamilyName { state.demographics.familyName = m.familyName }
-            if m.hasPhone { state.demographics.phone = m.phone }
-            if m.hasEmail { state.demographics.email = m.email }
-            if m.hasWeightKg { setWeight(m.weightKg, at: event.time) }
-        case .medicalHistoryRecorded:
-            guard let m = event.message as? Ketamine_V1_MedicalHistoryRecorded else { break }
-            state.history.conditions = m.conditions.map { "\($0.code) \($0.display)" }
-            medications = [:]
-            medicationOrder = []
-            for medication in m.medications {
-                medicationOrder.append(medication.name)
-                medications[medication.name] = .init(name: medication.name, dose: medication.dose, medicationClass: medication.medicationClass.label, status: "current")
+    // MARK: Medications
+
+    /// Matched by name, trimmed and ignoring case (as the rules match them); `started` and
+    /// `dose_changed` add or keep one, `tapering` and `stopped` mark one the list holds.
+    private mutating func changeMedication(_ v: MedicationChangedView, at time: Int64) {
+        let name = v.name.string
+        let key = Self.medicationKey(name)
+        let index = state.medications.firstIndex { Self.medicationKey($0.name) == key }
+        let status: Ketamine_V1_MedicationStatus
+        switch v.change {
+        case .started, .doseChanged: status = .current
+        case .tapering: status = .tapering
+        case .stopped: status = .stopped
+        case .unspecified, .UNRECOGNIZED: return
+        }
+        guard let index else {
+            guard status == .current else { return }
+            var current = Ketamine_V1_CurrentMedication()
+            current.name = name
+            current.dose = v.dose?.string ?? ""
+            current.medicationClass = v.medicationClass
+            current.status = .current
+            current.changedAt = time
+            state.medications.append(current)
+            return
+        }
+        state.medications[index].status = status
+        state.medications[index].medicationClass = v.medicationClass
+        state.medications[index].changedAt = time
+        if let dose = v.dose { state.medications[index].dose = dose.string }
+    }
+
+    static func medicationKey(_ name: String) -> String {
+        name.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+
+    // MARK: Plans and doses
+
+    private mutating func addPlan(_ v: TreatmentPlannedView, sequence: UInt64) {
+        // A plan id recorded twice: the first plan counts.
+        guard !state.plans.contains(where: { v.planId.equals($0.plan.planID) }) else { return }
+        var entry = Ketamine_V1_PlanEntry()
+        entry.plan = v.message
+        entry.recordedSequence = sequence
+        state.plans.append(entry)
+        state.currentPlanID = Self.latestPlan(state.plans)?.plan.planID ?? ""
+        rebaseline()
+    }
+
+    /// The patient's latest plan: by start date, then by the order recorded.
+    static func latestPlan(_ plans: [Ketamine_V1_PlanEntry]) -> Ketamine_V1_PlanEntry? {
+        plans.max { ($0.plan.startDate, $0.recordedSequence) < ($1.plan.startDate, $1.recordedSequence) }
+    }
+
+    private mutating func addDose(_ v: DoseAdministeredView) {
+        let startedAt = v.startedAt
+        setWeight(v.weightKg, at: startedAt)
+        var earlierFirstDose = false
+        if let index = state.plans.firstIndex(where: { v.planId.equals($0.plan.planID) }) {
+            state.plans[index].dosesGiven += 1
+            if state.plans[index].firstDoseAt == 0 || startedAt < state.plans[index].firstDoseAt {
+                state.plans[index].firstDoseAt = startedAt
+                earlierFirstDose = state.plans[index].plan.planID == state.currentPlanID
             }
-            state.history.flags = [
-                ("psychosis history", m.psychosisHistory), ("substance use disorder", m.substanceUseDisorder),
-                ("pregnant", m.pregnant), ("uncontrolled hypertension", m.uncontrolledHypertension),
-                ("aneurysmal vascular disease", m.aneurysmalVascularDisease),
-                ("arteriovenous malformation", m.arteriovenousMalformation),
-                ("intracerebral hemorrhage history", m.intracerebralHemorrhageHistory),
-            ].filter(\.1).map(\.0)
-            state.history.recordedAt = at
-        case .medicationChanged:
-            guard let m = event.message as? Ketamine_V1_MedicationChanged else { break }
-            if medications[m.name] == nil { medicationOrder.append(m.name) }
-            let previous = medications[m.name]
-            medications[m.name] = .init(
-                name: m.name, dose: m.hasDose ? m.dose : previous?.dose ?? "",
-                medicationClass: m.medicationClass.label,
-                status: m.change == .stopped ? "stopped" : m.change == .tapering ? "tapering" : "current")
-        case .assessmentRecorded:
-            guard let m = event.message as? Ketamine_V1_AssessmentRecorded else { break }
-            let score = m.instrument.score(m.itemScores)
-            let point = Point(time: event.time, total: score.total, band: score.band)
-            var trend = assessments[m.instrument.rawValue] ?? Trend(baseline: point, points: [])
-            if point.time < trend.baseline.time { trend.baseline = point }
-            // Kept in time order; entries usually arrive in order, so this is an append.
-            let index = trend.points.lastIndex { $0.time <= point.time }.map { $0 + 1 } ?? 0
-            trend.points.insert(point, at: index)
-            if trend.points.count > Self.pointsKept { trend.points.removeFirst() }
-            assessments[m.instrument.rawValue] = trend
-        case .evaluationCompleted:
-            guard let m = event.message as? Ketamine_V1_EvaluationCompleted else { break }
-            if event.time >= evaluationTime {
-                evaluationTime = event.time
-                state.eligibility = .init(
-                    evaluationId: m.evaluationID, evaluatedAt: at, eligible: m.eligible, treatmentResistant: m.treatmentResistant,
-                    modalities: m.eligibleModalities.map(\.label), diagnoses: m.diagnoses.map { "\($0.code) \($0.display)" },
-                    contraindications: m.contraindications)
+            var times = state.plans[index].recentDoseTimes
+            let at = times.lastIndex { $0 <= startedAt }.map { $0 + 1 } ?? 0
+            times.insert(startedAt, at: at)
+            if times.count > Self.doseTimesKept { times.removeFirst(times.count - Self.doseTimesKept) }
+            state.plans[index].recentDoseTimes = times
+        }
+        updateSession(v.sessionId) { session in
+            session.planID = v.planId.string
+            session.dose = v.message
+        }
+        if earlierFirstDose { rebaseline() }
+    }
+
+    // MARK: Sessions
+
+    private mutating func updateSession(_ id: Text, _ change: (inout Ketamine_V1_SessionEntry) -> Void) {
+        if let index = state.sessions.lastIndex(where: { id.equals($0.sessionID) }) {
+            change(&state.sessions[index])
+            return
+        }
+        var session = Ketamine_V1_SessionEntry()
+        session.sessionID = id.string
+        change(&session)
+        state.sessions.append(session)
+        state.sessionCount += 1
+        if state.sessions.count > Self.recentKept { state.sessions.removeFirst(state.sessions.count - Self.recentKept) }
+    }
+
+    private mutating func addSideEffect(_ v: SideEffectObservedView) {
+        let observed = v.message
+        if let index = state.sideEffects.firstIndex(where: { v.sideEffectId.equals($0.observed.sideEffectID) }) {
+            state.sideEffects[index].observed = observed
+        } else {
+            var entry = Ketamine_V1_SideEffectEntry()
+            entry.observed = observed
+            state.sideEffects.append(entry)
+            state.sideEffectCount += 1
+            // Keep the latest, and every one still open.
+            if state.sideEffects.count > Self.recentKept, let oldest = state.sideEffects.firstIndex(where: { $0.resolvedAt != 0 }) {
+                state.sideEffects.remove(at: oldest)
             }
-        case .consentGiven:
-            guard let m = event.message as? Ketamine_V1_ConsentGiven else { break }
-            if consents[m.consentID] == nil { consentOrder.append(m.consentID) }
-            consents[m.consentID] = ConsentEntry(
-                consent: .init(consentId: m.consentID, scope: m.scope.label, formVersion: m.formVersion,
-                      signedAt: ClinicalTime.format(m.signedAt.nanosecondsSince1970),
-                      expiresAt: m.hasExpiresAt ? ClinicalTime.format(m.expiresAt.nanosecondsSince1970) : nil, status: "active"),
-                expires: m.hasExpiresAt ? m.expiresAt.nanosecondsSince1970 : nil)
-        case .consentWithdrawn:
-            guard let m = event.message as? Ketamine_V1_ConsentWithdrawn else { break }
-            consents[m.consentID]?.consent.status = "withdrawn"
-        case .remsEnrolled:
-            guard let m = event.message as? Ketamine_V1_RemsEnrolled else { break }
-            state.remsEnrolledAt = ClinicalTime.format(m.enrolledAt.nanosecondsSince1970)
-        case .treatmentPlanned:
-            guard let m = event.message as? Ketamine_V1_TreatmentPlanned else { break }
-            plans[m.planID] = .init(
-                planId: m.planID, modality: m.modality.label, phase: m.phase.label, sessionsPlanned: Int(m.sessionsPlanned),
-                maxSessionsPerWeek: Int(m.maxSessionsPerWeek), dosesGiven: 0, dosesInLast7Days: 0, startDate: m.startDate)
-            currentPlanId = m.planID
-        case .sessionScheduled:
-            guard let m = event.message as? Ketamine_V1_SessionScheduled else { break }
-            update(session: m.sessionID) {
-                $0.planId = m.planID
-                $0.scheduledFor = m.scheduledFor.nanosecondsSince1970
-            }
-        case .preSessionCheckRecorded:
-            guard let m = event.message as? Ketamine_V1_PreSessionCheckRecorded else { break }
-            update(session: m.sessionID) {
-                $0.check = .init(systolic: m.bloodPressure.systolic, diastolic: m.bloodPressure.diastolic, heartRate: m.heartRate, spo2: m.spo2, escort: m.escortPresent)
-            }
-        case .doseAdministered:
-            guard let m = event.message as? Ketamine_V1_DoseAdministered else { break }
-            doseTimes[m.planID, default: PlanDoses()].count += 1
-            doseTimes[m.planID]?.latestTimes.append(m.startedAt.nanosecondsSince1970)
-            if let kept = doseTimes[m.planID]?.latestTimes, kept.count > Self.doseTimesKept {
-                doseTimes[m.planID]?.latestTimes = Array(kept.sorted().suffix(Self.doseTimesKept))
-            }
-            setWeight(m.weightKg, at: m.startedAt.nanosecondsSince1970)
-            update(session: m.sessionID) {
-                $0.planId = m.planID
-                $0.dose = .init(mg: m.doseMg, drug: m.drug.rawValue, route: m.route.rawValue, setting: m.setting.rawValue, startedAt: m.startedAt.nanosecondsSince1970)
-            }
-        case .vitalsRecorded:
-            guard let m = event.message as? Ketamine_V1_VitalsRecorded else { break }
-            update(session: m.sessionID) {
-                $0.vitals.append(.init(at: m.measuredAt.nanosecondsSince1970, systolic: m.bloodPressure.systolic, diastolic: m.bloodPressure.diastolic, heartRate: m.heartRate, spo2: m.spo2))
-            }
-        case .sideEffectObserved:
-            guard let m = event.message as? Ketamine_V1_SideEffectObserved else { break }
-            if sideEffects[m.sideEffectID] == nil {
-                sideEffectOrder.append(m.sideEffectID)
-                state.sideEffectCount += 1
-                // Keep the latest, and every one still open.
-                if sideEffectOrder.count > Self.recentLimit,
-                   let oldest = sideEffectOrder.firstIndex(where: { sideEffects[$0]?.resolvedAt != nil }) {
-                    sideEffects[sideEffectOrder.remove(at: oldest)] = nil
-                }
-            }
-            sideEffects[m.sideEffectID] = .init(
-                id: m.sideEffectID, kind: m.kind.rawValue, severity: m.severity.rawValue,
-                onset: m.onsetAt.nanosecondsSince1970, sessionId: m.hasSessionID ? m.sessionID : nil, serious: m.serious)
-            if m.hasSessionID {
-                update(session: m.sessionID) { $0.effects.append(.init(severity: m.severity.rawValue, kind: m.kind.rawValue)) }
-            }
-        case .sideEffectResolved:
-            guard let m = event.message as? Ketamine_V1_SideEffectResolved else { break }
-            sideEffects[m.sideEffectID]?.resolvedAt = m.resolvedAt.nanosecondsSince1970
-        case .patientDischarged:
-            guard let m = event.message as? Ketamine_V1_PatientDischarged else { break }
-            update(session: m.sessionID) {
-                $0.discharge = .init(at: m.dischargedAt.nanosecondsSince1970, aldrete: m.aldreteScore, escort: m.escortConfirmed, drivingAdvice: m.drivingAdviceGiven)
-            }
-        case .sessionCancelled:
-            guard let m = event.message as? Ketamine_V1_SessionCancelled else { break }
-            update(session: m.sessionID) { $0.cancelled = m.reason }
-        case .remsMonitoringFormSubmitted:
-            guard let m = event.message as? Ketamine_V1_RemsMonitoringFormSubmitted else { break }
-            update(session: m.sessionID) { $0.remsFormSubmittedAt = m.submittedAt.nanosecondsSince1970 }
-        case .patientForgotten:
-            guard let m = event.message as? Ketamine_V1_PatientForgotten else { break }
-            state.forgotten = PatientState.Forgotten(at: at, by: event.actorId, reason: m.reason)
-        default:
-            break
+        }
+        if let session = v.sessionId {
+            updateSession(session) { $0.sideEffects.append(observed) }
         }
     }
 
-    /// The state as judged at `now` (ns since 1970): ages, expiries, the last 7 days.
-    public func finish(now: Int64) -> PatientState {
-        var result = state
-        result.asOf = ClinicalTime.format(now)
-        result.demographics.age = age(birthDate: state.demographics.birthDate, at: now)
-        result.history.medications = medicationOrder.compactMap { medications[$0] }
-        result.consents = consentOrder.compactMap { id in
-            guard var entry = consents[id] else { return nil }
-            if entry.consent.status == "active", let expires = entry.expires, expires <= now { entry.consent.status = "expired" }
-            return entry.consent
+    // MARK: Scores and baselines
+
+    private mutating func addScore(instrument: Ketamine_V1_Instrument, at time: Int64, total: Int32, flags: Bool) {
+        var score = Ketamine_V1_Score()
+        score.at = time
+        score.total = total
+        score.flagsSuicideRisk = flags
+        let index: Int
+        if let existing = state.instruments.firstIndex(where: { $0.instrument == instrument }) {
+            index = existing
+        } else {
+            var scores = Ketamine_V1_InstrumentScores()
+            scores.instrument = instrument
+            state.instruments.append(scores)
+            index = state.instruments.count - 1
         }
-        for consent in result.consents where consent.status == "active" {
-            result.activeConsentsByScope[consent.scope] = consent.consentId
+        var scores = state.instruments[index]
+        if !scores.hasEarliest || time < scores.earliest.at { scores.earliest = score }
+        let at = scores.recent.lastIndex { $0.at <= time }.map { $0 + 1 } ?? 0
+        scores.recent.insert(score, at: at)
+        if scores.recent.count > Self.scoresKept {
+            // A score leaving the window may still be the baseline of the current plan.
+            let leaving = scores.recent.removeFirst()
+            Self.offerBaseline(leaving, to: &scores, plan: currentPlan)
         }
-        if let id = currentPlanId, var plan = plans[id] {
-            let doses = doseTimes[id] ?? PlanDoses()
-            plan.dosesGiven = doses.count
-            plan.dosesInLast7Days = doses.latestTimes.filter { $0 <= now && $0 > now - 7 * ClinicalTime.day }.count
-            result.currentPlan = plan
-        }
-        result.instruments = assessments.keys.sorted().compactMap { raw in
-            guard let kept = assessments[raw], let last = kept.points.last else { return nil }
-            let instrument = Ketamine_V1_Instrument(rawValue: raw) ?? .unspecified
-            let points = kept.points.map(\.rendered), baseline = kept.baseline.rendered, latest = last.rendered
-            let previous = points.count > 1 ? points[points.count - 2].total : latest.total
-            let trend = latest.total < previous ? "improving" : latest.total > previous ? "worsening" : "stable"
-            let isPHQ9 = instrument == .phq9
-            return .init(
-                instrument: instrument.displayName, baseline: baseline, latest: latest, points: points,
-                changeFromBaseline: latest.total - baseline.total, trend: trend,
-                response: isPHQ9 ? (baseline.total > 0 && Double(latest.total) <= Double(baseline.total) * 0.5) : nil,
-                remission: isPHQ9 ? latest.total < 5 : nil)
-        }
-        result.sideEffects = sideEffectOrder.compactMap { sideEffects[$0]?.rendered }
-        result.openSideEffects = result.sideEffects.filter { $0.resolvedAt == nil }
-        result.sessions = sessionOrder.compactMap { id in sessions[id]?.rendered(id: id) }
-        for type in ClinicalEventType.allCases where typeCounts[Int(type.rawValue)] > 0 {
-            result.countsByType[type.name] = typeCounts[Int(type.rawValue)]
-        }
-        return result
+        Self.offerBaseline(score, to: &scores, plan: currentPlan)
+        state.instruments[index] = scores
     }
 
-    private func age(birthDate: String, at now: Int64) -> Int? {
-        guard ClinicalTime.isDate(birthDate), let born = ClinicalTime.parse(birthDate + "T00:00:00Z") else { return nil }
-        let today = ClinicalTime.format(now)
-        guard let year = Int(today.prefix(4)), let bornYear = Int(birthDate.prefix(4)) else { return nil }
-        let hadBirthday = today.dropFirst(5).prefix(5) >= birthDate.dropFirst(5).prefix(5)
-        return born <= now ? year - bornYear - (hadBirthday ? 0 : 1) : nil
+    private var currentPlan: Ketamine_V1_PlanEntry? {
+        state.plans.first { $0.plan.planID == state.currentPlanID }
+    }
+
+    /// Keeps the latest score at or before the current plan's first dose as the baseline.
+    private static func offerBaseline(_ score: Ketamine_V1_Score, to scores: inout Ketamine_V1_InstrumentScores, plan: Ketamine_V1_PlanEntry?) {
+        guard let plan, plan.firstDoseAt != 0, score.at <= plan.firstDoseAt else { return }
+        let same = scores.baselinePlanID == plan.plan.planID && scores.baselineDoseAt == plan.firstDoseAt
+        if !same || !scores.hasBaseline || score.at >= scores.baseline.at {
+            scores.baseline = score
+            scores.baselinePlanID = plan.plan.planID
+            scores.baselineDoseAt = plan.firstDoseAt
+        }
+    }
+
+    /// The current plan or its first dose changed: each baseline is found again among the scores kept.
+    private mutating func rebaseline() {
+        let plan = currentPlan
+        for index in state.instruments.indices {
+            var scores = state.instruments[index]
+            let previous = scores.hasBaseline ? scores.baseline : nil
+            scores.clearBaseline()
+            scores.baselinePlanID = ""
+            scores.baselineDoseAt = 0
+            for score in (previous.map { [$0] } ?? []) + scores.recent { Self.offerBaseline(score, to: &scores, plan: plan) }
+            state.instruments[index] = scores
+        }
     }
 }
 
-extension SwiftProtobuf.Enum {
-    /// The value as written in EVENTS.md: `SIDE_EFFECT_KIND_SEDATION` reads `sedation`.
-    /// Worked out once per case (reflection is slow) and then read from a table.
-    var label: String {
-        let key = EnumLabelKey(type: ObjectIdentifier(Self.self), rawValue: rawValue)
-        if let known = enumLabels.withLock({ $0[key] }) { return known }
-        let text = String(describing: self)
-        var out = ""
-        for character in text {
-            if character.isUppercase {
-                out += "_" + character.lowercased()
-            } else {
-                out.append(character)
-            }
-        }
-        enumLabels.withLock { $0[key] = out }
-        return out
-    }
-}
-
-private struct EnumLabelKey: Hashable {
-    let type: ObjectIdentifier
-    let rawValue: Int
-}
-
-private let enumLabels = Mutex<[EnumLabelKey: String]>([:])
-
-extension Double {
-    var formatted: String {
-        self == rounded() ? String(Int(self)) : String(self)
-    }
+/// The header of an event whose type this version does not know.
+public struct UnknownRecord: Sendable {
+    public let sequence: UInt64
+    public let streamVersion: UInt64
+    public let typeCode: UInt16
+    public let recordedAt: Int64
 }

@@ -19,19 +19,21 @@ public struct DosingProjection: PatientProjection {
 
     public init() {}
 
-    public var readsEnvelope: Bool { false }
     public var eventTypes: Set<ClinicalEventType> { [.doseAdministered, .drugWasted] }
 
     public func makeState(patientId: String) -> Summary { Summary() }
 
-    public func apply(_ event: ClinicalEvent, voided: Bool, to state: inout Summary) {
+    public func apply(_ event: ReplayedEvent, voided: Bool, to state: inout Summary) {
         guard !voided else { return }
-        if let dose = event.payload(as: Ketamine_V1_DoseAdministered.self) {
+        switch event.payload {
+        case .doseAdministered(let dose):
             state.doses += 1
             state.milligrams[DrugAndRoute(drug: dose.drug, route: dose.route), default: 0] += dose.doseMg
-            state.latestDoseAt = max(state.latestDoseAt ?? .min, dose.startedAt.nanosecondsSince1970)
-        } else if let waste = event.payload(as: Ketamine_V1_DrugWasted.self) {
+            state.latestDoseAt = max(state.latestDoseAt ?? .min, dose.startedAt)
+        case .drugWasted(let waste):
             state.wastedMg += waste.amountMg
+        default:
+            break // declared types only
         }
     }
 }

@@ -10,9 +10,10 @@ import Foundation
 /// ignored and the patient is rebuilt from their events.
 enum PatientSnapshots {
     static let name = "patient-state"
-    /// Changes whenever ``PatientStateBuilder``'s encoding does; older snapshots are then ignored.
-    /// 2: binary protobuf (`Ketamine_V1_PatientStateSnapshot`); 3: the latest 12 sessions, not 50.
-    static let formatVersion: UInt8 = 3
+    /// Changes whenever ``PatientStateBuilder``'s state does in a way old snapshots cannot be
+    /// read as; older snapshots are then ignored. 2: binary protobuf; 3: the latest 12 sessions,
+    /// not 50; 4: the typed state (`Ketamine_V1_PatientState`), with baselines per plan.
+    static let formatVersion: UInt8 = 4
     static let checkpointKey = Array(name.utf8)
 
     static func key(_ patientId: String) -> [UInt8] {
@@ -20,13 +21,13 @@ enum PatientSnapshots {
     }
 
     static func encode(_ builder: PatientStateBuilder) throws -> [UInt8] {
-        [formatVersion] + (try builder.snapshot.serializedBytes() as [UInt8])
+        [formatVersion] + (try builder.state.serializedBytes() as [UInt8])
     }
 
     static func decode(_ bytes: UnsafeRawBufferPointer) -> PatientStateBuilder? {
         guard bytes.first == formatVersion,
-              let snapshot = try? Ketamine_V1_PatientStateSnapshot(serializedBytes: UnsafeRawBufferPointer(rebasing: bytes.dropFirst()).bytes) else { return nil }
-        return PatientStateBuilder(snapshot: snapshot)
+              let state = try? Ketamine_V1_PatientState(serializedBytes: UnsafeRawBufferPointer(rebasing: bytes.dropFirst()).bytes) else { return nil }
+        return PatientStateBuilder(state: state)
     }
 
     static func load(_ patientId: String, _ reader: borrowing LogReader) throws -> PatientStateBuilder? {
@@ -60,7 +61,7 @@ extension PatientRecordStore {
     /// checkpoint, in one transaction. The first time it replays the whole log (in parallel).
     /// A void of an event older than the checkpoint makes that patient rebuild from their events.
     @discardableResult
-    public func refreshSnapshots(progress: TerminalProgress? = nil) throws -> SnapshotRefresh {
+    public func refreshSnapshots(progress: ReplayProgress? = nil) throws -> SnapshotRefresh {
         let (checkpoint, head, builders, applied): (UInt64, UInt64, [PatientStateBuilder], Int) = try events.read { reader in
             let checkpoint = try PatientSnapshots.checkpoint(reader)
             let head = try reader.head()
@@ -76,24 +77,24 @@ extension PatientRecordStore {
             var touched = TouchedPatients()
             touched = try ParallelReplay.run(
                 reader, range: ReplayRange(from: checkpoint + 1, through: head, payloadTypes: EventTypeSet([ClinicalEventType.entryVoided.rawValue])),
-                partitions: [touched])[0]
-            var seeds: [String: PatientStateBuilder] = [:]
+                partitions: [touched]).partitions[0]
+            var seeds = BytesTable<PatientStateBuilder>()
             var rebuilt: [PatientStateBuilder] = []
             for patient in touched.patients {
-                if touched.voidsOlderEvents.contains(patient) {
+                if touched.voidsOlderEvents.contains(Array(patient.utf8)) {
                     if let builder = try buildState(patient, reader, through: head) { rebuilt.append(builder) }
                 } else if let snapshot = try PatientSnapshots.load(patient, reader), snapshot.lastSequence <= checkpoint {
-                    seeds[patient] = snapshot
+                    Array(patient.utf8).withUnsafeBytes { seeds.set($0, snapshot) }
                 } else if let builder = try buildState(patient, reader, through: checkpoint) {
-                    seeds[patient] = builder
+                    Array(patient.utf8).withUnsafeBytes { seeds.set($0, builder) }
                 }
             }
             let handle = replay.add(PatientStateProjection(seeds: seeds))
             let result = try replay.run(reader, from: checkpoint + 1, through: head, partitions: 1, progress: progress)
             var builders = rebuilt
-            let rebuiltIds = Set(rebuilt.map(\.patientId))
+            let rebuiltIds = Set(rebuilt.map { Array($0.patientId.utf8) })
             result.forEachState(of: handle) { patient, builder in
-                if !rebuiltIds.contains(patient) { builders.append(builder) }
+                if !rebuiltIds.contains(Array(patient.utf8)) { builders.append(builder) }
             }
             return (checkpoint, head, builders, result.eventsApplied)
         }
@@ -120,36 +121,39 @@ extension PatientRecordStore {
     /// Returns `nil` when the patient has no events by then. When a new event voids one the
     /// snapshot already holds, the snapshot is dropped and the patient is folded from the start.
     func foldState(_ patientId: String, _ reader: borrowing LogReader, from snapshot: PatientStateBuilder?, through: UInt64) throws -> PatientStateBuilder? {
-        var events: [ClinicalEvent] = []
-        var unknown: [UnknownRecord] = []
-        var voided = Set<String>()
-        try reader.forEachRecord(inStream: patientId, from: (snapshot?.streamVersion ?? 0) + 1) { record in
+        // First the voids among the events to fold (their ids, as bytes), then the fold itself.
+        var voided = Set<[UInt8]>()
+        var ids = Set<[UInt8]>()
+        var any = false
+        let first = (snapshot?.streamVersion ?? 0) + 1
+        try reader.forEachStoredRecord(inStream: patientId, from: first) { record in
             guard record.sequence <= through else { return false }
-            // A forgotten patient's earlier events no longer open; their PatientForgotten does.
-            if record.payloadState == .keyDestroyed { return true }
-            guard let event = try EventCodec.decode(record) else {
-                unknown.append(UnknownRecord(sequence: record.sequence, streamVersion: record.streamVersion, typeCode: record.type, recordedAt: record.recordedAt))
-                return true
+            any = true
+            if snapshot != nil { ids.insert(Array(record.idBytes)) }
+            if record.type == ClinicalEventType.entryVoided.rawValue, let opened = try? reader.record(at: record.sequence),
+               let id = ClinicalReplay.voidedEventId(in: opened) {
+                voided.insert(id)
             }
-            if let void = event.payload(as: Ketamine_V1_EntryVoided.self) { voided.insert(void.voidedEventID) }
-            events.append(event)
             return true
         }
-        if snapshot != nil, !voided.isSubset(of: Set(events.map(\.id))) {
+        // A new void of an event the snapshot already holds: fold the patient from the start.
+        if snapshot != nil, !voided.isSubset(of: ids) {
             return try foldState(patientId, reader, from: nil, through: through)
         }
-        guard snapshot != nil || !events.isEmpty || !unknown.isEmpty else { return nil }
+        guard snapshot != nil || any else { return nil }
         var builder = snapshot ?? PatientStateBuilder(patientId: patientId)
         let projection = PatientStateProjection()
-        var unknownIndex = 0
-        for event in events {
-            while unknownIndex < unknown.count, unknown[unknownIndex].sequence < event.sequence {
-                projection.applyUnknown(unknown[unknownIndex], to: &builder)
-                unknownIndex += 1
+        try reader.forEachRecord(inStream: patientId, from: first) { record in
+            guard record.sequence <= through else { return false }
+            guard let type = ClinicalEventType(rawValue: record.type) else {
+                projection.applyUnknown(UnknownRecord(sequence: record.sequence, streamVersion: record.streamVersion, typeCode: record.type, recordedAt: record.recordedAt), to: &builder)
+                return true
             }
-            projection.apply(event, voided: voided.contains(event.id), to: &builder)
+            // A forgotten patient's earlier events no longer open; their PatientForgotten does.
+            guard record.payloadState.isReadable else { return true }
+            projection.apply(ReplayedEvent(record: record, type: type), voided: voided.contains(Array(record.idBytes)), to: &builder)
+            return true
         }
-        for record in unknown[unknownIndex...] { projection.applyUnknown(record, to: &builder) }
         return builder
     }
 }
@@ -157,16 +161,18 @@ extension PatientRecordStore {
 /// The patients with events in a range, and those among them whose new voids reach back past it.
 private struct TouchedPatients: ReplayPartition {
     var patients: [String] = []
-    var seen = Set<String>()
-    var idsInRange = Set<String>()
-    var voidsOlderEvents = Set<String>()
+    var seen = BytesTable<Bool>()
+    var idsInRange = Set<[UInt8]>()
+    var voidsOlderEvents = Set<[UInt8]>()
 
     mutating func apply(_ record: EventRecordView) throws {
-        let patient = record.streamId
-        if seen.insert(patient).inserted { patients.append(patient) }
-        idsInRange.insert(record.id)
+        if seen[record.streamIdBytes] == nil {
+            seen.set(record.streamIdBytes, true)
+            patients.append(record.streamId)
+        }
+        idsInRange.insert(Array(record.idBytes))
         if let voided = ClinicalReplay.voidedEventId(in: record), !idsInRange.contains(voided) {
-            voidsOlderEvents.insert(patient)
+            voidsOlderEvents.insert(Array(record.streamIdBytes))
         }
     }
 }

@@ -1,26 +1,27 @@
-/// Each patient's current state (``PatientState``): reads every event, voided ones counted only.
+import EventStore
+
+/// Each patient's current state (``PatientStateBuilder``): reads every event, voided ones counted only.
 public struct PatientStateProjection: PatientProjection {
     /// States to continue from, by patient (snapshots when catching up); others start empty.
-    let seeds: [String: PatientStateBuilder]
+    let seeds: BytesTable<PatientStateBuilder>
 
-    public init() { seeds = [:] }
+    public init() { seeds = BytesTable() }
 
-    init(seeds: [String: PatientStateBuilder]) { self.seeds = seeds }
+    init(seeds: BytesTable<PatientStateBuilder>) { self.seeds = seeds }
 
-    public var readsEnvelope: Bool { false }
     public var eventTypes: Set<ClinicalEventType> { Set(ClinicalEventType.allCases) }
     public var countsUnknownTypes: Bool { true }
 
     public func makeState(patientId: String) -> PatientStateBuilder {
-        seeds[patientId] ?? PatientStateBuilder(patientId: patientId)
+        Array(patientId.utf8).withUnsafeBytes { seeds[$0] } ?? PatientStateBuilder(patientId: patientId)
     }
 
-    public func apply(_ event: ClinicalEvent, voided: Bool, to state: inout PatientStateBuilder) {
+    public func apply(_ event: ReplayedEvent, voided: Bool, to state: inout PatientStateBuilder) {
         state.count(event, voided: voided)
         if !voided { state.apply(event) }
     }
 
     public func applyUnknown(_ record: UnknownRecord, to state: inout PatientStateBuilder) {
-        state.countUnknown(sequence: record.sequence, streamVersion: record.streamVersion, recordedAt: record.recordedAt)
+        state.countUnknown(record)
     }
 }

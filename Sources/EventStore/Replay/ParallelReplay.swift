@@ -55,6 +55,9 @@ public struct ReplayRange: Sendable {
     /// The types whose payloads the partitions read; a sealed payload of another type is handed
     /// over unopened (its header alone is read). `nil`: every routed type.
     public var payloadTypes: EventTypeSet?
+    /// Checks the hash chain of every record in the range (routed or not) as it is read, in the
+    /// same pass, and stops before the first one that does not verify (see ``ChainProblem``).
+    public var checksChain = false
 
     public init(from: UInt64 = 1, through: UInt64 = .max, types: EventTypeSet = .all, payloadTypes: EventTypeSet? = nil) {
         self.from = from
@@ -100,28 +103,58 @@ public enum ParallelReplay {
     ///   - reader: the snapshot; its records are read in place.
     ///   - partitions: one per worker; with one, everything runs on the calling thread.
     ///   - progress: called on the calling thread now and then with the last sequence routed.
-    /// - Returns: the partitions after every record has been applied, in the same order.
-    /// - Throws: the first error a partition threw, or a damaged record's error.
+    /// - Returns: the partitions after every record has been applied, in the same order, and
+    ///   when the range checks the chain, the first record that did not verify.
+    /// - Throws: the first error a partition threw, or (when the chain is not checked) a damaged
+    ///   record's error.
     public static func run<P: ReplayPartition>(
         _ reader: borrowing LogReader, range: ReplayRange, partitions: [P],
         progress: ((UInt64) -> Void)? = nil
-    ) throws -> [P] {
+    ) throws -> Outcome<P> {
         precondition(!partitions.isEmpty, "a replay needs at least one partition")
         let through = min(range.through, try reader.head())
-        guard range.from <= through, !range.types.isEmpty else { return partitions }
+        guard range.from <= through, !range.types.isEmpty || range.checksChain else { return Outcome(partitions: partitions, integrity: nil) }
+        var chain: ChainCheck?
+        if range.checksChain {
+            chain = range.from <= 1 ? ChainCheck()
+                : try reader.storedRecord(at: range.from - 1).map { ChainCheck(after: $0.sequence, hash: Array($0.chainHash)) }
+        }
+        var integrity: ChainProblem?
+        /// Walks the range with the chain checked in the same pass; `route` gets each record that verified.
+        func walk(_ route: (EventRecordView) throws -> Bool) throws {
+            var routeStopped = false
+            do {
+                try reader.forEachRecordOrDamage(from: range.from) { sequence, bytes in
+                    guard sequence <= through else { return false }
+                    if sequence & 0xFFFF == 0 { progress?(sequence) }
+                    if chain != nil, let problem = chain?.check(sequence: sequence, bytes: bytes) {
+                        integrity = ChainProblem(sequence: min(sequence, chain?.expected ?? sequence), reason: problem)
+                        return false
+                    }
+                    guard let record = EventRecordView(sequence: sequence, bytes: bytes) else {
+                        throw EventStoreError.corruptRecord(sequence: sequence, reason: "its header does not match its length")
+                    }
+                    guard range.types.contains(record.type) else { return true }
+                    routeStopped = try !route(record)
+                    return !routeStopped
+                }
+            } catch let error as LMDBError where chain != nil {
+                integrity = ChainProblem(sequence: chain?.expected ?? range.from, reason: "a page of the store is damaged at or after this record (\(error))")
+            }
+            if chain != nil, integrity == nil, !routeStopped, let expected = chain?.expected, expected <= through {
+                integrity = ChainProblem(sequence: expected, reason: "the record is missing")
+            }
+        }
         // Payloads are opened only for the records routed, on the thread that applies them.
         let sealing = reader.layout.sealing
         if partitions.count == 1 {
             var only = partitions[0]
-            try reader.forEachStoredRecord(from: range.from) { record in
-                guard record.sequence <= through else { return false }
-                if record.sequence & 0xFFFF == 0 { progress?(record.sequence) }
-                guard range.types.contains(record.type) else { return true }
+            try walk { record in
                 try only.apply(range.opens(record) ? reader.opened(record, owned: false) : record)
                 return true
             }
-            progress?(through)
-            return [only]
+            if integrity == nil { progress?(through) }
+            return Outcome(partitions: [only], integrity: integrity)
         }
 
         let keys = try sealing.map { (sealing: $0, directory: try $0.directory(in: reader.txn)) }
@@ -140,10 +173,7 @@ public enum ParallelReplay {
         for index in batches.indices { batches[index].reserveCapacity(batchSize) }
         var routingError: (any Error)?
         do {
-            try reader.forEachStoredRecord(from: range.from) { record in
-                guard record.sequence <= through else { return false }
-                if record.sequence & 0xFFFF == 0 { progress?(record.sequence) }
-                guard range.types.contains(record.type) else { return true }
+            try walk { record in
                 let target = partition(ofStream: record.streamIdBytes, count: workers.count)
                 batches[target].append(Routed(sequence: record.sequence, bytes: record.bytes))
                 if batches[target].count == batchSize {
@@ -160,9 +190,18 @@ public enum ParallelReplay {
             worker.finish()
         }
         done.wait()
-        if routingError == nil { progress?(through) }
+        if routingError == nil && integrity == nil { progress?(through) }
         if let error = routingError ?? workers.lazy.compactMap(\.error).first { throw error }
-        return workers.map(\.partition)
+        return Outcome(partitions: workers.map(\.partition), integrity: integrity)
+    }
+
+    /// What a replay produced.
+    public struct Outcome<P: ReplayPartition> {
+        /// The partitions after every record has been applied, in the order given.
+        public let partitions: [P]
+        /// The first record that did not verify, when the range checked the chain and met one:
+        /// nothing from it on was applied.
+        public let integrity: ChainProblem?
     }
 
     /// Records handed to a partition at a time, and batches queued per partition at most.
@@ -246,4 +285,10 @@ public enum ParallelReplay {
             }
         }
     }
+}
+
+/// The first record of a replay's range whose hash chain does not verify, and why.
+public struct ChainProblem: Sendable, Hashable {
+    public let sequence: UInt64
+    public let reason: String
 }

@@ -46,7 +46,9 @@ public struct ReplayCommand: ParsableCommand {
     public func run() throws {
         let policy = try self.policy.map { try Policy.load(fromFile: $0) } ?? Policy()
         let store = try options.open(readOnly: true)
-        let report = try ComplianceReplay.run(store, asOf: asOf.flatMap(AsOf.init), policy: policy, progress: TerminalProgress("Replaying", total: Int(try store.events.head()), quiet: quiet))
+        let progress = TerminalProgress("Replaying", total: Int(try store.events.head()), quiet: quiet)
+        let report = try ComplianceReplay.run(store, asOf: asOf.flatMap(AsOf.init), policy: policy, progress: progress.replaying)
+        progress.finish()
         switch format {
         case .json:
             let encoder = JSONEncoder()

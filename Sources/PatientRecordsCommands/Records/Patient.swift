@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClinicalRecord
+import Compliance
 import EventStore
 import Foundation
 
@@ -25,12 +26,19 @@ struct Patient: AsyncParsableCommand {
     @Option(name: .customLong("as-of"), help: "The state as of an RFC 3339 recorded time or a sequence number.")
     var asOf: String?
     @Flag(help: "JSON for scripts.") var json = false
-    @Option(help: "Also write a self-contained HTML page (scores chart, sessions, side effects) to this file.")
+    @Option(help: "Also write a self-contained HTML page (scores charts, outcomes, sessions, findings) to this file, readable by you only.")
     var html: String?
+    @Option(name: .customLong("time-zone"), help: "Show times in this IANA time zone (the clinic's, e.g. America/Chicago); UTC by default.")
+    var timeZone: String?
+    @Option(help: "A policy file for the compliance findings the page shows.")
+    var policy: String?
     @OptionGroup var access: AccessOptions
 
     func validate() throws {
         try checkAsOf(asOf)
+        if let timeZone, TimeZone(identifier: timeZone) == nil {
+            throw ArgumentParser.ValidationError("--time-zone must be an IANA time zone such as Europe/Berlin, not \(timeZone.debugDescription).")
+        }
     }
 
     func run() async throws {
@@ -46,10 +54,13 @@ struct Patient: AsyncParsableCommand {
         guard let state = try store.patientState(id, asOf: asOf.flatMap(AsOf.init)) else {
             throw ArgumentParser.ValidationError("Patient \(id) had no events as of \(asOf ?? "now").")
         }
+        let display = timeZone.flatMap(TimeZone.init(identifier:)).map(Display.init) ?? Display()
         if let html {
-            try PatientPage.html(state).write(toFile: html, atomically: true, encoding: .utf8)
+            let rules = try self.policy.map { try Policy.load(fromFile: $0) } ?? Policy()
+            let findings = try ComplianceReplay.findings(ofPatient: id, in: store, asOf: asOf.flatMap(AsOf.init), policy: rules)
+            try PrivateFile.write(PatientPage.html(state, findings: findings, display: display), to: html)
         }
-        if json { try writeJSON(state) } else { print(PatientStateText.render(state)) }
+        if json { try writeJSON(PatientStateJSON(state)) } else { print(PatientStateText.render(state, display: display)) }
     }
 }
 

@@ -13,7 +13,9 @@ struct Table {
         return isatty(STDOUT_FILENO) == 1 ? 100 : Int.max
     }
 
+    /// The table as text; every cell is made terminal-safe first (see ``TerminalText``).
     func render(width: Int = Table.terminalWidth) -> String {
+        let rows = self.rows.map { $0.map(TerminalText.safe) }
         var widths = headers.map(\.count)
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }

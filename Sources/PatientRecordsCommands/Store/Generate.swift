@@ -52,7 +52,9 @@ struct Generate: AsyncParsableCommand {
             progress.update(min(start + slice, patients), detail: "\(imported) events")
         }
         progress.finish()
-        try store.refreshSnapshots(progress: TerminalProgress("Snapshots", total: nil, quiet: quiet))
+        let snapshots = TerminalProgress("Snapshots", total: nil, quiet: quiet)
+        try store.refreshSnapshots(progress: snapshots.replaying)
+        snapshots.finish()
         print("Generated \(imported) events for \(patients) patients in \(try options.path()) (\(skipped) already stored).")
     }
 }

@@ -23,9 +23,15 @@ struct Import: AsyncParsableCommand {
     @Flag(help: "No progress on the terminal.") var quiet = false
 
     func run() async throws {
+        // Standard input is read once, straight into the store's transaction: nothing of it is
+        // written anywhere else (no spool of patient data left behind by a kill).
+        let source: ImportSource = file == "-" ? .stream(FileHandle.standardInput) : .file(file)
         let store = try options.open()
         defer { store.close() }
-        let summary = try store.importEvents(fromFile: file, quiet: quiet)
+        let total = file == "-" ? nil : (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int
+        let progress = TerminalProgress("Importing", total: total, quiet: quiet)
+        let summary = try store.importEvents(from: source, progress: progress.importing)
+        progress.finish()
         print("Imported \(summary.imported) events (\(summary.alreadyStored) already stored) from \(summary.lines) lines.")
     }
 }

@@ -2,7 +2,8 @@
 //
 //   event-store-probe append-forever STORE ACKFILE THREADS BATCH
 //       appends batches to per-thread streams until killed; after each durable append it writes
-//       "<first-id> <count>" to ACKFILE.
+//       "<first-id> <count>" to ACKFILE. A refused append is not acknowledged; the thread stops
+//       appending and the process stays up, as a service would.
 //   event-store-probe append STORE STREAM PREFIX COUNT THREADS
 //       appends COUNT single-event batches from THREADS threads, then exits 0.
 //   event-store-probe open STORE
@@ -47,7 +48,8 @@ case "append-forever":
                 do {
                     try store.appendAndWait(events, to: "stream-\(pid)-\(thread)")
                 } catch {
-                    fail("append failed: \(error)")
+                    FileHandle.standardError.write(Data("append refused: \(error)\n".utf8))
+                    while true { sleep(60) }
                 }
                 ackLock.lock()
                 ack.write(Data("\(ids[0]) \(batch)\n".utf8))

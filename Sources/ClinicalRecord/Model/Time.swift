@@ -3,10 +3,20 @@ import SwiftProtobuf
 
 /// Times as the record keeps them: nanoseconds since 1970-01-01T00:00:00Z.
 public enum ClinicalTime {
-    /// Parses an RFC 3339 time (`2026-01-12T08:30:00Z`, offsets and fractions allowed).
+    /// Parses an RFC 3339 time (`2026-01-12T08:30:00Z`, offsets and fractions allowed; `t` and
+    /// `z` in lowercase too, as RFC 3339 allows).
     public static func parse(_ text: String) -> Int64? {
-        guard text.count >= 20, let stamp = try? Google_Protobuf_Timestamp(jsonString: "\"\(text)\"") else { return nil }
+        guard text.utf8.count >= 20, text.utf8.count <= 40 else { return nil }
+        var bytes = Array(text.utf8)
+        if bytes[10] == UInt8(ascii: "t") { bytes[10] = UInt8(ascii: "T") }
+        if bytes[bytes.count - 1] == UInt8(ascii: "z") { bytes[bytes.count - 1] = UInt8(ascii: "Z") }
+        guard let stamp = try? Google_Protobuf_Timestamp(jsonString: "\"" + String(decoding: bytes, as: UTF8.self) + "\"") else { return nil }
         return exactNanoseconds(stamp)
+    }
+
+    /// Why `text` is not a time the record takes, as the end of a refusal.
+    public static func problem(_ text: String) -> String {
+        "must be an RFC 3339 time with a zone (Z or an offset), such as 2026-01-12T08:30:00Z, from \(representable), not \(text.debugDescription)"
     }
 
     /// The earliest and latest times the record can hold: nanoseconds since 1970 in 64 bits.

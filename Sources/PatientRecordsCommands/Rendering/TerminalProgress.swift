@@ -1,3 +1,4 @@
+import ClinicalRecord
 import Foundation
 
 /// Progress of long work on a terminal's stderr; silent when stderr is a pipe or a file.
@@ -42,5 +43,15 @@ public final class TerminalProgress: @unchecked Sendable {
     public func finish() {
         guard enabled, drewSomething else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+
+    /// Reports an import's progress (bytes of a file, or events of a stream).
+    var importing: ImportProgress {
+        { [self] read, total, events in update(total == nil ? events : read, detail: "\(events) events") }
+    }
+
+    /// Reports a replay's progress.
+    var replaying: ReplayProgress {
+        { [self] replayed, through in update(Int(replayed), detail: "\(replayed) of \(through) events") }
     }
 }

@@ -1,0 +1,243 @@
+import EventStore
+import Foundation
+import SwiftProtobuf
+
+/// CloudEvents 1.0 structured JSON, one event per line (docs/EVENTS.md, interchange).
+///
+/// Import is strict where the format is precise (a member given twice, `expectedversion` that
+/// is not a whole number, an unknown core attribute) and open where CloudEvents is
+/// (`dataschema`, media-type parameters, `data_base64` with `application/protobuf`, extension
+/// attributes kept as written, `t` and `z` in lowercase).
+public enum CloudEventCodec {
+    /// The attributes an export adds; an import accepts and ignores them.
+    static let exportAttributes: Set<String> = ["sequence", "streamversion", "recordedtime", "chainhash"]
+    /// The attributes with a meaning here; any other is an extension attribute.
+    static let knownAttributes: Set<String> = [
+        "specversion", "id", "source", "type", "subject", "time", "actorid", "actorrole", "datacontenttype",
+        "dataschema", "data", "data_base64", "expectedversion", "correlationid", "causationid",
+    ]
+    /// The longest line an import takes (a 50 MB name is no record).
+    public static let maxLineBytes = 1 << 20
+
+    /// Parses one line. Every refusal names the attribute or field and the reason.
+    public static func decode(_ line: some Collection<UInt8>, lineNumber: Int? = nil) throws(ValidationError) -> ClinicalEventInput {
+        do {
+            return try decodeLine(ArraySlice(line))
+        } catch let error as ValidationError {
+            throw error.at(line: lineNumber)
+        } catch {
+            throw ValidationError(line: lineNumber, field: "line", reason: "\(error)")
+        }
+    }
+
+    private static func decodeLine(_ line: ArraySlice<UInt8>) throws -> ClinicalEventInput {
+        guard line.count <= maxLineBytes else {
+            throw ValidationError(field: "line", reason: "is \(line.count) bytes long; a line is at most \(maxLineBytes) bytes")
+        }
+        let members: [(key: String, value: JSONScanner.Value, raw: ArraySlice<UInt8>)]
+        do {
+            members = try JSONScanner.members(of: line)
+        } catch {
+            if error.syntax { throw ValidationError(field: "line", reason: "is not valid JSON (\(error.reason))") }
+            throw ValidationError(field: error.member ?? "line", reason: error.reason)
+        }
+        var values: [String: JSONScanner.Value] = [:]
+        var extensions: [(name: String, jsonValue: String)] = []
+        for member in members {
+            if knownAttributes.contains(member.key) || exportAttributes.contains(member.key) {
+                values[member.key] = member.value
+                continue
+            }
+            // Extension attributes: CloudEvents names (a-z, 0-9, at most 20) and scalar values.
+            guard member.key.utf8.count <= 20, !member.key.isEmpty, member.key.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) }) else {
+                throw ValidationError(field: member.key, reason: "is not an attribute of this interchange format, nor a CloudEvents extension name (a-z and 0-9, at most 20 characters)")
+            }
+            switch member.value {
+            case .string, .number, .bool: extensions.append((member.key, String(decoding: member.raw, as: UTF8.self)))
+            case .null: continue
+            case .object, .array: throw ValidationError(field: member.key, reason: "must be a string, a number or a boolean (a CloudEvents extension attribute)")
+            }
+        }
+        func string(_ name: String, required: Bool = true) throws -> String? {
+            guard let value = values[name], !(required == false && { if case .null = value { return true } else { return false } }()) else {
+                if required { throw ValidationError(field: name, reason: "is required") }
+                return nil
+            }
+            guard case .string(let text) = value else { throw ValidationError(field: name, reason: "must be a string, not \(value.kind)") }
+            if required && text.isEmpty { throw ValidationError(field: name, reason: "is required and must not be empty") }
+            return text
+        }
+        guard try string("specversion") == "1.0" else {
+            throw ValidationError(field: "specversion", reason: "must be \"1.0\"")
+        }
+        let id = try string("id")!
+        let source = try string("source")!
+        let typeName = try string("type")!
+        guard let type = ClinicalEventType(cloudEventType: typeName) else {
+            throw ValidationError(field: "type", reason: "\(typeName) is not a known event type")
+        }
+        let subject = try string("subject")!
+        let timeText = try string("time")!
+        guard let time = ClinicalTime.parse(timeText) else {
+            throw ValidationError(field: "time", reason: ClinicalTime.problem(timeText))
+        }
+        let actorId = try string("actorid")!
+        let roleName = try string("actorrole")!
+        guard let role = ActorRole(rawValue: roleName) else {
+            throw ValidationError(field: "actorrole", reason: "must be one of \(ActorRole.allCases.map(\.rawValue).joined(separator: ", ")), not \(roleName.debugDescription)")
+        }
+        let contentType = try string("datacontenttype", required: false)
+        let mediaType = contentType.map(Self.mediaType)
+        var expectedVersion: UInt64?
+        if let value = values["expectedversion"] {
+            switch value {
+            case .number(let digits) where digits.allSatisfy({ (0x30...0x39).contains($0) }):
+                guard let parsed = UInt64(String(decoding: digits, as: UTF8.self)) else {
+                    throw ValidationError(field: "expectedversion", reason: "must be a whole number of events from 0 to \(UInt64.max)")
+                }
+                expectedVersion = parsed
+            case .string(let text) where !text.isEmpty && text.utf8.allSatisfy({ (0x30...0x39).contains($0) }):
+                guard let parsed = UInt64(text) else {
+                    throw ValidationError(field: "expectedversion", reason: "must be a whole number of events from 0 to \(UInt64.max)")
+                }
+                expectedVersion = parsed
+            case .null:
+                break
+            default:
+                throw ValidationError(field: "expectedversion", reason: "must be a whole number of events, 0 or more (not \(value.kind) such as true, -1 or 1.5)")
+            }
+        }
+        let message: any SwiftProtobuf.Message
+        switch (values["data"], values["data_base64"]) {
+        case (.some, .some):
+            throw ValidationError(field: "data_base64", reason: "cannot be given with data; give one of them")
+        case (.some(.object(let json)), nil):
+            if let mediaType, mediaType != "application/json" {
+                throw ValidationError(field: "datacontenttype", reason: "must be application/json for data (parameters such as ; charset=utf-8 are allowed), not \(contentType ?? "")")
+            }
+            do {
+                message = try type.messageType.init(jsonUTF8Bytes: Array(json), options: JSONDecodingOptions())
+            } catch let error as JSONDecodingError {
+                throw ValidationError(field: "data", reason: describe(error, type: type))
+            }
+        case (.some(let other), nil):
+            throw ValidationError(field: "data", reason: "must be a JSON object, not \(other.kind)")
+        case (nil, .some(.string(let encoded))):
+            guard mediaType == "application/protobuf" else {
+                throw ValidationError(field: "datacontenttype", reason: "must be application/protobuf with data_base64 (the binary protobuf of the message named by type)")
+            }
+            guard let bytes = Data(base64Encoded: encoded) else {
+                throw ValidationError(field: "data_base64", reason: "is not valid base64")
+            }
+            do {
+                let decoded = try type.messageType.init(serializedBytes: [UInt8](bytes))
+                guard decoded.unknownFields.data.isEmpty else {
+                    throw ValidationError(field: "data_base64", reason: "holds fields that are not fields of \(type.name)")
+                }
+                message = decoded
+            } catch let error as BinaryDecodingError {
+                throw ValidationError(field: "data_base64", reason: "does not decode as \(type.name) (\(error))")
+            }
+        case (nil, .some(let other)):
+            throw ValidationError(field: "data_base64", reason: "must be a base64 string, not \(other.kind)")
+        case (nil, nil):
+            throw ValidationError(field: "data", reason: "is required (or data_base64 with application/protobuf)")
+        }
+        return ClinicalEventInput(
+            id: id, source: source, patientId: subject, time: time, actorId: actorId, actorRole: role,
+            message: message, expectedVersion: expectedVersion,
+            correlationId: try string("correlationid", required: false),
+            causationId: try string("causationid", required: false), dataContentType: contentType,
+            dataSchema: try string("dataschema", required: false), extensions: extensions)
+    }
+
+    /// The media type of a content type, without parameters, in lowercase.
+    static func mediaType(_ contentType: String) -> String {
+        String(contentType.split(separator: ";", maxSplits: 1).first ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+    }
+
+    private static func describe(_ error: JSONDecodingError, type: ClinicalEventType) -> String {
+        switch error {
+        case .unknownField(let name): "\(name) is not a field of \(type.name)"
+        case .unrecognizedEnumValue: "holds a value that is not one of its enum's values"
+        case .malformedNumber, .numberRange: "holds a number that is malformed or out of its type's range"
+        case .malformedString: "holds a malformed string"
+        case .malformedBool: "holds a malformed boolean"
+        case .malformedTimestamp: "holds a time that is not RFC 3339 in the range \(ClinicalTime.representable)"
+        default: "does not parse as \(type.name): \(error)"
+        }
+    }
+
+    /// One line of export: the event's attributes in a fixed order (extension attributes as they
+    /// came), the data, then what the store assigned. `sequence` is zero-padded to 20 digits, so
+    /// that it sorts as text (the CloudEvents sequence extension asks for that).
+    public static func encode(_ event: ClinicalEvent) throws -> String {
+        var out = "{"
+        func attribute(_ name: String, _ value: String, first: Bool = false) {
+            if !first { out += "," }
+            out += "\"\(name)\":"
+            appendQuoted(value, to: &out)
+        }
+        let envelope = event.envelope
+        attribute("specversion", "1.0", first: true)
+        attribute("id", event.id)
+        attribute("source", envelope.source)
+        attribute("type", event.type.cloudEventType)
+        attribute("subject", event.patientId)
+        attribute("time", ClinicalTime.format(event.time))
+        attribute("actorid", event.actorId)
+        attribute("actorrole", envelope.actorRole)
+        if envelope.hasDataContentType { attribute("datacontenttype", envelope.dataContentType) }
+        if envelope.hasCorrelationID { attribute("correlationid", envelope.correlationID) }
+        if envelope.hasCausationID { attribute("causationid", envelope.causationID) }
+        if envelope.hasDataSchema { attribute("dataschema", envelope.dataSchema) }
+        for ext in envelope.extensions { out += ",\"\(ext.name)\":" + ext.jsonValue }
+        if envelope.hasDataContentType && mediaType(envelope.dataContentType) == "application/protobuf" {
+            attribute("data_base64", Data(event.payload).base64EncodedString())
+        } else {
+            out += ",\"data\":" + (try event.message.jsonString())
+        }
+        attribute("sequence", sequenceText(event.sequence))
+        out += ",\"streamversion\":\(event.streamVersion)"
+        attribute("recordedtime", ClinicalTime.format(event.recordedAt))
+        attribute("chainhash", Bytes.hex(event.chainHash))
+        out += "}"
+        return out
+    }
+
+    /// A sequence as the export writes it: 20 decimal digits.
+    public static func sequenceText(_ sequence: UInt64) -> String {
+        let digits = String(sequence)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+    }
+
+    static func appendQuoted(_ text: String, to out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20: out += "\\u" + String(c.value, radix: 16).leftPadded(to: 4)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+
+    /// `text` as a JSON string.
+    static func quoted(_ text: String) -> String {
+        var out = ""
+        appendQuoted(text, to: &out)
+        return out
+    }
+
+    /// The text of a JSON string value (`nil` when the JSON is not a string).
+    static func jsonString(_ json: String) -> String? {
+        guard let members = try? JSONScanner.members(of: ArraySlice(Array("{\"v\":\(json)}".utf8))),
+              case .string(let text)? = members.first?.value else { return nil }
+        return text
+    }
+}
