@@ -31,6 +31,12 @@ let package = Package(
             pkgConfig: "lmdb",
             providers: [.apt(["liblmdb-dev"])]
         ),
+        // OpenSSL's EVP AES-256-GCM: a context per data key, kept and reused (the replay's hot path).
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // LMDB's calls behind a guard that turns a fault on a damaged page into an error.
         .target(
             name: "CLMDBGuard",
@@ -45,6 +51,7 @@ let package = Package(
             name: "EventStore",
             dependencies: [
                 "LMDB",
+                "COpenSSL",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -120,7 +127,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EventStoreTests",
-            dependencies: ["EventStore", "LMDB", "TestSupport", "event-store-probe"],
+            dependencies: ["EventStore", "LMDB", "TestSupport", "event-store-probe", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
     ]

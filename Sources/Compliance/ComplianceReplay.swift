@@ -43,9 +43,17 @@ public struct ComplianceProjection: PatientProjection {
         state.facts.add(event, book: book)
     }
 
+    /// Judges what is still open, once the replay is over (on the partition's thread).
+    public func finish(_ state: inout PatientCompliance) {
+        guard !state.forgotten, state.judged == nil else { return }
+        state.judged = findings(state)
+        state.facts = PatientFacts()
+    }
+
     /// Judges what is still open and returns every finding of the patient (event ids left to
     /// ``ComplianceReplay`` to look up by sequence), in log order.
     func findings(_ state: PatientCompliance) -> [PendingFinding] {
+        if let judged = state.judged { return judged }
         var facts = state.facts
         facts.settleAll(book: book)
         // Findings judged from several subjects (a consent several doses rely on): the first.
@@ -59,6 +67,8 @@ public struct ComplianceProjection: PatientProjection {
 /// One patient's compliance facts during a replay.
 public struct PatientCompliance: Sendable {
     var facts = PatientFacts()
+    /// Every finding, once the replay is over (``ComplianceProjection/finish(_:)``).
+    var judged: [PendingFinding]?
     /// The patient was forgotten: nothing of theirs is judged.
     public internal(set) var forgotten = false
 }

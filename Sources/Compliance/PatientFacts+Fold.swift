@@ -17,7 +17,7 @@ extension PatientFacts {
         clock = max(clock, time)
         switch event.payload {
         case .patientRegistered(let v):
-            birthDate = v.birthDate.string
+            born = ClinicalTime.date(v.birthDate.string)
         case .doseAdministered(let v):
             let dose = DoseFact(
                 sequence: event.sequence, time: time, session: sessions[v.sessionId.bytes]?.id ?? v.sessionId.string, plan: v.planId.string,
@@ -98,9 +98,8 @@ extension PatientFacts {
             let effect = SideEffectFact(id: Array(v.sideEffectId.bytes), name: v.sideEffectId.string, kind: v.kind, onsetAt: v.onsetAt)
             update(session: session, at: time) { $0.sideEffects.append(effect) }
         case .sideEffectResolved(let v):
-            var times = resolutions[v.sideEffectId.bytes] ?? []
-            times.append(v.resolvedAt)
-            resolutions.set(v.sideEffectId.bytes, times)
+            let resolved = v.resolvedAt
+            resolutions.modify(v.sideEffectId.bytes, default: []) { $0.append(resolved) }
         case .patientDischarged(let v):
             let discharge = DischargeFact(sequence: event.sequence, dischargedAt: v.dischargedAt, aldreteScore: v.aldreteScore,
                                           escortConfirmed: v.escortConfirmed, drivingAdviceGiven: v.drivingAdviceGiven)

@@ -172,7 +172,8 @@ struct AssessmentFact: Sendable {
 /// record is small (consents, plans, enrollments, the latest history and evaluations), so replay
 /// memory follows the number of patients, not the length of their histories.
 struct PatientFacts: Sendable {
-    var birthDate: String?
+    /// The birth date (a registration's, when it is a real date).
+    var born: (year: Int64, month: Int64, day: Int64)?
     var consents: [ConsentFact] = []
     var evaluations: [EvaluationFact] = []
     var histories: [HistoryFact] = []
@@ -205,17 +206,13 @@ struct PatientFacts: Sendable {
     var pendingSince: Int64 = .max
     var findings: [PendingFinding] = []
 
+    /// Changes the facts of session `id` in place (created on its first event).
     mutating func update(session id: Text, at time: Int64, _ change: (inout SessionFacts) -> Void) {
-        var facts: SessionFacts
-        if let existing = sessions[id.bytes] {
-            facts = existing
-        } else {
-            facts = SessionFacts(id: id.string)
-            sessionKeys.append(Array(id.bytes))
+        if !sessions.contains(id.bytes) { sessionKeys.append(Array(id.bytes)) }
+        sessions.modify(id.bytes, default: SessionFacts(id: id.string)) { facts in
+            change(&facts)
+            facts.lastActivity = max(facts.lastActivity, time)
         }
-        change(&facts)
-        facts.lastActivity = max(facts.lastActivity, time)
-        sessions.set(id.bytes, facts)
     }
 
     func plan(_ id: String) -> PlanFact? {

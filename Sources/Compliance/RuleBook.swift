@@ -56,25 +56,38 @@ struct DoseContext {
     /// Whether this is the session's first dose (by start).
     let isFirstDoseOfSession: Bool
 
+    /// The latest pre-session check of the session at or before the dose.
+    let check: CheckFact?
+    /// The session's first discharge (by time).
+    let firstDischarge: DischargeFact?
+    /// The consents in force at the dose whose scope matches its drug and route.
+    let matchingConsents: [ConsentFact]
+
     var startedAt: Int64 { dose.startedAt }
 
-    /// The latest pre-session check of the session at or before the dose.
-    var check: CheckFact? {
-        session.checks.filter { $0.time <= startedAt }.max { ($0.time, $0.sequence) < ($1.time, $1.sequence) }
-    }
-
-    /// The session's first discharge (by time), and all of them.
-    var firstDischarge: DischargeFact? { session.discharges.min { ($0.dischargedAt, $0.sequence) < ($1.dischargedAt, $1.sequence) } }
-
-    /// The consents whose scope matches the dose's drug and route.
-    var matchingConsents: [ConsentFact] {
+    init(dose: DoseFact, session: SessionFacts, facts: PatientFacts, policy: Policy, judgedAt: Int64, plan: PlanFact?,
+         isFirstDoseOfPlan: Bool, isFirstEsketamine: Bool, positionInPlan: Int, planDosesFromHere: [DoseFact], isFirstDoseOfSession: Bool) {
+        self.dose = dose
+        self.session = session
+        self.facts = facts
+        self.policy = policy
+        self.judgedAt = judgedAt
+        self.plan = plan
+        self.isFirstDoseOfPlan = isFirstDoseOfPlan
+        self.isFirstEsketamine = isFirstEsketamine
+        self.positionInPlan = positionInPlan
+        self.planDosesFromHere = planDosesFromHere
+        self.isFirstDoseOfSession = isFirstDoseOfSession
+        let startedAt = dose.startedAt
+        check = session.checks.filter { $0.time <= startedAt }.max { ($0.time, $0.sequence) < ($1.time, $1.sequence) }
+        firstDischarge = session.discharges.min { ($0.dischargedAt, $0.sequence) < ($1.dischargedAt, $1.sequence) }
         let scope: Ketamine_V1_ConsentScope = switch dose.modality {
         case .ketamineIv: .ketamineIv
         case .ketamineIm: .ketamineIm
         case .esketamineNasal: .esketamineNasal
         default: .ketamineNasal
         }
-        return facts.consents.filter { $0.scope == scope && $0.inForce(at: startedAt) }
+        matchingConsents = facts.consents.filter { $0.scope == scope && $0.inForce(at: startedAt) }
     }
 }
 
@@ -95,9 +108,10 @@ struct WasteContext {
 struct RuleBook: Sendable {
     let policy: Policy
     let judgedAt: Int64
-    let doseRules: [any DoseRule]
-    let assessmentRules: [any AssessmentRule]
-    let wasteRules: [any WasteRule]
+    /// The rules switched on, each with the time from which it judges.
+    let doseRules: [(rule: any DoseRule, from: Int64)]
+    let assessmentRules: [(rule: any AssessmentRule, from: Int64)]
+    let wasteRules: [(rule: any WasteRule, from: Int64)]
 
     /// Every rule, in the order of docs/COMPLIANCE.md's table.
     static let allDoseRules: [any DoseRule] = [
@@ -114,14 +128,13 @@ struct RuleBook: Sendable {
     init(policy: Policy, judgedAt: Int64) {
         self.policy = policy
         self.judgedAt = judgedAt
-        doseRules = Self.allDoseRules.filter { policy.enables($0.rule) }
-        assessmentRules = Self.allAssessmentRules.filter { policy.enables($0.rule) }
-        wasteRules = Self.allWasteRules.filter { policy.enables($0.rule) }
+        doseRules = Self.allDoseRules.filter { policy.enables($0.rule) }.map { ($0, policy.effectiveFrom($0.rule)) }
+        assessmentRules = Self.allAssessmentRules.filter { policy.enables($0.rule) }.map { ($0, policy.effectiveFrom($0.rule)) }
+        wasteRules = Self.allWasteRules.filter { policy.enables($0.rule) }.map { ($0, policy.effectiveFrom($0.rule)) }
         settlingWindow = Self.window(policy)
         evaluationWindow = Self.nanoseconds(days: policy.evaluationValidDays) + Self.nanoseconds(days: policy.suicideRiskFollowUpDays)
         assessmentWindow = Self.nanoseconds(days: max(policy.baselineAssessmentDays, policy.measurementBasedCareWindowDays))
         frequencyWindow = Self.nanoseconds(hours: policy.sessionFrequencyWindowHours)
-        effectiveFrom = Dictionary(uniqueKeysWithValues: Rule.allCases.map { ($0, policy.effectiveFrom($0)) })
     }
 
     /// How far past a dose (or an assessment, a waste) the patient's record must move before it
@@ -132,7 +145,6 @@ struct RuleBook: Sendable {
     /// How long before a dose an assessment counts (as a baseline, or for measurement-based care).
     let assessmentWindow: Int64
     let frequencyWindow: Int64
-    let effectiveFrom: [Rule: Int64]
 
     static func nanoseconds(hours: Double) -> Int64 { Int64((hours * 3_600_000_000_000).rounded()) }
     static func nanoseconds(minutes: Double) -> Int64 { Int64((minutes * 60_000_000_000).rounded()) }
@@ -150,7 +162,7 @@ struct RuleBook: Sendable {
         var findings = Findings()
         findings.session = context.dose.session
         findings.sequence = context.dose.sequence
-        for rule in doseRules where context.startedAt >= effectiveFrom[rule.rule] ?? .min {
+        for (rule, from) in doseRules where context.startedAt >= from {
             findings.rule = rule.rule
             rule.judge(context, &findings)
         }
@@ -161,7 +173,7 @@ struct RuleBook: Sendable {
         var findings = Findings()
         findings.session = context.assessment.session
         findings.sequence = context.assessment.sequence
-        for rule in assessmentRules where context.assessment.time >= effectiveFrom[rule.rule] ?? .min {
+        for (rule, from) in assessmentRules where context.assessment.time >= from {
             findings.rule = rule.rule
             rule.judge(context, &findings)
         }
@@ -172,7 +184,7 @@ struct RuleBook: Sendable {
         var findings = Findings()
         findings.session = context.session.id
         findings.sequence = context.waste.sequence
-        for rule in wasteRules where context.waste.time >= effectiveFrom[rule.rule] ?? .min {
+        for (rule, from) in wasteRules where context.waste.time >= from {
             findings.rule = rule.rule
             rule.judge(context, &findings)
         }
@@ -211,10 +223,12 @@ extension PatientFacts {
             findings += book.judge(context)
             if let planIndex, let plan { plans[planIndex] = plan }
             touched.insert(dose.session)
-            var updated = session
-            updated.pendingDoses -= 1
-            updated.judgedDoses += 1
-            key.withUnsafeBytes { sessions.set($0, updated) }
+            key.withUnsafeBytes { key in
+                sessions.modify(key, default: session) { updated in
+                    updated.pendingDoses -= 1
+                    updated.judgedDoses += 1
+                }
+            }
         }
         doses.removeFirst(due.count)
 

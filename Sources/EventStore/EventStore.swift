@@ -59,6 +59,11 @@ public final class EventStore: Sendable {
     public let storeId: String
     /// Whether the store seals its payloads (whether or not it was opened with its key).
     public let isSealed: Bool
+    /// The store's format version as opened (a store opened for writing is brought to
+    /// ``EventStore/currentFormatVersion`` first; one opened read-only keeps its own).
+    public var formatVersion: UInt32 { layout.formatVersion }
+    /// The format version this build writes.
+    public static let currentFormatVersion: UInt32 = StoreLayout.formatVersion
 
     let environment: Environment
     let layout: StoreLayout

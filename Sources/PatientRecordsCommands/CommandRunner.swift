@@ -7,6 +7,9 @@ public enum CommandRunner {
     /// Parses the arguments for `root`, runs the chosen command and exits: 0 on success, the
     /// command's own `ExitCode` when it throws one, and `failure` for every other error.
     public static func main<Root: ParsableCommand>(_ root: Root.Type, failure: Int32 = 1) async -> Never {
+        // A closed pipe is an error a write returns (EPIPE), handled where output is written,
+        // not a signal that ends the process mid-write.
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try root.parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -17,6 +20,9 @@ public enum CommandRunner {
             exit(0)
         } catch let code as ExitCode {
             exit(code.rawValue)
+        } catch is StandardOutput.OutputClosed {
+            // The reader went away (`| head`): quiet, with the status a shell gives SIGPIPE.
+            exit(141)
         } catch {
             if root.exitCode(for: error) == .success {
                 // --help and --version.

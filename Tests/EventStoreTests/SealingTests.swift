@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import LMDB
 import TestSupport
@@ -241,5 +242,49 @@ struct SealingTests {
             }
             #expect(try store.events(inStream: streams[1]).allSatisfy { $0.payloadState == .opened })
         }
+    }
+}
+
+/// The data key's OpenSSL AES-256-GCM and swift-crypto's write and read the same sealed form, so
+/// stores sealed before the change open unchanged, and a changed byte or other authenticated data
+/// never opens.
+struct DataKeyTests {
+    @Test func payloadsSealedBySwiftCryptoOpenWithTheDataKeyAndTheOtherWayRound() throws {
+        let key = SymmetricKey(size: .bits256)
+        let dataKey = DataKey(key)
+        for length in [0, 1, 15, 16, 17, 255, 4096, 70_000] {
+            let plain = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            let aad = Array("event-\(length)patient-1".utf8)
+
+            let bySwiftCrypto = Array(try AES.GCM.seal(plain, using: key, authenticating: aad).combined!)
+            #expect(Self.open(bySwiftCrypto, aad: aad, with: dataKey) == plain)
+
+            let byDataKey = try dataKey.seal(plain, aad: aad)
+            #expect(byDataKey.count == plain.count + StoreSealing.sealOverhead)
+            let reopened = try AES.GCM.open(AES.GCM.SealedBox(combined: byDataKey), using: key, authenticating: aad)
+            #expect(Array(reopened) == plain)
+            #expect(Self.open(byDataKey, aad: aad, with: dataKey) == plain)
+
+            // Another event's authenticated data, another key, a changed byte: none opens.
+            #expect(Self.open(byDataKey, aad: aad + [0], with: dataKey) == nil)
+            #expect(Self.open(byDataKey, aad: aad, with: DataKey(SymmetricKey(size: .bits256))) == nil)
+            for position in [0, 12, byDataKey.count - 1] {
+                var changed = byDataKey
+                changed[position] ^= 0x01
+                #expect(Self.open(changed, aad: aad, with: dataKey) == nil)
+            }
+        }
+        // Two seals of the same payload differ (a fresh nonce each time).
+        #expect(try dataKey.seal([1, 2, 3], aad: []) != (try dataKey.seal([1, 2, 3], aad: [])))
+        // Too short to hold a nonce and a tag.
+        #expect(Self.open([UInt8](repeating: 0, count: 27), aad: [], with: dataKey) == nil)
+    }
+
+    static func open(_ sealed: [UInt8], aad: [UInt8], with key: DataKey) -> [UInt8]? {
+        var output = [UInt8](repeating: 0, count: max(sealed.count - StoreSealing.sealOverhead, 0))
+        let count = output.withUnsafeMutableBytes { out in
+            sealed.withUnsafeBytes { sealed in aad.withUnsafeBytes { aad in key.open(sealed, aad: aad, into: out) } }
+        }
+        return count.map { Array(output.prefix($0)) }
     }
 }

@@ -107,13 +107,13 @@ struct CommandLineTests {
         """
 
     @Test(.timeLimit(.minutes(2)))
-    func theReplayToolReportsTheSamplesExpectedRulesAndExitsOne() throws {
-        try withTemporaryDirectory { directory in
+    func theReplayToolReportsTheSamplesExpectedRulesAndExitsOne() async throws {
+        try await withTemporaryDirectory { directory in
             let store = directory + "/store"
             let policy = directory + "/before-v1.1.yaml"
             try Self.beforeV11Policy.write(toFile: policy, atomically: true, encoding: .utf8)
-            #expect(try records.run(["import", "--store", store, Sample.path]).status == 0)
-            let outcome = try replayTool.run(["--store", store, "--format", "json", "--policy", policy])
+            #expect(try await records.run(["import", "--store", store, Sample.path]).status == 0)
+            let outcome = try await replayTool.run(["--store", store, "--format", "json", "--policy", policy])
             #expect(outcome.status == 1)
             let report = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
             let findings = try #require(report["findings"] as? [[String: Any]])
@@ -124,13 +124,13 @@ struct CommandLineTests {
             }
             #expect(report["eventsReplayed"] as? Int == 128)
             #expect((report["summary"] as? [String: Int])?["fasting"] == 1)
-            let text = try replayTool.run(["--store", store, "--policy", policy])
+            let text = try await replayTool.run(["--store", store, "--policy", policy])
             #expect(text.status == 1)
             #expect(text.stdout.contains("Patient EX-FASTING"))
             // As of sequence 20 only EX-IV-1 has begun; nothing is broken yet.
-            #expect(try replayTool.run(["--store", store, "--as-of", "20", "--policy", policy]).status == 0)
+            #expect(try await replayTool.run(["--store", store, "--as-of", "20", "--policy", policy]).status == 0)
             // With the shipped (v2) policy, the v1 history lacks what v1.1 asks for.
-            let v2 = try replayTool.run(["--store", store, "--format", "json"])
+            let v2 = try await replayTool.run(["--store", store, "--format", "json"])
             #expect(v2.stdout.contains("\"prescriber-on-site\"") && v2.stdout.contains("\"off-label-consent\""))
         }
     }
@@ -138,11 +138,11 @@ struct CommandLineTests {
     /// The v2 reference: eight patients with the v1.1 fields, each breaking exactly the rules of
     /// its expected file under the shipped policy.
     @Test(.timeLimit(.minutes(2)))
-    func theReplayToolReportsTheV2SamplesExpectedRules() throws {
-        try withTemporaryDirectory { directory in
+    func theReplayToolReportsTheV2SamplesExpectedRules() async throws {
+        try await withTemporaryDirectory { directory in
             let store = directory + "/store"
-            #expect(try records.run(["import", "--store", store, Sample.v2Path]).status == 0)
-            let outcome = try replayTool.run(["--store", store, "--format", "json"])
+            #expect(try await records.run(["import", "--store", store, Sample.v2Path]).status == 0)
+            let outcome = try await replayTool.run(["--store", store, "--format", "json"])
             let report = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
             let findings = try #require(report["findings"] as? [[String: Any]])
             let expectedPath = (Sample.v2Path as NSString).deletingPathExtension + ".expected.json"
@@ -162,11 +162,11 @@ struct CommandLineTests {
         (["--store", "STORE", "--policy", "/nonexistent.yaml"], "The policy file /nonexistent.yaml cannot be read."),
         (["--store", "STORE", "--format", "xml"], "xml"),
     ])
-    func theReplayToolExitsTwoWithOneSentenceWhenItCannotCheck(arguments: [String], complaint: String) throws {
-        try withTemporaryDirectory { directory in
+    func theReplayToolExitsTwoWithOneSentenceWhenItCannotCheck(arguments: [String], complaint: String) async throws {
+        try await withTemporaryDirectory { directory in
             let store = directory + "/store"
-            #expect(try records.run(["import", "--store", store, Sample.path]).status == 0)
-            let outcome = try replayTool.run(arguments.map { $0 == "STORE" ? store : $0 })
+            #expect(try await records.run(["import", "--store", store, Sample.path]).status == 0)
+            let outcome = try await replayTool.run(arguments.map { $0 == "STORE" ? store : $0 })
             #expect(outcome.status == 2)
             #expect(outcome.stderr.contains(complaint), "\(outcome.stderr)")
             #expect(outcome.stderr.split(separator: "\n").count == 1, "\(outcome.stderr)")
@@ -174,54 +174,54 @@ struct CommandLineTests {
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func showingAPatientRecordsTheReadAndTheAuditTrailShowsIt() throws {
-        try withTemporaryDirectory { directory in
+    func showingAPatientRecordsTheReadAndTheAuditTrailShowsIt() async throws {
+        try await withTemporaryDirectory { directory in
             let store = directory + "/store"
-            try records.run(["import", "--store", store, Sample.path])
-            let shown = try records.run(["patient", "--store", store, "EX-IV-1", "--actor", "u-auditor-7", "--html", directory + "/p.html"])
+            try await records.run(["import", "--store", store, Sample.path])
+            let shown = try await records.run(["patient", "--store", store, "EX-IV-1", "--actor", "u-auditor-7", "--html", directory + "/p.html"])
             #expect(shown.status == 0, "\(shown.stderr)")
             #expect(shown.stdout.contains("Patient EX-IV-1: Ana EX-IV-1"))
             let page = try String(contentsOfFile: directory + "/p.html", encoding: .utf8)
             #expect(page.contains("<svg") && page.contains("PHQ-9") && !page.contains("<script"))
-            let audit = try records.run(["audit", "--store", store, "--actor", "u-auditor-7", "--format", "json"])
+            let audit = try await records.run(["audit", "--store", store, "--actor", "u-auditor-7", "--format", "json"])
             let entries = try #require(try JSONSerialization.jsonObject(with: Data(audit.stdout.utf8)) as? [[String: Any]])
             #expect(entries.count == 1)
             #expect(entries.first?["action"] as? String == "read")
             #expect(entries.first?["patientId"] as? String == "EX-IV-1")
-            let exported = try records.run(["export", "--store", store, "--patient", "EX-ESK-1", "--actor", "u-auditor-7", "--purpose", "patient_request"])
+            let exported = try await records.run(["export", "--store", store, "--patient", "EX-ESK-1", "--actor", "u-auditor-7", "--purpose", "patient_request"])
             #expect(exported.stdout.split(separator: "\n").count == 28)
-            #expect(try records.run(["audit", "--store", store, "--actor", "u-auditor-7", "--format", "json"]).stdout.contains("patient_request"))
-            let missing = try records.run(["patient", "--store", store, "NOBODY"])
+            #expect(try await records.run(["audit", "--store", store, "--actor", "u-auditor-7", "--format", "json"]).stdout.contains("patient_request"))
+            let missing = try await records.run(["patient", "--store", store, "NOBODY"])
             #expect(missing.status == 1)
             #expect(missing.stderr == "Patient NOBODY has no record in \(store).\n")
         }
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func verifyNamesTheFirstDamagedSequenceAndExitsOne() throws {
-        try withTemporaryDirectory { directory in
+    func verifyNamesTheFirstDamagedSequenceAndExitsOne() async throws {
+        try await withTemporaryDirectory { directory in
             let store = directory + "/store"
-            try records.run(["import", "--store", store, Sample.path])
-            #expect(try records.run(["verify", "--store", store]).status == 0)
+            try await records.run(["import", "--store", store, Sample.path])
+            #expect(try await records.run(["verify", "--store", store]).status == 0)
             try damageRecord(77, inStoreAt: store) { $0[$0.count - 2] ^= 0x01 }
-            let outcome = try records.run(["verify", "--store", store])
+            let outcome = try await records.run(["verify", "--store", store])
             #expect(outcome.status == 1)
             #expect(outcome.stdout.contains("sequence 77"))
         }
     }
 
     @Test(.timeLimit(.minutes(3)))
-    func backupMakesACopyThatVerifiesWhileAWriterRuns() throws {
-        try withTemporaryDirectory { directory in
+    func backupMakesACopyThatVerifiesWhileAWriterRuns() async throws {
+        try await withTemporaryDirectory { directory in
             let store = directory + "/store"
-            #expect(try records.run(["generate", "--store", store, "--patients", "40", "--quiet"]).status == 0)
+            #expect(try await records.run(["generate", "--store", store, "--patients", "40", "--quiet"]).status == 0)
             // A writer process keeps appending while the copy is made.
             let writer = Process()
             writer.executableURL = URL(fileURLWithPath: Executable.directory + "/patient-records")
             writer.arguments = ["generate", "--store", store, "--patients", "400", "--seed", "9", "--patient-prefix", "Q", "--quiet"]
             writer.standardOutput = FileHandle.nullDevice
             try writer.run()
-            let backup = try records.run(["backup", "--store", store, directory + "/copy"])
+            let backup = try await records.run(["backup", "--store", store, directory + "/copy"])
             writer.waitUntilExit()
             #expect(writer.terminationStatus == 0)
             #expect(backup.status == 0, "\(backup.stderr)")
@@ -229,34 +229,34 @@ struct CommandLineTests {
             let copy = try PatientRecordStore.open(at: directory + "/copy", readOnly: true).events
             #expect(try copy.verify().isIntact)
             #expect(try copy.head() >= 2_000)
-            #expect(try records.run(["backup", "--store", store, directory + "/copy"]).status == 1)
+            #expect(try await records.run(["backup", "--store", store, directory + "/copy"]).status == 1)
         }
     }
 
-    @Test func statsAndDisclosuresAnswerForScripts() throws {
-        try withTemporaryDirectory { directory in
+    @Test func statsAndDisclosuresAnswerForScripts() async throws {
+        try await withTemporaryDirectory { directory in
             let store = directory + "/store"
-            try records.run(["import", "--store", store, Sample.path])
-            let stats = try records.run(["stats", "--store", store, "--json"])
+            try await records.run(["import", "--store", store, Sample.path])
+            let stats = try await records.run(["stats", "--store", store, "--json"])
             let report = try #require(try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any])
             #expect(report["events"] as? Int == 128)
             #expect(report["patients"] as? Int == 5)
-            let disclosures = try records.run(["disclosures", "--store", store, "EX-IV-1", "--json"])
+            let disclosures = try await records.run(["disclosures", "--store", store, "EX-IV-1", "--json"])
             #expect(disclosures.status == 0)
             #expect(disclosures.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]" || disclosures.stdout.contains("[]"))
         }
     }
 
     @Test(arguments: ["demo", "import", "export", "patient", "audit", "disclosures", "verify", "backup", "stats", "generate"])
-    func everyCommandsHelpExplainsItWithAnExample(command: String) throws {
-        let help = try records.run(["help", command])
+    func everyCommandsHelpExplainsItWithAnExample(command: String) async throws {
+        let help = try await records.run(["help", command])
         #expect(help.status == 0)
         #expect(help.stdout.contains("Example"), "\(command)")
         #expect(help.stdout.contains("patient-records \(command)"), "\(command)")
     }
 
-    @Test func theReplayToolsHelpExplainsItsExitCodes() throws {
-        let help = try replayTool.run(["--help"])
+    @Test func theReplayToolsHelpExplainsItsExitCodes() async throws {
+        let help = try await replayTool.run(["--help"])
         #expect(help.status == 0)
         #expect(help.stdout.contains("Exit status"))
     }
@@ -282,48 +282,48 @@ struct VerifyDecodeTests {
 
 struct ForgetCommandTests {
     @Test(.timeLimit(.minutes(2)))
-    func forgetAsksForTheIdWarnsAndRefusesOtherRoles() throws {
-        try withTemporaryDirectory { directory in
+    func forgetAsksForTheIdWarnsAndRefusesOtherRoles() async throws {
+        try await withTemporaryDirectory { directory in
             let store = directory + "/store"
-            #expect(try records.run(["generate", "--store", store, "--patients", "4", "--months", "1", "--quiet"]).status == 0)
+            #expect(try await records.run(["generate", "--store", store, "--patients", "4", "--months", "1", "--quiet"]).status == 0)
             let arguments = ["forget", "--store", store, "P-0002", "--reason", "erasure request ER-7"]
-            let declined = try records.run(arguments, input: "P-0003\n")
+            let declined = try await records.run(arguments, input: "P-0003\n")
             #expect(declined.status == 1)
             #expect(declined.stderr.contains("HIPAA: 6 years") && declined.stderr.contains("Not confirmed; nothing was forgotten."))
-            #expect(try records.run(arguments).status == 1, "no answer on stdin forgets nothing")
-            #expect(try !records.run(["patient", "--store", store, "P-0002"]).stdout.contains("was forgotten"))
+            #expect(try await records.run(arguments).status == 1, "no answer on stdin forgets nothing")
+            #expect(try await records.run(["patient", "--store", store, "P-0002"]).stdout.contains("was forgotten") == false)
 
-            let confirmed = try records.run(arguments, input: "P-0002\n")
+            let confirmed = try await records.run(arguments, input: "P-0002\n")
             #expect(confirmed.status == 0, "\(confirmed.stderr)")
             #expect(confirmed.stdout.contains("Forgot P-0002"))
-            let shown = try records.run(["patient", "--store", store, "P-0002"])
+            let shown = try await records.run(["patient", "--store", store, "P-0002"])
             #expect(shown.status == 0 && shown.stdout.contains("was forgotten") && shown.stdout.contains("erasure request ER-7"))
 
-            let nurse = try records.run(["forget", "--store", store, "P-0003", "--reason", "r", "--role", "nurse", "--yes"])
+            let nurse = try await records.run(["forget", "--store", store, "P-0003", "--reason", "r", "--role", "nurse", "--yes"])
             #expect(nurse.status == 1)
             #expect(nurse.stderr.contains("actorrole: a nurse may not record PatientForgotten"))
-            #expect(try records.run(["verify", "--store", store]).stdout.contains("Intact"))
-            let backup = try records.run(["backup", "--store", store, directory + "/copy"])
+            #expect(try await records.run(["verify", "--store", store]).stdout.contains("Intact"))
+            let backup = try await records.run(["backup", "--store", store, directory + "/copy"])
             #expect(backup.status == 0 && backup.stdout.contains("the copy verifies"))
         }
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func aStoreWithoutItsKeyOrWithAnotherKeyIsOneSentence() throws {
-        try withTemporaryDirectory { directory in
+    func aStoreWithoutItsKeyOrWithAnotherKeyIsOneSentence() async throws {
+        try await withTemporaryDirectory { directory in
             let store = directory + "/store"
-            #expect(try records.run(["generate", "--store", store, "--patients", "2", "--months", "1", "--quiet"]).status == 0)
-            let missing = try records.run(["stats", "--store", store, "--key-file", directory + "/none.key"])
+            #expect(try await records.run(["generate", "--store", store, "--patients", "2", "--months", "1", "--quiet"]).status == 0)
+            let missing = try await records.run(["stats", "--store", store, "--key-file", directory + "/none.key"])
             #expect(missing.status != 0 && missing.stderr.contains("\(directory)/none.key does not exist"))
-            let wrong = try records.run(["stats", "--store", store], environment: ["PATIENT_RECORDS_KEY": String(repeating: "ab", count: 32)])
+            let wrong = try await records.run(["stats", "--store", store], environment: ["PATIENT_RECORDS_KEY": String(repeating: "ab", count: 32)])
             #expect(wrong.status != 0 && wrong.stderr.contains("does not hold the master key of the store"))
             // A store created with an explicit key file opens with it, and only with it.
             let other = directory + "/other"
             let keyFile = directory + "/keys/other.key"
-            #expect(try records.run(["generate", "--store", other, "--patients", "1", "--months", "1", "--quiet", "--key-file", keyFile]).status == 0)
+            #expect(try await records.run(["generate", "--store", other, "--patients", "1", "--months", "1", "--quiet", "--key-file", keyFile]).status == 0)
             #expect(FileManager.default.fileExists(atPath: keyFile))
-            #expect(try records.run(["stats", "--store", other], environment: ["PATIENT_RECORDS_KEY_FILE": keyFile]).status == 0)
-            #expect(try records.run(["stats", "--store", other]).status != 0)
+            #expect(try await records.run(["stats", "--store", other], environment: ["PATIENT_RECORDS_KEY_FILE": keyFile]).status == 0)
+            #expect(try await records.run(["stats", "--store", other]).status != 0)
         }
     }
 }

@@ -22,12 +22,12 @@ struct FaultTests {
 
     /// An import is one transaction: a SIGKILL at any moment leaves all of the file or none of it.
     @Test(.timeLimit(.minutes(5)))
-    func aKilledImportLeavesAllOfItOrNone() throws {
-        try withTemporaryDirectory { directory in
+    func aKilledImportLeavesAllOfItOrNone() async throws {
+        try await withTemporaryDirectory { directory in
             // A history of some thousands of events, as a CloudEvents file.
             let source = directory + "/source"
-            #expect(try records.run(["generate", "--store", source, "--patients", "80", "--quiet"]).status == 0)
-            let export = try records.run(["export", "--store", source])
+            #expect(try await records.run(["generate", "--store", source, "--patients", "80", "--quiet"]).status == 0)
+            let export = try await records.run(["export", "--store", source])
             #expect(export.status == 0)
             let file = directory + "/history.ndjson"
             try export.stdout.write(toFile: file, atomically: true, encoding: .utf8)
@@ -36,7 +36,7 @@ struct FaultTests {
 
             // How long a whole import takes here, to kill the others part way through.
             let started = Date()
-            #expect(try records.run(["import", "--store", directory + "/whole", file]).status == 0)
+            #expect(try await records.run(["import", "--store", directory + "/whole", file]).status == 0)
             let duration = Date().timeIntervalSince(started)
             #expect(try Self.storedEvents(directory + "/whole") == total)
 
@@ -49,14 +49,14 @@ struct FaultTests {
                 process.standardOutput = FileHandle.nullDevice
                 process.standardError = FileHandle.nullDevice
                 try process.run()
-                Thread.sleep(forTimeInterval: duration * fraction)
+                try await Task.sleep(for: .seconds(duration * fraction))
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
                 let stored = try Self.storedEvents(store)
                 #expect(stored == 0 || stored == total, "attempt \(attempt): \(stored) of \(total) events stored")
                 if process.terminationReason == .uncaughtSignal && stored == 0 { killedPartWay += 1 }
                 // What the killed import left is importable whole afterwards.
-                #expect(try records.run(["import", "--store", store, file]).status == 0)
+                #expect(try await records.run(["import", "--store", store, file]).status == 0)
                 #expect(try Self.storedEvents(store) == total)
             }
             #expect(killedPartWay > 0, "no import was killed part way; the test proved nothing")
@@ -67,22 +67,22 @@ struct FaultTests {
     /// writer gets EFBIG from the file system, as it would ENOSPC from a full one. The import
     /// must fail with one sentence, write nothing, and leave every acknowledged event intact.
     @Test(.timeLimit(.minutes(3)))
-    func aFullDiskRefusesTheWriteClearlyAndLosesNothingAcknowledged() throws {
-        try withTemporaryDirectory { directory in
+    func aFullDiskRefusesTheWriteClearlyAndLosesNothingAcknowledged() async throws {
+        try await withTemporaryDirectory { directory in
             let store = directory + "/store"
-            #expect(try records.run(["generate", "--store", store, "--patients", "5", "--months", "1", "--quiet"]).status == 0)
-            let acknowledged = try records.run(["export", "--store", store]).stdout
+            #expect(try await records.run(["generate", "--store", store, "--patients", "5", "--months", "1", "--quiet"]).status == 0)
+            let acknowledged = try await records.run(["export", "--store", store]).stdout
             #expect(!acknowledged.isEmpty)
             // A larger history of other patients, to import into the nearly full store.
             let other = directory + "/other"
-            #expect(try records.run(["generate", "--store", other, "--patients", "60", "--seed", "99", "--quiet"]).status == 0)
+            #expect(try await records.run(["generate", "--store", other, "--patients", "60", "--seed", "99", "--quiet"]).status == 0)
             let file = directory + "/more.ndjson"
-            try records.run(["export", "--store", other]).stdout.replacing("P-0", with: "Q-0").write(toFile: file, atomically: true, encoding: .utf8)
+            try await records.run(["export", "--store", other]).stdout.replacing("P-0", with: "Q-0").write(toFile: file, atomically: true, encoding: .utf8)
 
             let size = try #require(try FileManager.default.attributesOfItem(atPath: store + "/data.mdb")[.size] as? Int)
             let blocks = size / 1024 + 256 // room for a quarter of a megabyte more, in 1 KiB blocks
             // SIGXFSZ ignored, so the write fails with EFBIG instead of killing the process.
-            let full = try Executable(name: "/bin/bash").run([
+            let full = try await Executable(name: "/bin/bash").run([
                 "-c", "trap '' XFSZ; ulimit -f \(blocks); exec \"$0\" import --store \"$1\" \"$2\"",
                 Executable.directory + "/patient-records", store, file,
             ])
@@ -90,11 +90,11 @@ struct FaultTests {
             #expect(full.stderr.contains("the disk (or the file size limit) is full. Nothing of this write was stored"), "\(full.stderr)")
             #expect(!full.stderr.contains("Backtrac") && full.stderr.split(separator: "\n").count == 1)
 
-            #expect(try records.run(["verify", "--store", store]).status == 0)
-            #expect(try records.run(["export", "--store", store]).stdout == acknowledged)
+            #expect(try await records.run(["verify", "--store", store]).status == 0)
+            #expect(try await records.run(["export", "--store", store]).stdout == acknowledged)
             // With room again, the same file lands whole.
-            #expect(try records.run(["import", "--store", store, file]).status == 0)
-            #expect(try records.run(["export", "--store", store]).stdout.hasPrefix(acknowledged))
+            #expect(try await records.run(["import", "--store", store, file]).status == 0)
+            #expect(try await records.run(["export", "--store", store]).stdout.hasPrefix(acknowledged))
         }
     }
 
@@ -104,21 +104,21 @@ struct FaultTests {
     /// full tmpfs where this process may mount one (as root here and in CI); elsewhere the file
     /// size limit stands in for it.
     @Test(.timeLimit(.minutes(1)))
-    func creatingAStoreOnAFullDiskSaysSoAndLeavesNothing() throws {
-        try withTemporaryDirectory { directory in
+    func creatingAStoreOnAFullDiskSaysSoAndLeavesNothing() async throws {
+        try await withTemporaryDirectory { directory in
             let disk = directory + "/disk"
             try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: false)
-            let mounted = (try? Executable(name: "/bin/mount").run(["-t", "tmpfs", "-o", "size=128k", "tmpfs", disk]).status) == 0
-            defer { if mounted { _ = try? Executable(name: "/bin/umount").run([disk]) } }
+            let mounted = (try? await Executable(name: "/bin/mount").run(["-t", "tmpfs", "-o", "size=128k", "tmpfs", disk]).status) == 0
+            defer { if mounted { _ = try? Executable(name: "/bin/umount").run([disk]) as Executable.Outcome } }
             if mounted {
                 // Fill it to the last block.
-                _ = try Executable(name: "/bin/dd").run(["if=/dev/zero", "of=\(disk)/fill", "bs=4k", "count=64"])
+                _ = try await Executable(name: "/bin/dd").run(["if=/dev/zero", "of=\(disk)/fill", "bs=4k", "count=64"])
             }
             let store = disk + "/store"
             let command = mounted
                 ? "exec \"$0\" generate --store \"$1\" --patients 1 --quiet"
                 : "trap '' XFSZ; ulimit -f 16; exec \"$0\" generate --store \"$1\" --patients 1 --quiet"
-            let outcome = try Executable(name: "/bin/bash").run(["-c", command, Executable.directory + "/patient-records", store])
+            let outcome = try await Executable(name: "/bin/bash").run(["-c", command, Executable.directory + "/patient-records", store])
             #expect(!outcome.killedBySignal && outcome.status == 1, "\(outcome.status) \(outcome.stderr.prefix(300))")
             #expect(outcome.stderr.contains("is full"), "\(outcome.stderr)")
             #expect(outcome.stderr.split(separator: "\n").count == 1)

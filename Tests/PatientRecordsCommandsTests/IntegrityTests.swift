@@ -50,9 +50,14 @@ struct IntegrityTests {
     /// trial with a writer appending without pause.)
     @Test(.timeLimit(.minutes(4)))
     func removingTheLockFileUnderAnImportLosesNoAcknowledgedEvent() async throws {
-        let source = Self.history
-        #expect(source.events > 2_000)
         try await withTemporaryDirectory { directory in
+            // A history long enough that the first import is still writing when the second starts.
+            let generated = directory + "/source"
+            #expect(try await records.run(["generate", "--store", generated, "--patients", "250", "--months", "4", "--quiet"]).status == 0)
+            let sourceFile = directory + "/history.ndjson"
+            try await records.run(["export", "--store", generated]).stdout.write(toFile: sourceFile, atomically: true, encoding: .utf8)
+            let source = (file: sourceFile, events: try String(contentsOfFile: sourceFile, encoding: .utf8).split(separator: "\n").count)
+            #expect(source.events > 10_000)
             // A second history of other patients, with other ids, for the second import.
             let other = directory + "/other.ndjson"
             try String(contentsOfFile: source.file, encoding: .utf8).replacing("\"P-0", with: "\"Q-0")
@@ -102,8 +107,11 @@ struct IntegrityTests {
     func aDamagedMetaPageIsRefusedAndNeverReinitialised(damage: String) async throws {
         try await withTemporaryDirectory { directory in
             let store = directory + "/store"
-            #expect(try await records.run(["import", "--store", store, Self.history.file]).status == 0)
-            let keys = try FileManager.default.contentsOfDirectory(atPath: PatientRecordStore.defaultKeyDirectory())
+            // Key files of this test's own (other tests make stores meanwhile).
+            let environment = ["XDG_CONFIG_HOME": directory + "/config"]
+            let keyDirectory = directory + "/config/patient-records/keys"
+            #expect(try await records.run(["import", "--store", store, Self.history.file], environment: environment).status == 0)
+            let keys = try FileManager.default.contentsOfDirectory(atPath: keyDirectory)
             // LMDB reads the meta page with the higher transaction id; the flips go to that one,
             // and to the page its main database root names (where the named databases are listed).
             let file = try Data(contentsOf: URL(fileURLWithPath: store + "/data.mdb"))
@@ -119,12 +127,12 @@ struct IntegrityTests {
             }
             let before = try Tamper.digest(of: store + "/data.mdb")
             for (tool, arguments) in Self.commands(store, importing: Sample.path) + [(records, ["generate", "--store", store, "--patients", "2", "--quiet"])] {
-                let outcome = try await tool.run(arguments)
+                let outcome = try await tool.run(arguments, environment: environment)
                 Self.expectRefusedOrFine(outcome, arguments.joined(separator: " "))
                 #expect(outcome.status != 0, "\(arguments[0]) succeeded on a damaged store: \(outcome.stdout.prefix(200))")
             }
             #expect(try Tamper.digest(of: store + "/data.mdb") == before, "a command wrote to the damaged store")
-            #expect(try FileManager.default.contentsOfDirectory(atPath: PatientRecordStore.defaultKeyDirectory()).count == keys.count, "a new key file was made")
+            #expect(try Set(FileManager.default.contentsOfDirectory(atPath: keyDirectory)) == Set(keys), "a new key file was made")
         }
     }
 

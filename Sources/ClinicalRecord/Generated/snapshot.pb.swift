@@ -335,6 +335,10 @@ public nonisolated struct Ketamine_V1_Score: Sendable {
   /// or more, or QIDS-SR16 item 12 at 2 or more.
   public var flagsSuicideRisk: Bool = false
 
+  /// The level, when it is not a band of the total: the C-SSRS screener's risk (none, low,
+  /// moderate, high), which depends on which items were answered yes. Empty otherwise.
+  public var level: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -915,7 +919,7 @@ nonisolated extension Ketamine_V1_PlanEntry: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Ketamine_V1_Score: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Score"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}at\0\u{1}total\0\u{3}flags_suicide_risk\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}at\0\u{1}total\0\u{3}flags_suicide_risk\0\u{1}level\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -926,6 +930,7 @@ nonisolated extension Ketamine_V1_Score: SwiftProtobuf.Message, SwiftProtobuf._M
       case 1: try { try decoder.decodeSingularInt64Field(value: &self.at) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.total) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.flagsSuicideRisk) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.level) }()
       default: break
       }
     }
@@ -941,6 +946,9 @@ nonisolated extension Ketamine_V1_Score: SwiftProtobuf.Message, SwiftProtobuf._M
     if self.flagsSuicideRisk != false {
       try visitor.visitSingularBoolField(value: self.flagsSuicideRisk, fieldNumber: 3)
     }
+    if !self.level.isEmpty {
+      try visitor.visitSingularStringField(value: self.level, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -948,6 +956,7 @@ nonisolated extension Ketamine_V1_Score: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.at != rhs.at {return false}
     if lhs.total != rhs.total {return false}
     if lhs.flagsSuicideRisk != rhs.flagsSuicideRisk {return false}
+    if lhs.level != rhs.level {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -133,3 +133,11 @@ extension Ketamine_V1_Instrument {
         }
     }
 }
+
+extension Ketamine_V1_Score {
+    /// The score's band or level: the band of its total, or the level kept with it when the
+    /// instrument's level is not a band of the total (the C-SSRS screener's risk).
+    public func band(of instrument: Ketamine_V1_Instrument) -> String? {
+        level.isEmpty ? instrument.band(total: Int(total)) : level
+    }
+}

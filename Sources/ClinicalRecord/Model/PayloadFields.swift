@@ -10,12 +10,30 @@ import SwiftProtobuf
 public struct PayloadFields: @unchecked Sendable {
     // @unchecked: a borrowed view handed to one thread at a time, never kept.
     public let bytes: UnsafeRawBufferPointer
+    /// Where the last occurrence of each field 1-31 starts (its tag's offset + 1; 0: absent),
+    /// found in one walk over the message when the view is made, so that reading a field is a
+    /// jump to it rather than a walk. Kept inline (no allocation).
+    private var positions = SIMD32<UInt32>()
 
-    public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    public init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+        var reader = WireReader(bytes)
+        while true {
+            let start = reader.offset
+            guard let (number, _) = reader.next(), number > 0 else { break }
+            if number < 32 { positions[number] = UInt32(truncatingIfNeeded: start + 1) }
+        }
+    }
 
     /// The wire value of the last occurrence of `field` (protobuf's rule for a singular field).
     @inline(__always)
     func find(_ field: Int) -> Wire? {
+        if field > 0 && field < 32 {
+            let position = positions[field]
+            guard position > 0 else { return nil }
+            var reader = WireReader(bytes, at: Int(position) - 1)
+            return reader.next()?.1
+        }
         var reader = WireReader(bytes)
         var found: Wire?
         while let (number, value) = reader.next(), number > 0 {
@@ -112,9 +130,12 @@ enum Wire {
 /// Walks the fields of a protobuf message in wire format.
 struct WireReader {
     private let bytes: UnsafeRawBufferPointer
-    private var offset = 0
+    private(set) var offset: Int
 
-    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    init(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+    }
 
     @inline(__always)
     mutating func varint() -> UInt64? {

@@ -43,16 +43,7 @@ public enum ClinicalTime {
         var days = seconds / 86_400
         var secondOfDay = seconds % 86_400
         if secondOfDay < 0 { days -= 1; secondOfDay += 86_400 }
-        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = civilDate(days: days)
         guard (1...9999).contains(year) else {
             let text = (try? timestamp(nanoseconds).jsonString()) ?? "\"\""
             return String(text.dropFirst().dropLast())
@@ -78,6 +69,32 @@ public enum ClinicalTime {
         }
         out.append(90)
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The civil (proleptic Gregorian) date `days` after 1970-01-01 (H. Hinnant's algorithm).
+    public static func civilDate(days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// The UTC date of `nanoseconds` since 1970.
+    public static func utcDate(_ nanoseconds: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let seconds = nanoseconds / 1_000_000_000 - (nanoseconds % 1_000_000_000 < 0 ? 1 : 0)
+        return civilDate(days: seconds / 86_400 - (seconds % 86_400 < 0 ? 1 : 0))
+    }
+
+    /// A real calendar date written `YYYY-MM-DD`, or `nil`.
+    public static func date(_ text: String) -> (year: Int64, month: Int64, day: Int64)? {
+        guard isDate(text), let year = Int64(text.prefix(4)), let month = Int64(text.dropFirst(5).prefix(2)),
+              let day = Int64(text.suffix(2)) else { return nil }
+        return (year, month, day)
     }
 
     /// `stamp` in nanoseconds, saturating at the ends of the range: a stored time is validated on

@@ -36,14 +36,15 @@ public struct PatientState: Sendable, Hashable {
 
     /// Whole years from `birthDate` (YYYY-MM-DD) to the UTC date of `time`.
     public static func age(birthDate: String, at time: Int64) -> Int? {
-        guard ClinicalTime.isDate(birthDate), let year = Int(birthDate.prefix(4)),
-              let month = Int(birthDate.dropFirst(5).prefix(2)), let day = Int(birthDate.suffix(2)) else { return nil }
-        let today = ClinicalTime.format(time)
-        guard let nowYear = Int(today.prefix(4)), let nowMonth = Int(today.dropFirst(5).prefix(2)),
-              let nowDay = Int(today.dropFirst(8).prefix(2)) else { return nil }
-        var years = nowYear - year
-        if (nowMonth, nowDay) < (month, day) { years -= 1 }
-        return years >= 0 ? years : nil
+        ClinicalTime.date(birthDate).flatMap { age(born: $0, at: time) }
+    }
+
+    /// Whole years from the date `born` to the UTC date of `time`.
+    public static func age(born: (year: Int64, month: Int64, day: Int64), at time: Int64) -> Int? {
+        let today = ClinicalTime.utcDate(time)
+        var years = today.year - born.year
+        if (today.month, today.day) < (born.month, born.day) { years -= 1 }
+        return years >= 0 ? Int(years) : nil
     }
 
     /// A consent and whether it is in force at ``judgedAt``.

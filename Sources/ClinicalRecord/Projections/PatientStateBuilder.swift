@@ -87,7 +87,8 @@ public struct PatientStateBuilder: Sendable {
             changeMedication(v, at: time)
         case .assessmentRecorded(let v):
             let score = v.instrument.score(v.itemScores)
-            addScore(instrument: v.instrument, at: time, total: Int32(score.total), flags: score.flagsSuicideRisk)
+            addScore(instrument: v.instrument, at: time, total: Int32(score.total), flags: score.flagsSuicideRisk,
+                     level: v.instrument.bands.isEmpty ? score.band : nil)
         case .evaluationCompleted(let v):
             if !state.hasEvaluation || time >= state.evaluationAt {
                 state.evaluation = v.message
@@ -278,11 +279,12 @@ public struct PatientStateBuilder: Sendable {
 
     // MARK: Scores and baselines
 
-    private mutating func addScore(instrument: Ketamine_V1_Instrument, at time: Int64, total: Int32, flags: Bool) {
+    private mutating func addScore(instrument: Ketamine_V1_Instrument, at time: Int64, total: Int32, flags: Bool, level: String?) {
         var score = Ketamine_V1_Score()
         score.at = time
         score.total = total
         score.flagsSuicideRisk = flags
+        if let level { score.level = level }
         let index: Int
         if let existing = state.instruments.firstIndex(where: { $0.instrument == instrument }) {
             index = existing

@@ -23,11 +23,15 @@ public protocol PatientProjection: Sendable {
     func apply(_ event: ReplayedEvent, voided: Bool, to state: inout State)
     /// Counts an event of a type this version does not know.
     func applyUnknown(_ record: UnknownRecord, to state: inout State)
+    /// Called once for each patient after the replay's last event, on the partition's thread
+    /// (in parallel with other partitions), for work that waits for the end.
+    func finish(_ state: inout State)
 }
 
 extension PatientProjection {
     public var countsUnknownTypes: Bool { false }
     public func applyUnknown(_ record: UnknownRecord, to state: inout State) {}
+    public func finish(_ state: inout State) {}
 }
 
 /// Names one projection added to a ``ClinicalReplay``, to read its states back from that replay's
@@ -118,6 +122,7 @@ public struct ClinicalReplay: Sendable {
             last = record.sequence
             if types.contains(record.type) { try partition.apply(record) }
         }
+        partition.finish()
         return ReplayResult(partitions: [partition], through: last, integrity: nil, replay: identity)
     }
 
@@ -146,14 +151,48 @@ public struct ClinicalReplay: Sendable {
         }
     }
 
-    /// The ids of every event voided by an EntryVoided in the range (as bytes): headers route,
-    /// only the voids are opened.
+    /// The ids of every event voided by an EntryVoided in the range (as bytes), read from the
+    /// clinical-references index rather than from the log: each void's entry (patient, `voided`,
+    /// the voided id → the void's id) is written in the void's own transaction, and `verify`
+    /// checks the index against the log. Two seeks a patient; a void's sequence is looked up only
+    /// when the range is not the whole log.
     static func voidedEventIds(_ reader: borrowing LogReader, from: UInt64, through: UInt64) throws -> Set<[UInt8]> {
-        var voids = VoidCollector()
-        voids = try ParallelReplay.run(
-            reader, range: ReplayRange(from: from, through: through, types: EventTypeSet([ClinicalEventType.entryVoided.rawValue])),
-            partitions: [voids]).partitions[0]
-        return voids.ids
+        var ids = Set<[UInt8]>()
+        let head = try reader.head()
+        let whole = from <= 1 && through >= head
+        let kind = [0] + Array(ClinicalReference.Kind.voided.rawValue.utf8) + [0]
+        var start: [UInt8] = []
+        while true {
+            // The next patient with entries: the id before the first 0 of the next key.
+            var patient: [UInt8]?
+            try reader.forEachIndexEntry(References.index, from: start) { key, _ in
+                patient = Array(key.prefix { $0 != 0 })
+                return false
+            }
+            guard let current = patient else { break }
+            let prefix = current + kind
+            var inRange: [(voided: [UInt8], void: [UInt8])] = []
+            try reader.forEachIndexEntry(References.index, from: prefix) { key, value in
+                guard key.starts(with: prefix) else { return false }
+                let id = Array(key.dropFirst(prefix.count))
+                guard !id.isEmpty else { return true }
+                if whole {
+                    ids.insert(id)
+                } else {
+                    inRange.append((id, Array(value)))
+                }
+                return true
+            }
+            for (voided, void) in inRange {
+                if let sequence = try void.withUnsafeBytes({ try reader.sequence(ofEventIdBytes: $0) }), (from...through).contains(sequence) {
+                    ids.insert(voided)
+                }
+            }
+            // Past every key of this patient: ids hold no control characters, so none starts
+            // with the patient's id and a byte 1.
+            start = current + [1]
+        }
+        return ids
     }
 }
 
@@ -165,14 +204,6 @@ extension ClinicalReplay {
         guard record.type == ClinicalEventType.entryVoided.rawValue, record.payloadState.isReadable else { return nil }
         let id = EntryVoidedView(fields: PayloadFields(record.payload)).voidedEventId
         return id.isEmpty ? nil : Array(id.bytes)
-    }
-}
-
-private struct VoidCollector: ReplayPartition {
-    var ids = Set<[UInt8]>()
-
-    mutating func apply(_ record: EventRecordView) throws {
-        if let id = ClinicalReplay.voidedEventId(in: record) { ids.insert(id) }
     }
 }
 
@@ -236,6 +267,7 @@ struct ErasedProjection: @unchecked Sendable {
     let make: (String) -> AnyObject
     let apply: (ReplayedEvent, Bool, AnyObject) -> Void
     let applyUnknown: (UnknownRecord, AnyObject) -> Void
+    let finish: (AnyObject) -> Void
 
     init<P: PatientProjection>(_ projection: P) {
         types = EventTypeSet(projection.eventTypes.map(\.rawValue))
@@ -247,6 +279,7 @@ struct ErasedProjection: @unchecked Sendable {
         applyUnknown = { record, box in
             projection.applyUnknown(record, to: &unsafeDowncast(box, to: StateBox<P.State>.self).state)
         }
+        finish = { box in projection.finish(&unsafeDowncast(box, to: StateBox<P.State>.self).state) }
     }
 }
 
@@ -266,10 +299,29 @@ struct ClinicalPartition: ReplayPartition, @unchecked Sendable {
     /// Events of forgotten patients, whose payloads no key opens any more (not damage).
     var forgottenSkipped = 0
 
+    /// For each type code below 1024, which projections read it (bit `i`: projection `i`), and
+    /// whether any counts types this version does not know: one load per event, rather than a
+    /// look into each projection.
+    let readers: [UInt64]
+    let countsUnknown: Bool
+
     init(projections: [ErasedProjection], voidedSequences: Set<UInt64> = [], voidedIds: Set<[UInt8]> = []) {
+        precondition(projections.count <= 64, "a replay holds at most 64 projections")
         self.projections = projections
         self.voidedSequences = voidedSequences
         self.voidedIds = voidedIds
+        readers = (0..<1024).map { code in
+            projections.indices.reduce(UInt64(0)) { mask, index in
+                projections[index].types.contains(UInt16(code)) ? mask | (1 << UInt64(index)) : mask
+            }
+        }
+        countsUnknown = projections.contains { $0.countsUnknown }
+    }
+
+    func finish() {
+        for (_, boxes) in patients {
+            for (projection, box) in zip(projections, boxes) { projection.finish(box) }
+        }
     }
 
     mutating func apply(_ record: EventRecordView) throws {
@@ -284,6 +336,7 @@ struct ClinicalPartition: ReplayPartition, @unchecked Sendable {
         }
         let code = record.type
         guard let type = ClinicalEventType(rawValue: code) else {
+            guard countsUnknown else { return }
             let unknown = UnknownRecord(sequence: record.sequence, streamVersion: record.streamVersion, typeCode: code, recordedAt: record.recordedAt)
             for (projection, box) in zip(projections, boxes) where projection.countsUnknown { projection.applyUnknown(unknown, box) }
             return
@@ -301,8 +354,11 @@ struct ClinicalPartition: ReplayPartition, @unchecked Sendable {
         eventsApplied += 1
         let event = ReplayedEvent(record: record, type: type)
         let isVoided = voidedSequences.contains(record.sequence) || (!voidedIds.isEmpty && voidedIds.contains(Array(record.idBytes)))
-        for (projection, box) in zip(projections, boxes) where projection.types.contains(code) {
-            projection.apply(event, isVoided, box)
+        var mask = code < 1024 ? readers[Int(code)] : 0
+        while mask != 0 {
+            let index = mask.trailingZeroBitCount
+            mask &= mask - 1
+            projections[index].apply(event, isVoided, boxes[index])
         }
     }
 }

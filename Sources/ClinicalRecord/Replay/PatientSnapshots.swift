@@ -12,8 +12,9 @@ enum PatientSnapshots {
     static let name = "patient-state"
     /// Changes whenever ``PatientStateBuilder``'s state does in a way old snapshots cannot be
     /// read as; older snapshots are then ignored. 2: binary protobuf; 3: the latest 12 sessions,
-    /// not 50; 4: the typed state (`Ketamine_V1_PatientState`), with baselines per plan.
-    static let formatVersion: UInt8 = 4
+    /// not 50; 4: the typed state (`Ketamine_V1_PatientState`), with baselines per plan; 5: a
+    /// score's level kept when it is not a band of its total (the C-SSRS screener's risk).
+    static let formatVersion: UInt8 = 5
     static let checkpointKey = Array(name.utf8)
 
     static func key(_ patientId: String) -> [UInt8] {

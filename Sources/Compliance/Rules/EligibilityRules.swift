@@ -126,7 +126,7 @@ struct InteractingMedication: DoseRule {
 struct MinimumAge: DoseRule {
     var rule: Rule { .minimumAge }
     func judge(_ d: DoseContext, _ findings: inout Findings) {
-        guard let born = d.facts.birthDate, let age = PatientState.age(birthDate: born, at: d.startedAt), age < d.policy.minimumAgeYears else { return }
+        guard let born = d.facts.born, let age = PatientState.age(born: born, at: d.startedAt), age < d.policy.minimumAgeYears else { return }
         findings.report("The patient was \(age) years old at the dose on \(Wording.time(d.startedAt)); the policy asks for \(d.policy.minimumAgeYears) or older.")
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import LMDB
 
@@ -42,6 +43,13 @@ public struct EventTypeSet: Sendable, Hashable {
 /// opened on the partition's thread just before `apply` (see ``EventRecordView/payloadState``).
 public protocol ReplayPartition: Sendable {
     mutating func apply(_ record: EventRecordView) throws
+    /// Called once after the last record of the replay, on the partition's thread, for work
+    /// that waits for the end (judging what is still open). Not called when the replay failed.
+    mutating func finish() throws
+}
+
+extension ReplayPartition {
+    public mutating func finish() throws {}
 }
 
 /// Which records a replay reads: a range of the log and the types wanted.
@@ -153,6 +161,7 @@ public enum ParallelReplay {
                 try only.apply(range.opens(record) ? reader.opened(record, owned: false) : record)
                 return true
             }
+            try only.finish()
             if integrity == nil { progress?(through) }
             return Outcome(partitions: [only], integrity: integrity)
         }
@@ -172,26 +181,79 @@ public enum ParallelReplay {
         var batches = [[Routed]](repeating: [], count: workers.count)
         for index in batches.indices { batches[index].reserveCapacity(batchSize) }
         var routingError: (any Error)?
+        // With the chain checked, the routing thread checks only that sequences follow one
+        // another and that headers hold; each record's hash is checked by the worker it goes to
+        // (every record goes to one, wanted or not), against the previous record's stored hash,
+        // which stays in the map as long as the transaction. So hashing runs in parallel too.
+        let seed = UnsafeMutableRawBufferPointer.allocate(byteCount: EventRecordLayout.chainHashSize, alignment: 8)
+        defer { seed.deallocate() }
+        if let chain { chain.lastHash.withUnsafeBytes { seed.copyMemory(from: $0) } }
+        var previousHash = UnsafeRawBufferPointer(seed)
+        var expected = chain?.expected ?? range.from
+        var routeStopped = false
         do {
-            try walk { record in
+            try reader.forEachRecordOrDamage(from: range.from) { sequence, bytes in
+                guard sequence <= through else { return false }
+                if sequence & 0xFFFF == 0 { progress?(sequence) }
+                if chain != nil && sequence != expected {
+                    integrity = ChainProblem(sequence: min(sequence, expected), reason: sequence > expected
+                        ? "the log jumps from sequence \(expected - 1) to \(sequence)" : "sequence \(sequence) comes after \(expected - 1)")
+                    return false
+                }
+                expected = sequence + 1
+                guard let record = EventRecordView(sequence: sequence, bytes: bytes) else {
+                    if chain != nil {
+                        integrity = ChainProblem(sequence: sequence, reason: "its header does not match its length or format version")
+                        return false
+                    }
+                    throw EventStoreError.corruptRecord(sequence: sequence, reason: "its header does not match its length")
+                }
+                let wanted = range.types.contains(record.type)
+                guard wanted || chain != nil else { return true }
                 let target = partition(ofStream: record.streamIdBytes, count: workers.count)
-                batches[target].append(Routed(sequence: record.sequence, bytes: record.bytes))
+                batches[target].append(Routed(sequence: sequence, bytes: bytes, previousHash: chain == nil ? nil : previousHash, wanted: wanted))
+                previousHash = record.chainHash
                 if batches[target].count == batchSize {
-                    guard workers[target].submit(batches[target]) else { return false }
+                    guard workers[target].submit(batches[target]) else {
+                        routeStopped = true
+                        return false
+                    }
                     batches[target].removeAll(keepingCapacity: true)
                 }
                 return true
             }
+        } catch let error as LMDBError where chain != nil {
+            integrity = ChainProblem(sequence: expected, reason: "a page of the store is damaged at or after this record (\(error))")
         } catch {
             routingError = error
+        }
+        if chain != nil, integrity == nil, routingError == nil, !routeStopped, expected <= through {
+            integrity = ChainProblem(sequence: expected, reason: "the record is missing")
         }
         for (worker, batch) in zip(workers, batches) {
             if !batch.isEmpty { _ = worker.submit(batch) }
             worker.finish()
         }
         done.wait()
-        if routingError == nil && integrity == nil { progress?(through) }
         if let error = routingError ?? workers.lazy.compactMap(\.error).first { throw error }
+        // A record whose hash a worker found wrong (routing never passes a record it found wrong
+        // itself, so this one is the first): other workers went on past it, so the range is
+        // replayed again up to it, and nothing from it on is applied. Damage is rare; it costs
+        // a second pass then.
+        if let broken = workers.compactMap(\.chainBroken).min(by: { $0.sequence < $1.sequence }) {
+            var before = range
+            before.through = broken.sequence - 1
+            before.checksChain = false
+            let clean = broken.sequence > range.from
+                ? try run(reader, range: before, partitions: partitions, progress: nil).partitions
+                : try partitions.map { partition in
+                    var empty = partition
+                    try empty.finish()
+                    return empty
+                }
+            return Outcome(partitions: clean, integrity: broken)
+        }
+        if integrity == nil { progress?(through) }
         return Outcome(partitions: workers.map(\.partition), integrity: integrity)
     }
 
@@ -213,6 +275,10 @@ public enum ParallelReplay {
     struct Routed: @unchecked Sendable {
         let sequence: UInt64
         let bytes: UnsafeRawBufferPointer
+        /// The stored chain hash of the record before, when the worker checks this one's hash.
+        let previousHash: UnsafeRawBufferPointer?
+        /// Whether the partition applies it (or only checks its hash).
+        let wanted: Bool
     }
 
     /// One partition's thread and its bounded queue.
@@ -224,6 +290,9 @@ public enum ParallelReplay {
         // Written by the worker thread only, read after it is done.
         private(set) var partition: P
         private(set) var error: (any Error)?
+        /// The first record of this worker whose chain hash did not match; nothing after it was
+        /// applied by this worker.
+        private(set) var chainBroken: ChainProblem?
         /// Opens sealed payloads with keys from the snapshot's directory; this thread's alone.
         private let opener: PayloadOpener?
         private let range: ReplayRange
@@ -258,16 +327,30 @@ public enum ParallelReplay {
                 while queue.isEmpty && !finished { condition.wait() }
                 if queue.isEmpty {
                     condition.unlock()
+                    guard chainBroken == nil else { return }
+                    do {
+                        try partition.finish()
+                    } catch {
+                        condition.lock()
+                        self.error = error
+                        condition.unlock()
+                    }
                     return
                 }
                 let batch = queue.removeFirst()
                 condition.broadcast()
                 condition.unlock()
                 do {
-                    for routed in batch {
+                    for routed in batch where chainBroken == nil {
                         guard let record = EventRecordView(sequence: routed.sequence, bytes: routed.bytes) else {
                             throw EventStoreError.corruptRecord(sequence: routed.sequence, reason: "its header does not match its length")
                         }
+                        if let previous = routed.previousHash,
+                           !EventRecordView.chainHash(previous: previous, record: routed.bytes).withUnsafeBytes({ record.chainHash.elementsEqual($0) }) {
+                            chainBroken = ChainProblem(sequence: routed.sequence, reason: "its chain hash does not match its bytes and the previous record")
+                            break
+                        }
+                        guard routed.wanted else { continue }
                         if let opener, range.opens(record) {
                             try partition.apply(opener.open(record, owned: false))
                         } else {

@@ -25,10 +25,12 @@ extension LogReader {
         let found = try streamBytes.withUnsafeBytes { bytes in
             try opener.key(of: bytes) { bytes in try opener.sealing.key(of: bytes, in: txn) }
         }
-        guard case .key(let dataKey) = found,
-              let box = try? PayloadOpener.sealedBox(stored),
-              let plain = try? AES.GCM.open(box, using: dataKey, authenticating: key) else { return nil }
-        return Array(plain)
+        guard case .key(let dataKey) = found, stored.count >= StoreSealing.sealOverhead else { return nil }
+        var plain = [UInt8](repeating: 0, count: stored.count - StoreSealing.sealOverhead)
+        let count = plain.withUnsafeMutableBytes { output in
+            key.withUnsafeBytes { aad in dataKey.open(stored, aad: aad, into: output) }
+        }
+        return count == nil ? nil : plain
     }
 }
 
@@ -51,15 +53,14 @@ public struct ProjectionWriter: ~Copyable {
             try put(value, forKey: key)
             return true
         }
-        let dataKey: SymmetricKey
+        let dataKey: DataKey
         do {
             dataKey = try session.dataKey(for: stream, in: txn)
         } catch EventStoreError.streamKeyDestroyed {
             _ = try txn.delete(forKey: key, in: database)
             return false
         }
-        guard let sealed = try AES.GCM.seal(value, using: dataKey, authenticating: key).combined else { return false }
-        try txn.put(Array(sealed), forKey: key, in: database)
+        try txn.put(try dataKey.seal(value, aad: key), forKey: key, in: database)
         return true
     }
 

@@ -55,12 +55,12 @@ struct StoreSealing: Sendable {
     static let sealOverhead = 12 + 16
 
     /// A new data key for `stream`: the key, and what `stream-keys` keeps of it.
-    func newDataKey(stream: String) throws -> (SymmetricKey, [UInt8]) {
+    func newDataKey(stream: String) throws -> (DataKey, [UInt8]) {
         let key = SymmetricKey(size: .bits256)
         let sealed = try key.withUnsafeBytes { raw in
             try AES.GCM.seal(raw, using: master.key, authenticating: Self.wrappingContext(stream.utf8))
         }
-        return (key, padded([Self.wrappedKeyFormat] + (try Self.combined(sealed))))
+        return (DataKey(key), padded([Self.wrappedKeyFormat] + (try Self.combined(sealed))))
     }
 
     /// Pads the keys a format 1 store kept unpadded (see the type's notes).
@@ -91,7 +91,7 @@ struct StoreSealing: Sendable {
             do {
                 let box = try PayloadOpener.sealedBox(UnsafeRawBufferPointer(rebasing: stored[1...]))
                 let raw = try AES.GCM.open(box, using: master.key, authenticating: Self.wrappingContext(stream))
-                return .key(SymmetricKey(data: raw))
+                return .key(DataKey(SymmetricKey(data: raw)))
             } catch {
                 return .damaged
             }
@@ -113,14 +113,14 @@ struct StoreSealing: Sendable {
     var tombstone: [UInt8] { padded([Self.tombstoneFormat] + [UInt8](repeating: 0, count: Self.wrappedKeySize - 1)) }
 
     /// Seals `payload` for the event `id` of `stream`.
-    static func seal(_ payload: [UInt8], id: String, stream: String, key: SymmetricKey) throws -> [UInt8] {
-        try combined(AES.GCM.seal(payload, using: key, authenticating: Array(id.utf8) + Array(stream.utf8)))
+    static func seal(_ payload: [UInt8], id: String, stream: String, key: DataKey) throws -> [UInt8] {
+        try key.seal(payload, aad: Array(id.utf8) + Array(stream.utf8))
     }
 }
 
 /// A stream's data key as a reader finds it.
 enum StreamKey {
-    case key(SymmetricKey)
+    case key(DataKey)
     /// Destroyed on purpose (crypto-shredding).
     case destroyed
     /// No key is stored for the stream.
@@ -169,25 +169,31 @@ final class PayloadOpener {
         case .missing: opened.payloadState = .keyMissing
         case .damaged: opened.payloadState = .keyDamaged
         case .key(let dataKey):
-            do {
-                let plain = try AES.GCM.open(try Self.sealedBox(record.storedPayload), using: dataKey, authenticating: Self.borrowed(record.sealContext))
-                if owned {
-                    let storage = PlaintextStorage(plain)
-                    opened.plaintext = UnsafeRawBufferPointer(rebasing: storage.bytes[0..<plain.count])
-                    opened.plaintextOwner = storage
-                } else {
-                    if plain.count > scratch.count {
-                        scratch.deallocate()
-                        scratch = .allocate(byteCount: max(plain.count, scratch.count * 2), alignment: 16)
-                    }
-                    let target = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<plain.count])
-                    plain.withUnsafeBytes { target.copyMemory(from: $0) }
-                    opened.plaintext = UnsafeRawBufferPointer(target)
-                }
-                opened.payloadState = .opened
-            } catch {
+            let length = record.storedPayload.count - StoreSealing.sealOverhead
+            guard length >= 0 else {
                 opened.payloadState = .damaged
+                break
             }
+            let target: UnsafeMutableRawBufferPointer
+            var storage: PlaintextStorage?
+            if owned {
+                let kept = PlaintextStorage(count: length)
+                storage = kept
+                target = kept.bytes
+            } else {
+                if length > scratch.count {
+                    scratch.deallocate()
+                    scratch = .allocate(byteCount: max(length, scratch.count * 2), alignment: 16)
+                }
+                target = scratch
+            }
+            guard let count = dataKey.open(record.storedPayload, aad: record.sealContext, into: target) else {
+                opened.payloadState = .damaged
+                break
+            }
+            opened.plaintext = UnsafeRawBufferPointer(rebasing: target[0..<count])
+            opened.plaintextOwner = storage
+            opened.payloadState = .opened
         }
         return opened
     }
@@ -196,7 +202,8 @@ final class PayloadOpener {
     func key(of stream: UnsafeRawBufferPointer, resolve: (UnsafeRawBufferPointer) throws -> StreamKey) rethrows -> StreamKey {
         if let cached = keys[stream] { return cached }
         let key = try resolve(stream)
-        if keys.count >= 65_536 { keys.removeAll() }
+        // A key with its cipher contexts is about a kilobyte: keep at most 16 MiB of them.
+        if keys.count >= 16_384 { keys.removeAll() }
         keys.set(stream, key)
         return key
     }
@@ -224,10 +231,8 @@ final class PayloadOpener {
 final class PlaintextStorage {
     let bytes: UnsafeMutableRawBufferPointer
 
-    init(_ data: Data) {
-        bytes = .allocate(byteCount: max(data.count, 1), alignment: 16)
-        let target = bytes
-        data.withUnsafeBytes { target.copyMemory(from: $0) }
+    init(count: Int) {
+        bytes = .allocate(byteCount: max(count, 1), alignment: 16)
     }
 
     deinit { bytes.deallocate() }
@@ -274,7 +279,7 @@ extension StoreSealing {
 /// holds a key the store does not.
 final class SealingSession {
     let sealing: StoreSealing
-    private var keys = BytesTable<SymmetricKey>()
+    private var keys = BytesTable<DataKey>()
     private lazy var opener = PayloadOpener(sealing: sealing)
 
     init(sealing: StoreSealing) { self.sealing = sealing }
@@ -286,7 +291,7 @@ final class SealingSession {
     }
 
     /// The data key of `stream`, created and stored when the stream has none yet.
-    func dataKey(for stream: String, in txn: borrowing WriteTransaction) throws -> SymmetricKey {
+    func dataKey(for stream: String, in txn: borrowing WriteTransaction) throws -> DataKey {
         let streamBytes = Array(stream.utf8)
         if let key = streamBytes.withUnsafeBytes({ keys[$0] }) { return key }
         let found = try streamBytes.withUnsafeBytes { try sealing.key(of: $0, in: txn) }

@@ -51,13 +51,51 @@ public struct ReplayCommand: ParsableCommand {
         progress.finish()
         switch format {
         case .json:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            var out = StandardOutput()
+            try Self.writeJSON(report, to: &out)
+            try out.flush()
         case .text:
             print(Self.text(report))
         }
         if report.hasErrors { throw ExitCode(1) }
+    }
+
+    /// The report as one line of JSON with its keys sorted (the shape docs/COMPLIANCE.md
+    /// gives), written as it goes: a report of many findings needs no tree of them in memory.
+    static func writeJSON(_ report: ComplianceReport, to out: inout StandardOutput) throws {
+        out.append("{\"asOf\":")
+        out.appendJSONString(report.asOf)
+        out.append(",\"eventsReplayed\":\(report.eventsReplayed),\"findings\":[")
+        for (index, finding) in report.findings.enumerated() {
+            out.append(index == 0 ? "{\"eventId\":" : ",{\"eventId\":")
+            out.appendJSONString(finding.eventId)
+            out.append(",\"message\":")
+            out.appendJSONString(finding.message)
+            out.append(",\"patient\":")
+            out.appendJSONString(finding.patient)
+            out.append(",\"rule\":\"\(finding.rule.rawValue)\",\"sequence\":\(finding.sequence)")
+            if let session = finding.session {
+                out.append(",\"session\":")
+                out.appendJSONString(session)
+            }
+            try out.write(",\"severity\":\"\(finding.severity.rawValue)\"}")
+        }
+        out.append("]")
+        if let forgotten = report.forgottenPatients {
+            out.append(",\"forgottenPatients\":[")
+            for (index, patient) in forgotten.enumerated() {
+                if index > 0 { out.append(",") }
+                out.appendJSONString(patient)
+            }
+            out.append("]")
+        }
+        out.append(",\"patients\":\(report.patients),\"summary\":{")
+        for (index, rule) in report.summary.keys.sorted().enumerated() {
+            out.append(index == 0 ? "" : ",")
+            out.appendJSONString(rule)
+            out.append(":\(report.summary[rule] ?? 0)")
+        }
+        try out.write("}}\n")
     }
 
     static func text(_ report: ComplianceReport) -> String {

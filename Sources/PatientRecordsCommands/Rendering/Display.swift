@@ -40,6 +40,6 @@ struct Display: Sendable {
 extension Ketamine_V1_Score {
     /// `14 (moderate)` for an instrument with bands.
     func text(_ instrument: Ketamine_V1_Instrument) -> String {
-        "\(total)" + (instrument.band(total: Int(total)).map { " (\($0))" } ?? "")
+        "\(total)" + (band(of: instrument).map { " (\($0))" } ?? "")
     }
 }

@@ -120,7 +120,7 @@ struct PatientStateJSON: Encodable {
     init(_ state: PatientState) {
         let r = state.record
         func time(_ ns: Int64) -> String? { ns == 0 ? nil : ClinicalTime.format(ns) }
-        func score(_ s: Ketamine_V1_Score, _ i: Ketamine_V1_Instrument) -> Score { Score(at: ClinicalTime.format(s.at), total: s.total, band: i.band(total: Int(s.total))) }
+        func score(_ s: Ketamine_V1_Score, _ i: Ketamine_V1_Instrument) -> Score { Score(at: ClinicalTime.format(s.at), total: s.total, band: s.band(of: i)) }
         patientId = state.patientId
         asOf = ClinicalTime.format(state.judgedAt)
         lastSequence = r.lastSequence

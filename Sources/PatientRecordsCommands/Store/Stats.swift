@@ -16,6 +16,7 @@ struct Stats: AsyncParsableCommand {
     struct Report: Encodable {
         var store: String
         var storeId: String
+        var format: UInt32
         var events: UInt64
         var patients: Int
         var eventsByType: [String: Int]
@@ -48,10 +49,10 @@ struct Stats: AsyncParsableCommand {
             return try reader.head()
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: try options.path() + "/data.mdb")[.size] as? Int) ?? 0
-        let report = Report(store: try options.path(), storeId: store.events.storeId, events: head, patients: patients, eventsByType: byType, unknownTypes: unknown,
+        let report = Report(store: try options.path(), storeId: store.events.storeId, format: store.events.formatVersion, events: head, patients: patients, eventsByType: byType, unknownTypes: unknown,
                             firstRecorded: first.map(ClinicalTime.format), lastRecorded: last.map(ClinicalTime.format), dataFileBytes: size)
         if json { return try writeJSON(report) }
-        print("Store \(try options.path()) (id \(report.storeId)): \(head) events, \(patients) patients, \(size) bytes on disk.")
+        print("Store \(try options.path()) (id \(report.storeId), format \(report.format)): \(head) events, \(patients) patients, \(size) bytes on disk.")
         if let first = report.firstRecorded, let last = report.lastRecorded { print("Recorded from \(first) to \(last).") }
         var table = Table(headers: ["type", "events"])
         table.rows = byType.sorted { $0.value > $1.value }.map { [$0.key, String($0.value)] }
