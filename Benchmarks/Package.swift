@@ -26,6 +26,8 @@ let package = Package(
                 .product(name: "Compliance", package: "PatientRecordStore"),
             ]
         ),
+        // The reference of the process rows: a plain C scan of `events` (see its main.c).
+        .executableTarget(name: "raw-scan", path: "Sources/raw-scan", linkerSettings: [.linkedLibrary("lmdb")]),
         // One replay outside the harness, for profilers (valgrind --tool=callgrind, perf).
         .executableTarget(
             name: "replay-profile",
@@ -43,6 +45,17 @@ let package = Package(
                 .product(name: "EventStore", package: "PatientRecordStore"),
             ],
             path: "Benchmarks/Appends",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Whole processes of the shipped tools against reference processes (C, Python).
+        .executableTarget(
+            name: "Processes",
+            dependencies: [
+                "BenchmarkFixtures",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "ClinicalRecord", package: "PatientRecordStore"),
+            ],
+            path: "Benchmarks/Processes",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(

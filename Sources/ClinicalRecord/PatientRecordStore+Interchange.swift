@@ -124,20 +124,47 @@ extension PatientRecordStore {
     /// erasure must not come back through an export and import. Returns the number of events left out.
     @discardableResult
     public func exportEvents(patient: String? = nil, to write: (String) throws -> Void) throws -> Int {
+        try exportEvents(patient: patient, lines: { try write(String(decoding: $0, as: UTF8.self)) })
+    }
+
+    /// ``exportEvents(patient:to:)`` with each line as UTF-8 bytes, newline included. The whole
+    /// store is encoded on several threads at once (decoding and encoding cost far more than
+    /// reading), and `lines` is called in log order on the calling thread.
+    @discardableResult
+    public func exportEvents(patient: String? = nil, lines write: ([UInt8]) throws -> Void) throws -> Int {
         var leftOut = 0
-        func each(_ event: ClinicalEvent) throws -> Bool {
-            if event.isForgotten || event.type == .patientForgotten {
-                leftOut += 1
-            } else {
-                try write(CloudEventCodec.encode(event) + "\n")
+        func consume(_ piece: ExportPiece) throws -> Bool {
+            switch piece {
+            case .line(let bytes): try write(bytes)
+            case .leftOut: leftOut += 1
+            case .unknown: break
             }
             return true
         }
-        if let patient {
-            for event in try events(ofPatient: patient) { _ = try each(event) }
-        } else {
-            try forEachEvent(each)
+        try events.read { reader in
+            if let patient {
+                try reader.forEachRecord(inStream: patient) { record in try consume(ExportPiece(record)) }
+            } else {
+                try reader.forEachRecordTransformed({ record in try ExportPiece(record) }, consume: consume)
+            }
         }
         return leftOut
+    }
+}
+
+/// One record as the export writes it.
+private enum ExportPiece: Sendable {
+    case line([UInt8])
+    /// A forgotten patient's event, or their PatientForgotten.
+    case leftOut
+    /// A type this version does not know.
+    case unknown
+
+    init(_ record: EventRecordView) throws {
+        if let line = try CloudEventCodec.exportLine(record) {
+            self = .line(line)
+        } else {
+            self = ClinicalEventType(rawValue: record.type) == nil ? .unknown : .leftOut
+        }
     }
 }

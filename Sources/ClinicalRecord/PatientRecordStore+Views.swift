@@ -23,24 +23,63 @@ extension PatientRecordStore {
     }
 
     /// The audit trail: one entry per event, in log order, that matches `query`. Voided entries
-    /// stay in the trail, marked with the void that voided them.
+    /// stay in the trail, marked with the void that voided them. Holds the whole trail in memory:
+    /// for a large store, use ``forEachAuditEntry(_:rendering:_:)``.
     public func auditTrail(_ query: AuditQuery = AuditQuery()) throws -> [AuditEntry] {
         var entries: [AuditEntry] = []
-        var voids: [String: String] = [:]
-        let collect = { (event: ClinicalEvent) -> Bool in
-            if let void = event.payload(as: Ketamine_V1_EntryVoided.self) { voids[void.voidedEventID] = event.id }
-            let entry = AuditSummary.entry(for: event)
-            if query.matches(entry) { entries.append(entry) }
+        try forEachAuditEntry(query, rendering: { $0 }) { entries.append($0) }
+        return entries
+    }
+
+    /// Streams the audit trail: each entry that matches `query`, in log order, turned into `T` by
+    /// `rendering` and handed to `body` on the calling thread. Memory does not grow with the
+    /// store (with `query.limit`, it holds that many rendered entries).
+    ///
+    /// For the whole store, events are decoded, summarised and rendered on several threads at
+    /// once (`rendering` must be safe to call concurrently); one patient's trail is read from
+    /// their stream alone. Whether an entry was voided comes from the clinical-references index
+    /// (a void's entry is written with it), so the trail is one pass over the log.
+    public func forEachAuditEntry<T: Sendable>(
+        _ query: AuditQuery = AuditQuery(), rendering: @escaping @Sendable (AuditEntry) throws -> T, _ body: (T) throws -> Void
+    ) throws {
+        var kept: [T] = []
+        var keptStart = 0
+        func consume(_ value: T?) throws -> Bool {
+            guard let value else { return true }
+            guard let limit = query.limit else {
+                try body(value)
+                return true
+            }
+            // The last `limit` entries: a ring of that many.
+            guard limit > 0 else { return true }
+            if kept.count < limit {
+                kept.append(value)
+            } else {
+                kept[keptStart] = value
+                keptStart = (keptStart + 1) % limit
+            }
             return true
         }
-        if let patient = query.patientId {
-            for event in try events(ofPatient: patient) { _ = collect(event) }
-        } else {
-            try forEachEvent(collect)
+        try events.read { reader in
+            var voids = BytesTable<String>()
+            for (voided, void) in try References.voids(reader) {
+                voided.withUnsafeBytes { voids.set($0, String(decoding: void, as: UTF8.self)) }
+            }
+            let voidedBy = voids
+            let entry = { @Sendable (record: EventRecordView) throws -> T? in
+                guard let event = try EventCodec.decode(record, forgotten: true) else { return nil }
+                var entry = AuditSummary.entry(for: event)
+                guard query.matches(entry) else { return nil }
+                entry.voidedBy = voidedBy.count == 0 ? nil : voidedBy[record.idBytes]
+                return try rendering(entry)
+            }
+            if let patient = query.patientId {
+                try reader.forEachRecord(inStream: patient) { record in try consume(entry(record)) }
+            } else {
+                try reader.forEachRecordTransformed(entry, consume: consume)
+            }
         }
-        for index in entries.indices { entries[index].voidedBy = voids[entries[index].eventId] }
-        if let limit = query.limit, entries.count > limit { entries.removeFirst(entries.count - limit) }
-        return entries
+        for index in kept.indices { try body(kept[(keptStart + index) % kept.count]) }
     }
 
     /// The HIPAA accounting of disclosures for one patient: every disclosure in the 6 years up to

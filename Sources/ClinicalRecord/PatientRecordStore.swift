@@ -71,6 +71,9 @@ public final class PatientRecordStore: Sendable {
     /// Stops accepting new events after those in flight.
     public func close() { events.close() }
 
+    /// The sequence of the last event recorded (0 for an empty store).
+    public func head() throws -> UInt64 { try events.head() }
+
     /// Where a recorded event landed.
     public struct Recorded: Sendable, Hashable {
         public let sequence: UInt64

@@ -82,11 +82,21 @@ public struct LogReader: ~Copyable {
         try forEachStoredRecord(from: sequence) { try body(try opened($0)) }
     }
 
+    /// How many bytes of records a scan reads between two ``Environment/releaseReadPages()``:
+    /// a scan of the whole log then keeps about this much of the map resident, not the file.
+    static let releaseEvery = 32 << 20
+
     /// ``forEachRecord(from:_:)`` without opening sealed payloads: headers, routing, hashing.
     public func forEachStoredRecord(from sequence: UInt64 = 1, _ body: (EventRecordView) throws -> Bool) throws {
         try txn.withCursor(on: layout.events) { cursor in
             var entry = try cursor.seek(atOrAfter: Bytes.bigEndian(max(sequence, 1)))
+            var read = 0
             while let current = entry {
+                read += current.value.count
+                if read >= Self.releaseEvery {
+                    txn.environment.releaseReadPages()
+                    read = 0
+                }
                 guard let position = Bytes.uint64(bigEndian: current.key) else {
                     throw EventStoreError.corruptRecord(sequence: 0, reason: "a key in the events database is not 8 bytes")
                 }

@@ -94,6 +94,19 @@ public final class Environment: @unchecked Sendable {
     /// The largest key this environment accepts, in bytes.
     public var maxKeySize: Int { Int(mdb_env_get_maxkeysize(handle)) }
 
+    /// Lets the kernel take back the pages of the map this process has read, so that a scan of
+    /// a large store does not keep the whole file resident in this process (the resident size
+    /// counts mapped file pages). The data stays in the page cache and in the file: a later read
+    /// of the same bytes faults them back in, so views into the map stay valid. Pages written
+    /// through the map are kept dirty (the kernel moves the dirty bit to the page).
+    public func releaseReadPages() {
+        // LMDB does not say where it mapped the file (its `me_mapaddr` is only the address asked
+        // for with MDB_FIXEDMAP); the map's bounds found in /proc/self/maps do.
+        guard let base = bounds.start else { return }
+        let used = min(mapSize, (locks.dataFileSize() + pageSize - 1) / pageSize * pageSize)
+        _ = madvise(base, used, MADV_DONTNEED)
+    }
+
     /// Whether nothing was ever committed: a data file LMDB has just created.
     public var isEmpty: Bool { info().lastTransaction == 0 }
 

@@ -54,6 +54,11 @@ final class MapBounds: Sendable {
         fileEnd.store((found?.0 ?? 0) + UInt(fileSize), ordering: .releasing)
     }
 
+    /// The first address of the map, when it was found.
+    var start: UnsafeMutableRawPointer? {
+        UnsafeMutableRawPointer(bitPattern: base.load(ordering: .acquiring))
+    }
+
     /// Whether `bytes` may be read: outside the map, or inside the file's part of it. `fileSize`
     /// is asked for when the bytes reach past the size measured last.
     @inline(__always)

@@ -49,9 +49,16 @@ struct FaultTests {
                 process.standardOutput = FileHandle.nullDevice
                 process.standardError = FileHandle.nullDevice
                 try process.run()
-                try await Task.sleep(for: .seconds(duration * fraction))
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+                // The kill is timed on a dispatch queue, not the cooperative threads, which other
+                // tests may keep busy past the moment.
+                let pid = process.processIdentifier
+                DispatchQueue.global().asyncAfter(deadline: .now() + duration * fraction) { kill(pid, SIGKILL) }
+                await withCheckedContinuation { continuation in
+                    Thread {
+                        process.waitUntilExit()
+                        continuation.resume()
+                    }.start()
+                }
                 let stored = try Self.storedEvents(store)
                 #expect(stored == 0 || stored == total, "attempt \(attempt): \(stored) of \(total) events stored")
                 if process.terminationReason == .uncaughtSignal && stored == 0 { killedPartWay += 1 }

@@ -1,6 +1,6 @@
 import Benchmark
 import BenchmarkFixtures
-import ClinicalRecord
+@_spi(Reference) import ClinicalRecord
 import Compliance
 import EventStore
 import Foundation
@@ -42,34 +42,14 @@ let benchmarks: @Sendable () -> Void = {
     let judgedAt = ClinicalTime.parse("2030-01-01T00:00:00Z") ?? 0
 
     Benchmark("Batch import, 100k events", configuration: .init(maxIterations: 5)) { benchmark in
-        let file = Fixtures.root + "/import-100k.ndjson"
-        if !FileManager.default.fileExists(atPath: file) {
-            let store = try Fixtures.store(.oneMillion)
-            var text = ""
-            var lines = 0
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file, isDirectory: false).creatingIfMissing())
-            defer { try? handle.close() }
-            struct Enough: Error {}
-            do {
-                try store.exportEvents { line in
-                guard lines < 100_000 else { throw Enough() }
-                text += line
-                lines += 1
-                if text.utf8.count > 1 << 20 {
-                    handle.write(Data(text.utf8))
-                    text = ""
-                }
-                }
-            } catch is Enough {}
-            handle.write(Data(text.utf8))
-        }
+        let file = try Fixtures.ndjson(lines: 100_000)
         let path = NSTemporaryDirectory() + "import-bench-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let store = try PatientRecordStore.open(at: path)
+        let store = try PatientRecordStore.open(at: path, keyFile: Fixtures.keyFile)
         defer { store.close() }
         let start = ContinuousClock.now
         benchmark.startMeasurement()
-        let summary = try store.importEvents(fromFile: file, quiet: true)
+        let summary = try store.importEvents(fromFile: file)
         benchmark.stopMeasurement()
         precondition(summary.imported == 100_000, "imported \(summary.imported)")
         rate(benchmark, events: UInt64(summary.imported), since: start)
@@ -142,7 +122,7 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.startMeasurement()
             // The same sealed records, opened with the store's keys as its own replay opens them.
             let opener = try store.events.recordOpener()
-            var voided = Set<String>()
+            var voided = Set<[UInt8]>()
             try sqlite.forEachRecord(types: [ClinicalEventType.entryVoided.rawValue], opener: opener) { record in
                 if let id = ClinicalReplay.voidedEventId(in: record) { voided.insert(id) }
             }
@@ -188,10 +168,3 @@ let benchmarks: @Sendable () -> Void = {
     }
 }
 
-extension URL {
-    /// The URL, after creating an empty file there when none exists.
-    func creatingIfMissing() -> URL {
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        return self
-    }
-}

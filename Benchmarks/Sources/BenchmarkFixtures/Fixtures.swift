@@ -51,18 +51,16 @@ public enum Fixtures {
                 let store = try PatientRecordStore.open(at: path, durable: false, keyFile: keyFile, sealing: sealed)
                 var generator = ClinicGenerator(seed: 2026, patients: Scale.patients, months: scale.months)
                 generator.maintenance = true
-                let progress = TerminalProgress("Generating \(scale.rawValue)\(sealed ? ", sealed" : "")", total: Scale.patients)
                 for start in stride(from: 0, to: Scale.patients, by: 250) {
                     try store.importEvents((start..<min(start + 250, Scale.patients)).lazy.flatMap { generator.events(forPatient: $0) })
-                    progress.update(start + 250)
+                    Self.note("Generating \(scale.rawValue)\(sealed ? ", sealed" : ""): \(min(start + 250, Scale.patients)) of \(Scale.patients) patients")
                 }
-                progress.finish()
                 store.close()
                 _ = FileManager.default.createFile(atPath: marker, contents: Data())
             }
             // Default settings: durable commits.
             let store = try PatientRecordStore.open(at: path, keyFile: keyFile)
-            try store.refreshSnapshots(progress: TerminalProgress("Snapshots \(scale.rawValue)"))
+            try store.refreshSnapshots()
             stores[path] = store
             return store
         }
@@ -80,6 +78,40 @@ public enum Fixtures {
             return log
         }
         return try SQLiteLog(path: path)
+    }
+
+    /// Closes the fixtures this process holds open, so that a child process may write to them
+    /// (a tool records its reads) without waiting for this process's writer lock.
+    public static func release() {
+        stores.withLock { stores in
+            for store in stores.values { store.close() }
+            stores.removeAll()
+        }
+    }
+
+    /// A line on standard error (the harness keeps standard output for its tables).
+    static func note(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// A file of `count` lines of the 1M fixture's export (CloudEvents NDJSON), made once.
+    public static func ndjson(lines count: Int) throws -> String {
+        let file = root + "/export-\(count).ndjson"
+        guard !FileManager.default.fileExists(atPath: file) else { return file }
+        let store = try store(.oneMillion)
+        var text: [UInt8] = []
+        var lines = 0
+        struct Enough: Error {}
+        do {
+            try store.exportEvents { line in
+                guard lines < count else { throw Enough() }
+                text.append(contentsOf: line.utf8)
+                lines += 1
+            }
+        } catch is Enough {}
+        try Data(text).write(to: URL(fileURLWithPath: file + ".partial"))
+        try FileManager.default.moveItem(atPath: file + ".partial", toPath: file)
+        return file
     }
 
     /// Every patient id of the fixture.

@@ -172,37 +172,125 @@ public enum CloudEventCodec {
     /// came), the data, then what the store assigned. `sequence` is zero-padded to 20 digits, so
     /// that it sorts as text (the CloudEvents sequence extension asks for that).
     public static func encode(_ event: ClinicalEvent) throws -> String {
-        var out = "{"
-        func attribute(_ name: String, _ value: String, first: Bool = false) {
-            if !first { out += "," }
-            out += "\"\(name)\":"
-            appendQuoted(value, to: &out)
+        var out: [UInt8] = []
+        var id = event.id, subject = event.patientId, actor = event.actorId
+        try id.withUTF8 { id in
+            try subject.withUTF8 { subject in
+                try actor.withUTF8 { actor in
+                    try write(
+                        id: UnsafeRawBufferPointer(id), type: event.type, subject: UnsafeRawBufferPointer(subject), time: event.time,
+                        actor: UnsafeRawBufferPointer(actor), envelope: event.envelope, message: event.message, payload: event.payload,
+                        sequence: event.sequence, streamVersion: event.streamVersion, recordedAt: event.recordedAt,
+                        chainHash: event.chainHash, into: &out)
+                }
+            }
         }
-        let envelope = event.envelope
-        attribute("specversion", "1.0", first: true)
-        attribute("id", event.id)
-        attribute("source", envelope.source)
-        attribute("type", event.type.cloudEventType)
-        attribute("subject", event.patientId)
-        attribute("time", ClinicalTime.format(event.time))
-        attribute("actorid", event.actorId)
-        attribute("actorrole", envelope.actorRole)
-        if envelope.hasDataContentType { attribute("datacontenttype", envelope.dataContentType) }
-        if envelope.hasCorrelationID { attribute("correlationid", envelope.correlationID) }
-        if envelope.hasCausationID { attribute("causationid", envelope.causationID) }
-        if envelope.hasDataSchema { attribute("dataschema", envelope.dataSchema) }
-        for ext in envelope.extensions { out += ",\"\(ext.name)\":" + ext.jsonValue }
-        if envelope.hasDataContentType && mediaType(envelope.dataContentType) == "application/protobuf" {
-            attribute("data_base64", Data(event.payload).base64EncodedString())
-        } else {
-            out += ",\"data\":" + (try event.message.jsonString())
-        }
-        attribute("sequence", sequenceText(event.sequence))
-        out += ",\"streamversion\":\(event.streamVersion)"
-        attribute("recordedtime", ClinicalTime.format(event.recordedAt))
-        attribute("chainhash", Bytes.hex(event.chainHash))
-        out += "}"
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// One line of export for a stored record, written straight from its bytes (ids, actor and
+    /// hash as stored; only the envelope and the payload are decoded), newline included.
+    /// `nil` for a type this version does not know, a forgotten patient's event or a
+    /// PatientForgotten: an export leaves those out.
+    static func exportLine(_ record: EventRecordView) throws -> [UInt8]? {
+        guard let type = ClinicalEventType(rawValue: record.type), type != .patientForgotten,
+              record.payloadState != .keyDestroyed else { return nil }
+        guard record.payloadState.isReadable else { throw UnreadablePayload(state: record.payloadState) }
+        let envelope = try Ketamine_V1_EventEnvelope(serializedBytes: record.metadata.bytes)
+        let message = try type.messageType.init(serializedBytes: record.payload.bytes)
+        var out: [UInt8] = []
+        out.reserveCapacity(record.payload.count * 3 + 512)
+        try write(id: record.idBytes, type: type, subject: record.streamIdBytes, time: record.occurredAt, actor: record.actorBytes,
+                  envelope: envelope, message: message, payload: record.payload, sequence: record.sequence,
+                  streamVersion: record.streamVersion, recordedAt: record.recordedAt, chainHash: record.chainHash, into: &out)
+        out.append(0x0A)
         return out
+    }
+
+    private static func write(
+        id: UnsafeRawBufferPointer, type: ClinicalEventType, subject: UnsafeRawBufferPointer, time: Int64, actor: UnsafeRawBufferPointer,
+        envelope: Ketamine_V1_EventEnvelope, message: any SwiftProtobuf.Message, payload: some Sequence<UInt8>,
+        sequence: UInt64, streamVersion: UInt64, recordedAt: Int64, chainHash: some Sequence<UInt8>, into out: inout [UInt8]
+    ) throws {
+        func name(_ text: StaticString) {
+            text.withUTF8Buffer { out.append(contentsOf: $0) }
+        }
+        name("{\"specversion\":\"1.0\",\"id\":")
+        JSONBytes.appendString(id, to: &out)
+        name(",\"source\":")
+        JSONBytes.appendString(envelope.source, to: &out)
+        name(",\"type\":")
+        JSONBytes.appendString(type.cloudEventType, to: &out)
+        name(",\"subject\":")
+        JSONBytes.appendString(subject, to: &out)
+        name(",\"time\":\"")
+        ClinicalTime.append(time, to: &out)
+        name("\",\"actorid\":")
+        JSONBytes.appendString(actor, to: &out)
+        name(",\"actorrole\":")
+        JSONBytes.appendString(envelope.actorRole, to: &out)
+        if envelope.hasDataContentType {
+            name(",\"datacontenttype\":")
+            JSONBytes.appendString(envelope.dataContentType, to: &out)
+        }
+        if envelope.hasCorrelationID {
+            name(",\"correlationid\":")
+            JSONBytes.appendString(envelope.correlationID, to: &out)
+        }
+        if envelope.hasCausationID {
+            name(",\"causationid\":")
+            JSONBytes.appendString(envelope.causationID, to: &out)
+        }
+        if envelope.hasDataSchema {
+            name(",\"dataschema\":")
+            JSONBytes.appendString(envelope.dataSchema, to: &out)
+        }
+        for ext in envelope.extensions {
+            out.append(UInt8(ascii: ","))
+            JSONBytes.appendString(ext.name, to: &out)
+            out.append(UInt8(ascii: ":"))
+            out.append(contentsOf: ext.jsonValue.utf8)
+        }
+        if envelope.hasDataContentType && isProtobuf(envelope.dataContentType) {
+            name(",\"data_base64\":\"")
+            out.append(contentsOf: Data(payload).base64EncodedData())
+            out.append(UInt8(ascii: "\""))
+        } else {
+            name(",\"data\":")
+            out.append(contentsOf: try message.jsonUTF8Bytes() as [UInt8])
+        }
+        name(",\"sequence\":\"")
+        appendSequence(sequence, to: &out)
+        name("\",\"streamversion\":")
+        out.append(contentsOf: String(streamVersion).utf8)
+        name(",\"recordedtime\":\"")
+        ClinicalTime.append(recordedAt, to: &out)
+        name("\",\"chainhash\":\"")
+        let digits: StaticString = "0123456789abcdef"
+        digits.withUTF8Buffer { digits in
+            for byte in chainHash {
+                out.append(digits[Int(byte >> 4)])
+                out.append(digits[Int(byte & 0x0F)])
+            }
+        }
+        name("\"}")
+    }
+
+    /// Whether a content type's media type (parameters aside, in any case) is application/protobuf.
+    static func isProtobuf(_ contentType: String) -> Bool {
+        mediaType(contentType) == "application/protobuf"
+    }
+
+    /// 20 decimal digits.
+    private static func appendSequence(_ sequence: UInt64, to out: inout [UInt8]) {
+        var digits = [UInt8](repeating: UInt8(ascii: "0"), count: 20)
+        var rest = sequence, index = 19
+        while rest > 0 && index >= 0 {
+            digits[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+            index -= 1
+        }
+        out.append(contentsOf: digits)
     }
 
     /// A sequence as the export writes it: 20 decimal digits.
@@ -212,19 +300,9 @@ public enum CloudEventCodec {
     }
 
     static func appendQuoted(_ text: String, to out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20: out += "\\u" + String(c.value, radix: 16).leftPadded(to: 4)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        var bytes: [UInt8] = []
+        JSONBytes.appendString(text, to: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
     }
 
     /// `text` as a JSON string.
@@ -239,5 +317,39 @@ public enum CloudEventCodec {
         guard let members = try? JSONScanner.members(of: ArraySlice(Array("{\"v\":\(json)}".utf8))),
               case .string(let text)? = members.first?.value else { return nil }
         return text
+    }
+}
+
+/// JSON text written as bytes: strings escaped as the export has always written them (`"`, `\\`,
+/// `\n`, `\r`, `\t` by name, other control characters as `\u00xx`, everything else as it is).
+enum JSONBytes {
+    static func appendString(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { appendString(UnsafeRawBufferPointer($0), to: &out) }
+    }
+
+    static func appendString(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var start = 0
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            if start < index { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<index])) }
+            start = index + 1
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
+            case 0x0A: out.append(contentsOf: [92, UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [92, UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [92, UInt8(ascii: "t")])
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                hex.withUTF8Buffer { hex in
+                    out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+                }
+            }
+        }
+        if start < bytes.count { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start...])) }
+        out.append(UInt8(ascii: "\""))
     }
 }

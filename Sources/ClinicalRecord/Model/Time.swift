@@ -37,6 +37,14 @@ public enum ClinicalTime {
     /// The fraction has 0, 3, 6 or 9 digits, the fewest that hold the value, as protobuf's JSON
     /// mapping writes a Timestamp (so exports match it byte for byte).
     public static func format(_ nanoseconds: Int64) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(30)
+        append(nanoseconds, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// ``format(_:)`` appended to `out` as UTF-8.
+    public static func append(_ nanoseconds: Int64, to out: inout [UInt8]) {
         var seconds = nanoseconds / 1_000_000_000
         var nanos = nanoseconds % 1_000_000_000
         if nanos < 0 { seconds -= 1; nanos += 1_000_000_000 }
@@ -46,10 +54,9 @@ public enum ClinicalTime {
         let (year, month, day) = civilDate(days: days)
         guard (1...9999).contains(year) else {
             let text = (try? timestamp(nanoseconds).jsonString()) ?? "\"\""
-            return String(text.dropFirst().dropLast())
+            out.append(contentsOf: text.dropFirst().dropLast().utf8)
+            return
         }
-        var out = [UInt8]()
-        out.reserveCapacity(30)
         func digits(_ value: Int64, _ count: Int) {
             var divisor: Int64 = 1
             for _ in 1..<count { divisor *= 10 }
@@ -68,7 +75,6 @@ public enum ClinicalTime {
             if nanos % 1_000_000 == 0 { digits(nanos / 1_000_000, 3) } else if nanos % 1000 == 0 { digits(nanos / 1000, 6) } else { digits(nanos, 9) }
         }
         out.append(90)
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// The civil (proleptic Gregorian) date `days` after 1970-01-01 (H. Hinnant's algorithm).

@@ -99,11 +99,30 @@ public enum FHIRAuditBundle {
 
     /// The bundle as JSON (keys sorted, so the same trail gives the same bytes).
     public static func json(for entries: [AuditEntry], bundleId: String = UUID().uuidString.lowercased(), now: Date = Date()) throws -> Data {
-        let bundle = Bundle(
-            id: bundleId, timestamp: ClinicalTime.format(Int64(now.timeIntervalSince1970) * 1_000_000_000), total: nil,
-            entry: entries.map { Entry(fullUrl: "urn:uuid:\($0.eventId)", resource: auditEvent($0)) })
+        var out = Array(bundleStart(bundleId: bundleId, now: now).utf8)
+        for (index, entry) in entries.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out += try entryJSON(entry)
+        }
+        out += Array(bundleEnd.utf8)
+        return Data(out)
+    }
+
+    /// The bundle written as it goes: ``bundleStart(bundleId:now:)``, each ``entryJSON(_:)``
+    /// separated by commas, then ``bundleEnd``, so that a trail of any length needs no tree of
+    /// it in memory.
+    public static func bundleStart(bundleId: String = UUID().uuidString.lowercased(), now: Date = Date()) -> String {
+        let timestamp = ClinicalTime.format(Int64(now.timeIntervalSince1970) * 1_000_000_000)
+        return "{\"resourceType\":\"Bundle\",\"id\":" + CloudEventCodec.quoted(fhirId(bundleId))
+            + ",\"type\":\"collection\",\"timestamp\":\"" + timestamp + "\",\"entry\":["
+    }
+
+    public static let bundleEnd = "]}"
+
+    /// One `entry` of the bundle (`fullUrl` and the AuditEvent) as JSON, keys sorted.
+    public static func entryJSON(_ entry: AuditEntry) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(bundle)
+        return Array(try encoder.encode(Entry(fullUrl: "urn:uuid:\(entry.eventId)", resource: auditEvent(entry))))
     }
 }

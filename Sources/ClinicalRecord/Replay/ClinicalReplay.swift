@@ -114,7 +114,8 @@ public struct ClinicalReplay: Sendable {
     /// Replays records from another source (a reference measurement) through the same
     /// projections, on the calling thread. `scan` calls its argument with each record in log
     /// order; `voided` holds the ids voided in them.
-    package func run(voided: Set<[UInt8]>, scan: ((EventRecordView) throws -> Void) throws -> Void) throws -> ReplayResult {
+    @_spi(Reference)
+    public func run(voided: Set<[UInt8]>, scan: ((EventRecordView) throws -> Void) throws -> Void) throws -> ReplayResult {
         var partition = ClinicalPartition(projections: projections, voidedIds: voided)
         let types = eventTypes
         var last: UInt64 = 0
@@ -152,45 +153,17 @@ public struct ClinicalReplay: Sendable {
     }
 
     /// The ids of every event voided by an EntryVoided in the range (as bytes), read from the
-    /// clinical-references index rather than from the log: each void's entry (patient, `voided`,
-    /// the voided id → the void's id) is written in the void's own transaction, and `verify`
-    /// checks the index against the log. Two seeks a patient; a void's sequence is looked up only
-    /// when the range is not the whole log.
+    /// clinical-references index rather than from the log (see ``References/voids(_:)``); a
+    /// void's sequence is looked up only when the range is not the whole log.
     static func voidedEventIds(_ reader: borrowing LogReader, from: UInt64, through: UInt64) throws -> Set<[UInt8]> {
-        var ids = Set<[UInt8]>()
+        let voids = try References.voids(reader)
         let head = try reader.head()
-        let whole = from <= 1 && through >= head
-        let kind = [0] + Array(ClinicalReference.Kind.voided.rawValue.utf8) + [0]
-        var start: [UInt8] = []
-        while true {
-            // The next patient with entries: the id before the first 0 of the next key.
-            var patient: [UInt8]?
-            try reader.forEachIndexEntry(References.index, from: start) { key, _ in
-                patient = Array(key.prefix { $0 != 0 })
-                return false
+        guard from > 1 || through < head else { return Set(voids.keys) }
+        var ids = Set<[UInt8]>()
+        for (voided, void) in voids {
+            if let sequence = try void.withUnsafeBytes({ try reader.sequence(ofEventIdBytes: $0) }), (from...through).contains(sequence) {
+                ids.insert(voided)
             }
-            guard let current = patient else { break }
-            let prefix = current + kind
-            var inRange: [(voided: [UInt8], void: [UInt8])] = []
-            try reader.forEachIndexEntry(References.index, from: prefix) { key, value in
-                guard key.starts(with: prefix) else { return false }
-                let id = Array(key.dropFirst(prefix.count))
-                guard !id.isEmpty else { return true }
-                if whole {
-                    ids.insert(id)
-                } else {
-                    inRange.append((id, Array(value)))
-                }
-                return true
-            }
-            for (voided, void) in inRange {
-                if let sequence = try void.withUnsafeBytes({ try reader.sequence(ofEventIdBytes: $0) }), (from...through).contains(sequence) {
-                    ids.insert(voided)
-                }
-            }
-            // Past every key of this patient: ids hold no control characters, so none starts
-            // with the patient's id and a byte 1.
-            start = current + [1]
         }
         return ids
     }
@@ -200,7 +173,8 @@ extension ClinicalReplay {
     /// The id of the event an EntryVoided record voids (its bytes), read in place; `nil` for a
     /// record that is no void or cannot be read (an unreadable void voids nothing; the replay that
     /// reads it reports it; a forgotten patient's void is not read).
-    static func voidedEventId(in record: EventRecordView) -> [UInt8]? {
+    @_spi(Reference)
+    public static func voidedEventId(in record: EventRecordView) -> [UInt8]? {
         guard record.type == ClinicalEventType.entryVoided.rawValue, record.payloadState.isReadable else { return nil }
         let id = EntryVoidedView(fields: PayloadFields(record.payload)).voidedEventId
         return id.isEmpty ? nil : Array(id.bytes)

@@ -41,11 +41,32 @@ struct Audit: AsyncParsableCommand {
             patientId: patient, actorId: actor,
             since: try since.map { try parseTime($0, option: "--since") }, until: try until.map { try parseTime($0, option: "--until") },
             types: type.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) })
-        let entries = try store.auditTrail(query)
+        // Written as it is read: memory does not grow with the store.
+        var out = StandardOutput()
         switch format {
-        case .table: print(AuditText.render(entries))
-        case .json: try writeJSON(entries)
-        case .fhir: print(String(decoding: try FHIRAuditBundle.json(for: entries), as: UTF8.self))
+        case .table:
+            var table = StreamingTable(headers: AuditText.headers)
+            try store.forEachAuditEntry(query, rendering: AuditText.row) { row in try table.append(row, to: &out) }
+            try table.finishSample(to: &out)
+        case .json:
+            var first = true
+            try out.write("[")
+            try store.forEachAuditEntry(query, rendering: AuditText.json) { entry in
+                try out.write(first ? "\n" : ",\n")
+                try out.write(bytes: entry)
+                first = false
+            }
+            try out.write("\n]\n")
+        case .fhir:
+            var first = true
+            try out.write(FHIRAuditBundle.bundleStart())
+            try store.forEachAuditEntry(query, rendering: FHIRAuditBundle.entryJSON) { entry in
+                try out.write(first ? "" : ",")
+                try out.write(bytes: entry)
+                first = false
+            }
+            try out.write(FHIRAuditBundle.bundleEnd + "\n")
         }
+        try out.flush()
     }
 }

@@ -208,11 +208,42 @@ struct PatientStateJSON: Encodable {
 
 /// The audit trail as a table (terminal-safe).
 enum AuditText {
+    static let headers = ["seq", "recorded", "actor", "role", "action", "patient", "summary"]
+
     static func render(_ entries: [AuditEntry]) -> String {
-        var table = Table(headers: ["seq", "recorded", "actor", "role", "action", "patient", "summary"])
-        for e in entries {
-            table.rows.append([String(e.sequence), e.recordedAt, e.actorId, e.actorRole, e.action.rawValue + (e.voidedBy != nil ? " (voided)" : ""), e.patientId, e.summary])
+        Table(headers: headers, rows: entries.map(row)).render()
+    }
+
+    @Sendable static func row(_ e: AuditEntry) -> [String] {
+        [String(e.sequence), e.recordedAt, e.actorId, e.actorRole, e.action.rawValue + (e.voidedBy != nil ? " (voided)" : ""), e.patientId, e.summary]
+    }
+
+    /// One entry as a JSON object, keys sorted (absent optional members left out).
+    @Sendable static func json(_ e: AuditEntry) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        var first = true
+        func member(_ name: String, _ value: String?) {
+            guard let value else { return }
+            out += Array((first ? "{\"" : ",\"").utf8) + Array(name.utf8) + Array("\":".utf8)
+            JSONText.appendString(value, to: &out)
+            first = false
         }
-        return table.render()
+        member("accessDescription", e.accessDescription)
+        member("action", e.action.rawValue)
+        member("actorId", e.actorId)
+        member("actorRole", e.actorRole)
+        member("disclosedTo", e.disclosedTo)
+        member("eventId", e.eventId)
+        member("occurredAt", e.occurredAt)
+        member("patientId", e.patientId)
+        member("purpose", e.purpose)
+        member("recordedAt", e.recordedAt)
+        out += Array(",\"sequence\":\(e.sequence)".utf8)
+        member("summary", e.summary)
+        member("type", e.type)
+        member("voidedBy", e.voidedBy)
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 }

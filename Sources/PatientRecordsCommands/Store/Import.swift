@@ -65,15 +65,8 @@ struct Export: AsyncParsableCommand {
             try await access.recordAccess(to: patient, in: store, what: "Record exported by patient-records export")
         }
         // Lines go out in large writes: one write per line would cost a system call each.
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(1 << 17)
-        try store.exportEvents(patient: patient) { line in
-            buffer.append(contentsOf: line.utf8)
-            if buffer.count >= 1 << 16 {
-                FileHandle.standardOutput.write(Data(buffer))
-                buffer.removeAll(keepingCapacity: true)
-            }
-        }
-        FileHandle.standardOutput.write(Data(buffer))
+        var out = StandardOutput()
+        try store.exportEvents(patient: patient, lines: { line in try out.write(bytes: line) })
+        try out.flush()
     }
 }
