@@ -69,16 +69,20 @@ extension PatientRecordStore {
                 throw ValidationError(field: "file", reason: "no input")
             }
             defer { if streamed == nil { try? handle.close() } }
-            var lines = LineReader(handle: handle, maxLineBytes: CloudEventCodec.maxLineBytes)
-            var number = 0, imported = 0, skipped = 0
-            while let line = try lines.next(lineNumber: number + 1) {
-                number += 1
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) { continue }
-                let input = try CloudEventCodec.decode(line, lineNumber: number)
-                if try ingest(input, into: &appender, line: number) { imported += 1 } else { skipped += 1 }
-                if number & 0x3FF == 0 { progress?(lines.bytesRead, total, imported) }
+            // Lines are read and parsed ahead, beside this transaction (see ParsePipeline).
+            let pipeline = ParsePipeline(reader: LineReader(handle: handle, maxLineBytes: CloudEventCodec.maxLineBytes))
+            pipeline.start()
+            defer { pipeline.cancel(waiting: streamed == nil) }
+            var number = 0, imported = 0, skipped = 0, bytesRead = 0
+            while let batch = pipeline.next() {
+                for line in batch.lines {
+                    number = line.number
+                    guard let result = line.result else { continue }
+                    if try ingest(result.get(), into: &appender, line: number) { imported += 1 } else { skipped += 1 }
+                }
+                bytesRead = batch.bytesRead
+                progress?(bytesRead, total, imported)
             }
-            progress?(lines.bytesRead, total, imported)
             return ImportSummary(imported: imported, alreadyStored: skipped, lines: number)
         }
     }

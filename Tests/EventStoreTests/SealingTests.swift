@@ -18,13 +18,15 @@ struct SealingTests {
 
     /// Every occurrence of `needle` in the file at `path`.
     static func occurrences(of needle: [UInt8], inFileAt path: String) throws -> Int {
-        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        guard needle.count <= bytes.count, let first = needle.first else { return 0 }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard !needle.isEmpty, needle.count <= data.count else { return 0 }
+        // Foundation's search (optimised) rather than a byte loop, which is slow in a debug build.
+        let pattern = Data(needle)
         var count = 0
-        var index = 0
-        while index <= bytes.count - needle.count {
-            if bytes[index] == first && bytes[index..<(index + needle.count)].elementsEqual(needle) { count += 1 }
-            index += 1
+        var from = data.startIndex
+        while let found = data.range(of: pattern, in: from..<data.endIndex) {
+            count += 1
+            from = found.lowerBound + 1
         }
         return count
     }

@@ -41,11 +41,14 @@ public enum CloudEventCodec {
             if error.syntax { throw ValidationError(field: "line", reason: "is not valid JSON (\(error.reason))") }
             throw ValidationError(field: error.member ?? "line", reason: error.reason)
         }
-        var values: [String: JSONScanner.Value] = [:]
+        // The attributes with a meaning, found by a linear search (a line has a dozen): cheaper
+        // than hashing every name into a dictionary.
+        var known: [(key: String, value: JSONScanner.Value)] = []
+        known.reserveCapacity(members.count)
         var extensions: [(name: String, jsonValue: String)] = []
         for member in members {
             if knownAttributes.contains(member.key) || exportAttributes.contains(member.key) {
-                values[member.key] = member.value
+                known.append((member.key, member.value))
                 continue
             }
             // Extension attributes: CloudEvents names (a-z, 0-9, at most 20) and scalar values.
@@ -58,6 +61,11 @@ public enum CloudEventCodec {
             case .object, .array: throw ValidationError(field: member.key, reason: "must be a string, a number or a boolean (a CloudEvents extension attribute)")
             }
         }
+        struct Values {
+            let members: [(key: String, value: JSONScanner.Value)]
+            subscript(_ name: String) -> JSONScanner.Value? { members.first { $0.key == name }?.value }
+        }
+        let values = Values(members: known)
         func string(_ name: String, required: Bool = true) throws -> String? {
             guard let value = values[name], !(required == false && { if case .null = value { return true } else { return false } }()) else {
                 if required { throw ValidationError(field: name, reason: "is required") }
@@ -153,7 +161,11 @@ public enum CloudEventCodec {
 
     /// The media type of a content type, without parameters, in lowercase.
     static func mediaType(_ contentType: String) -> String {
-        String(contentType.split(separator: ";", maxSplits: 1).first ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        // Bytewise (no Foundation): the part before `;`, spaces and tabs trimmed, ASCII lowercased.
+        var bytes = Array(contentType.utf8.prefix { $0 != UInt8(ascii: ";") })
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
+        let start = bytes.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? bytes.count
+        return String(decoding: bytes[start...].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 
     private static func describe(_ error: JSONDecodingError, type: ClinicalEventType) -> String {

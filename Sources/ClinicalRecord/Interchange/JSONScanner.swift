@@ -107,7 +107,13 @@ struct JSONScanner {
         guard depth <= Self.maxDepth else { throw Failure.syntax("nests deeper than \(Self.maxDepth) levels") }
         guard let byte = peek else { throw Failure.syntax("ends before the JSON is complete") }
         switch byte {
-        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "\""):
+            // Nested strings are checked, not kept: no String is made for them.
+            if depth > 1 {
+                _ = try rawString()
+                return .null
+            }
+            return .string(try string())
         case UInt8(ascii: "{"):
             let start = index
             try object(depth: depth)
@@ -128,7 +134,9 @@ struct JSONScanner {
 
     private mutating func object(depth: Int) throws(Failure) {
         index += 1
-        var keys: [String] = []
+        // Keys as their unescaped bytes (a slice of the line when they hold no escape): an
+        // object has few, so a linear search finds a duplicate without hashing or a String.
+        var keys: [ArraySlice<UInt8>] = []
         skipSpace()
         if peek == UInt8(ascii: "}") {
             index += 1
@@ -136,16 +144,19 @@ struct JSONScanner {
         }
         while true {
             skipSpace()
-            let key = try string()
-            if keys.contains(key) { throw Failure(member: key, reason: "appears twice in the object; a member may be given once") }
-            keys.append(key)
+            let keyBytes = try rawString()
+            if keys.contains(where: { $0.elementsEqual(keyBytes) }) {
+                throw Failure(member: String(decoding: keyBytes, as: UTF8.self), reason: "appears twice in the object; a member may be given once")
+            }
+            keys.append(keyBytes)
+            let key = { String(decoding: keyBytes, as: UTF8.self) }
             skipSpace()
             try expect(UInt8(ascii: ":"))
             skipSpace()
             do {
                 _ = try value(depth: depth + 1)
             } catch {
-                throw Failure(member: error.member.map { "\(key).\($0)" } ?? key, reason: error.reason, syntax: error.syntax)
+                throw Failure(member: error.member.map { "\(key()).\($0)" } ?? key(), reason: error.reason, syntax: error.syntax)
             }
             skipSpace()
             if peek == UInt8(ascii: ",") {
@@ -217,6 +228,26 @@ struct JSONScanner {
         }
     }
 
+    /// A JSON string's unescaped bytes, checked as ``string()`` checks it: a slice of the line
+    /// when it holds no escape (nothing is allocated then).
+    private mutating func rawString() throws(Failure) -> ArraySlice<UInt8> {
+        guard peek == UInt8(ascii: "\"") else { throw Failure.syntax("expected a string at byte \(index - bytes.startIndex + 1)") }
+        var scan = index + 1
+        var ascii = true
+        while scan < bytes.endIndex {
+            let byte = bytes[scan]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            if byte >= 0x80 { ascii = false }
+            scan += 1
+        }
+        if scan < bytes.endIndex, bytes[scan] == UInt8(ascii: "\""), ascii {
+            let text = bytes[(index + 1)..<scan]
+            index = scan + 1
+            return text
+        }
+        return ArraySlice(Array(try string().utf8))
+    }
+
     /// A JSON string, unescaped; control characters must be escaped, surrogates must pair.
     private mutating func string() throws(Failure) -> String {
         guard peek == UInt8(ascii: "\"") else { throw Failure.syntax("expected a string at byte \(index - bytes.startIndex + 1)") }
@@ -227,6 +258,8 @@ struct JSONScanner {
         if peek == UInt8(ascii: "\"") {
             let text = bytes[start..<index]
             index += 1
+            // ASCII needs no validation.
+            if text.allSatisfy({ $0 < 0x80 }) { return String(decoding: text, as: UTF8.self) }
             guard let decoded = String(validating: text, as: UTF8.self) else { throw Failure(reason: "holds text that is not valid UTF-8") }
             return decoded
         }
