@@ -37,6 +37,8 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // One line instead of a register dump when a tool crashes (no memory contents printed).
+        .target(name: "CCrashOutput"),
         // LMDB's calls behind a guard that turns a fault on a damaged page into an error.
         .target(
             name: "CLMDBGuard",
@@ -77,6 +79,7 @@ let package = Package(
                 "EventStore",
                 "ClinicalRecord",
                 "Compliance",
+                "CCrashOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],

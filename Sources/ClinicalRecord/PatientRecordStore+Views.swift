@@ -62,7 +62,7 @@ extension PatientRecordStore {
         }
         try events.read { reader in
             var voids = BytesTable<String>()
-            for (voided, void) in try References.voids(reader) {
+            for (voided, void) in try References.voids(reader, patient: query.patientId) {
                 voided.withUnsafeBytes { voids.set($0, String(decoding: void, as: UTF8.self)) }
             }
             let voidedBy = voids
@@ -83,14 +83,16 @@ extension PatientRecordStore {
     }
 
     /// The HIPAA accounting of disclosures for one patient: every disclosure in the 6 years up to
-    /// `now` (date, recipient, description, purpose), oldest first; voided disclosures left out.
+    /// `now` (date, recipient, description, purpose), oldest first. A disclosure voided later
+    /// stays (it was made), marked with the void.
     public func disclosures(of patientId: String, now: Int64? = nil) throws -> [Disclosure] {
         let end = now ?? ClinicalTime.now
         let start = end - 6 * 365 * ClinicalTime.day - 2 * ClinicalTime.day // 6 years, leap days included
         return try auditTrail(AuditQuery(patientId: patientId, types: ["RecordAccessed"])).compactMap { entry in
-            guard entry.voidedBy == nil, entry.purpose == "disclosure", let recipient = entry.disclosedTo,
+            guard entry.purpose == "disclosure", let recipient = entry.disclosedTo,
                   let time = ClinicalTime.parse(entry.occurredAt), time >= start, time <= end else { return nil }
-            return Disclosure(date: entry.occurredAt, recipient: recipient, description: entry.accessDescription ?? entry.summary, purpose: entry.purpose ?? "disclosure", actorId: entry.actorId, eventId: entry.eventId)
+            return Disclosure(date: entry.occurredAt, recipient: recipient, description: entry.accessDescription ?? entry.summary,
+                              purpose: entry.purpose ?? "disclosure", actorId: entry.actorId, eventId: entry.eventId, voidedBy: entry.voidedBy)
         }
     }
 }

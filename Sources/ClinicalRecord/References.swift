@@ -41,11 +41,26 @@ enum References {
     /// void's entry (patient, `voided`, the voided id → the void's id) is written in the void's
     /// own transaction, and `verify` checks the index against the log; reading it costs two
     /// seeks a patient, not a pass over the log.
-    static func voids(_ reader: borrowing LogReader) throws -> [[UInt8]: [UInt8]] {
+    static func voids(_ reader: borrowing LogReader, patient only: String? = nil) throws -> [[UInt8]: [UInt8]] {
         var voids: [[UInt8]: [UInt8]] = [:]
         let kind = [0] + Array(ClinicalReference.Kind.voided.rawValue.utf8) + [0]
+        if let only {
+            let prefix = Array(only.utf8) + kind
+            try reader.forEachIndexEntry(index, from: prefix) { key, value in
+                guard key.starts(with: prefix) else { return false }
+                let id = Array(key.dropFirst(prefix.count))
+                if !id.isEmpty { voids[id] = Array(value) }
+                return true
+            }
+            return voids
+        }
         var start: [UInt8] = []
+        var visited = 0
         while true {
+            // The seeks touch a leaf of the index for every patient (and the kernel maps its
+            // neighbours with it): give the pages back now and then, as a scan of the log does.
+            visited += 1
+            if visited % 512 == 0 { reader.releaseReadPages() }
             // The next patient with entries: the id before the first 0 of the next key.
             var patient: [UInt8]?
             try reader.forEachIndexEntry(index, from: start) { key, _ in

@@ -206,7 +206,7 @@ public final class EventStore: Sendable {
         } catch let error as CocoaError where error.code == .fileWriteOutOfSpace {
             throw EventStoreError.storage(operation: "create the store directory \(path)", .noSpace, path: path)
         } catch {
-            throw EventStoreError(code: .storage, message: "Could not create the store directory \(path): \(error.localizedDescription).", path: path)
+            throw EventStoreError(code: .storage, message: "Could not create the store directory \(path): \(SystemErrorText.reason(error)).", path: path)
         }
         return .new(madeDirectory: true)
     }
@@ -402,15 +402,38 @@ public final class EventStore: Sendable {
                 var all = databases
                 for name in missing { all[name] = try txn.createDatabase(named: name) }
                 let meta = all["meta"]!
-                if format < StoreLayout.formatVersion, let id = stored.id {
+                // Read again inside the transaction: another process may have brought the store
+                // to this format (and sealed a newer head) since the snapshot `stored` came from.
+                let now = try txn.value(forKey: StoreLayout.MetaKey.formatVersion, in: meta)
+                    .map { $0.count == 4 ? UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) : 0 } ?? 0
+                if now < StoreLayout.formatVersion, let id = stored.id {
                     let target = StoreLayout.formatVersion
                     try txn.put(withUnsafeBytes(of: target.bigEndian) { Array($0) }, forKey: StoreLayout.MetaKey.formatVersion, in: meta)
                     try txn.put(sealing == nil ? StoreLayout.Sealing.none : StoreLayout.Sealing.sealed, forKey: StoreLayout.MetaKey.sealing, in: meta)
                     if let sealing {
                         try sealing.padStoredKeys(in: txn)
                         try txn.put(sealing.master.checkValue(storeId: id, format: target), forKey: StoreLayout.MetaKey.keyCheck, in: meta)
-                        if let head = stored.head {
-                            try txn.put(sealing.headSeal(sequence: head.sequence, chainHash: head.chainHash), forKey: StoreLayout.MetaKey.headSeal, in: meta)
+                        // The head is sealed only once the whole chain up to it verifies: a
+                        // format 1 log changed by someone without the key must not come out of
+                        // the upgrade sealed as genuine. One pass, once per store.
+                        var chain = ChainCheck()
+                        var problem: (UInt64, String)?
+                        try txn.withCursor(on: all["events"]!) { cursor in
+                            var entry = try cursor.first()
+                            while let current = entry {
+                                let sequence = Bytes.uint64(bigEndian: current.key) ?? 0
+                                if let reason = chain.check(sequence: sequence, bytes: current.value) {
+                                    problem = (sequence, reason)
+                                    return
+                                }
+                                entry = try cursor.next()
+                            }
+                        }
+                        if let (sequence, reason) = problem {
+                            throw EventStoreError.damaged(path: path, reason: "its hash chain does not verify at sequence \(sequence) (\(reason)), so it is not brought to format \(target), which seals the head; restore a backup")
+                        }
+                        if chain.expected > 1 {
+                            try txn.put(sealing.headSeal(sequence: chain.expected - 1, chainHash: chain.lastHash), forKey: StoreLayout.MetaKey.headSeal, in: meta)
                         }
                     }
                 }
@@ -441,6 +464,14 @@ public final class EventStore: Sendable {
         let key = MasterKey.generate()
         try key.write(toFile: file)
         return key
+    }
+
+    /// Gives back to the kernel the pages of the map this process has read, so that long work
+    /// over many parts of the file (a transaction recording a read for every patient, a walk
+    /// over an index) does not keep the whole file resident. Safe at any time: a later read
+    /// faults the pages back in; a write transaction's pages are its own.
+    public func releaseReadPages() {
+        environment.releaseReadPages()
     }
 
     /// Stops accepting appends after those already queued. Later appends fail with ``EventStoreError/closed``.

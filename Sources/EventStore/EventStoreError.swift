@@ -66,6 +66,8 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let masterKeyMissing = Code(rawValue: "master-key-missing")
         /// The master key does not open this store.
         public static let wrongMasterKey = Code(rawValue: "wrong-master-key")
+        /// The store's master key was rotated since this process opened it: it may no longer write.
+        public static let masterKeyChanged = Code(rawValue: "master-key-changed")
         /// A key file or key text that holds no master key.
         public static let invalidMasterKey = Code(rawValue: "invalid-master-key")
         /// The key file can be read by other users.
@@ -131,6 +133,7 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
     public static let masterKeyRequired = Code.masterKeyRequired
     public static let masterKeyMissing = Code.masterKeyMissing
     public static let wrongMasterKey = Code.wrongMasterKey
+    public static let masterKeyChanged = Code.masterKeyChanged
     public static let invalidMasterKey = Code.invalidMasterKey
     public static let keyFileExposed = Code.keyFileExposed
     public static let keyFileNotWritten = Code.keyFileNotWritten
@@ -211,6 +214,9 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
     }
     public static func masterKeyMissing(keyFile: String) -> EventStoreError {
         EventStoreError(code: .masterKeyMissing, message: "The master key file \(keyFile) does not exist; point to the store's key file or restore it from where keys are kept.", path: keyFile)
+    }
+    public static func masterKeyRotated() -> EventStoreError {
+        EventStoreError(code: .masterKeyChanged, message: "The store's master key was rotated since it was opened here; nothing was written: open the store again with the new key file.")
     }
     public static func wrongMasterKey(path: String, source: String) -> EventStoreError {
         EventStoreError(code: .wrongMasterKey, message: "\(source.prefix(1).uppercased() + source.dropFirst()) does not hold the master key of the store at \(path); use the key file created with this store.", path: path)

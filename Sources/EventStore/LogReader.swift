@@ -82,9 +82,17 @@ public struct LogReader: ~Copyable {
         try forEachStoredRecord(from: sequence) { try body(try opened($0)) }
     }
 
-    /// How many bytes of records a scan reads between two ``Environment/releaseReadPages()``:
-    /// a scan of the whole log then keeps about this much of the map resident, not the file.
-    static let releaseEvery = 32 << 20
+    /// How many bytes of records a scan reads between two ``Environment/releaseReadPages()``.
+    /// The pages of the log lie among those of the indexes written in the same transactions,
+    /// and the kernel maps a fault's neighbours with it (fault-around): a few MiB of records
+    /// map some tens of MiB of the file, which is what a scan then keeps resident.
+    static let releaseEvery = 4 << 20
+
+    /// Gives back to the kernel the pages of the map this process has read (see
+    /// ``Environment/releaseReadPages()``), for long walks over indexes.
+    public func releaseReadPages() {
+        txn.environment.releaseReadPages()
+    }
 
     /// ``forEachRecord(from:_:)`` without opening sealed payloads: headers, routing, hashing.
     public func forEachStoredRecord(from sequence: UInt64 = 1, _ body: (EventRecordView) throws -> Bool) throws {
@@ -137,6 +145,28 @@ public struct LogReader: ~Copyable {
             while let current = entry {
                 try body(current.value)
                 entry = try cursor.next()
+            }
+        }
+    }
+
+    /// Calls `body` with every stream's id and version (its number of events), in the order of
+    /// their ids' bytes, until it returns false: two seeks a stream, no record read.
+    public func forEachStream(_ body: (String, UInt64) throws -> Bool) throws {
+        try txn.withCursor(on: layout.streams) { cursor in
+            var entry = try cursor.first()
+            var visited = 0
+            while let current = entry {
+                visited += 1
+                if visited % 512 == 0 { txn.environment.releaseReadPages() }
+                guard current.key.count >= 9 else { return }
+                let stream = UnsafeRawBufferPointer(rebasing: current.key.dropLast(9))
+                // The largest key the stream can have: the next key is the next stream's first.
+                let upper = StoreLayout.streamKey(stream, version: .max)
+                let name = String(decoding: stream, as: UTF8.self)
+                let version = try layout.streamVersion(of: name, in: txn)
+                guard try body(name, version) else { return }
+                entry = try cursor.seek(atOrAfter: upper)
+                if let found = entry, found.key.elementsEqual(upper) { entry = try cursor.next() }
             }
         }
     }

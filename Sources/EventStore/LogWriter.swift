@@ -129,6 +129,12 @@ struct LogWriter {
         try txn.put(Bytes.bigEndian(tail.sequence), forKey: StoreLayout.MetaKey.headSequence, in: layout.meta)
         try txn.put(tail.chainHash, forKey: StoreLayout.MetaKey.chainHead, in: layout.meta)
         if let sealing = layout.sealing {
+            // Another process may have rotated the master key since this one opened the store:
+            // then neither the head's seal nor a new data key may be made with the old key.
+            guard let stored = try txn.value(forKey: StoreLayout.MetaKey.keyCheck, in: layout.meta),
+                  stored.elementsEqual(sealing.writerKeyCheck) else {
+                throw EventStoreError.masterKeyRotated()
+            }
             try txn.put(sealing.headSeal(sequence: tail.sequence, chainHash: tail.chainHash), forKey: StoreLayout.MetaKey.headSeal, in: layout.meta)
         }
     }

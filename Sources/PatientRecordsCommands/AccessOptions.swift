@@ -34,15 +34,47 @@ struct AccessOptions: ParsableArguments {
         actor ?? operatingSystemUser
     }
 
+    /// The read, as the record keeps it.
+    func read(_ what: String) -> RecordRead {
+        RecordRead(actorId: actorId, actorRole: ActorRole(rawValue: role) ?? .auditor, purpose: AccessOptions.purposes[purpose] ?? .audit,
+                   disclosedTo: disclosedTo, description: what, source: AccessOptions.source)
+    }
+
+    /// The source of every event the tools record.
+    static let source = "urn:patient-records:cli"
+
     /// Records that `patient`'s record was read, before it is shown.
     func recordAccess(to patient: String, in store: PatientRecordStore, what: String) async throws {
-        var access = Ketamine_V1_RecordAccessed()
-        access.purpose = AccessOptions.purposes[purpose] ?? .audit
-        if let disclosedTo { access.disclosedTo = disclosedTo }
-        access.description_p = what
-        try await store.record(ClinicalEventInput(
-            source: "urn:patient-records:cli", patientId: patient, time: ClinicalTime.now,
-            actorId: actorId, actorRole: ActorRole(rawValue: role) ?? .auditor, message: access))
+        try store.recordRead(read(what), of: [patient])
+    }
+}
+
+/// Who reads and why, for `audit`, whose `--actor` filters the trail: the reader is `--reader`.
+struct ReaderOptions: ParsableArguments {
+    @Option(help: "Who reads the trail (default: the OS user).")
+    var reader: String?
+    @Option(name: .customLong("reader-role"), help: "The reader's role: admin, auditor, staff, nurse, physician, psychiatrist or system.")
+    var readerRole: String = "auditor"
+    @Option(help: "Why: treatment, payment, operations, audit, patient_request or disclosure.")
+    var purpose: String = "audit"
+    @Option(name: .customLong("disclosed-to"), help: "The recipient, when the purpose is disclosure.")
+    var disclosedTo: String?
+
+    var access: AccessOptions {
+        var options = AccessOptions()
+        options.actor = reader
+        options.role = readerRole
+        options.purpose = purpose
+        options.disclosedTo = disclosedTo
+        return options
+    }
+
+    func validate() throws {
+        do {
+            try access.validate()
+        } catch let error as ArgumentParser.ValidationError {
+            throw ArgumentParser.ValidationError(error.message.replacingOccurrences(of: "--role", with: "--reader-role"))
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ClinicalRecord
+import EventStore
 
 /// `patient-records`: the admin command line of the patient record store.
 public struct PatientRecordsCommand: AsyncParsableCommand {
@@ -8,14 +9,17 @@ public struct PatientRecordsCommand: AsyncParsableCommand {
         commandName: "patient-records",
         abstract: "Audit and administer an embedded patient record store.",
         discussion: """
-            Every command takes the store's directory with --store. Stores are opened read-only \
-            unless the command writes, so they can run while a clinic service appends.
+            Every command takes the store's directory with --store (or PATIENT_RECORDS_STORE); \
+            only demo has a default. Reads that show patients' data are recorded in the store \
+            (RecordAccessed), so those commands open it for writing; they run beside a clinic \
+            service that appends.
 
             Example:
               patient-records demo
               patient-records verify --store ./demo-store
             """,
-        subcommands: [Demo.self, Import.self, Export.self, Patient.self, Audit.self, Disclosures.self, Verify.self, Backup.self, Stats.self, Generate.self, Forget.self]
+        version: "patient-records " + Release.description,
+        subcommands: [Demo.self, Import.self, Export.self, Patient.self, Audit.self, Disclosures.self, Verify.self, Backup.self, Stats.self, Generate.self, Forget.self, Keys.self]
     )
 
     public init() {}
@@ -42,8 +46,13 @@ public struct StoreOptions: ParsableArguments {
         valueName: "file"))
     public var keyFile: String?
 
-    /// Opens the store with its master key.
-    func open(readOnly: Bool = false) throws -> PatientRecordStore {
-        try PatientRecordStore.open(at: try path(), readOnly: readOnly, keyFile: keyFile)
+    /// Opens the store with its master key. Only commands that `create` a store (import,
+    /// generate, demo) may open a directory that holds none yet; the others refuse it.
+    func open(readOnly: Bool = false, create: Bool = false) throws -> PatientRecordStore {
+        let path = try path()
+        if !readOnly && !create && !FileManager.default.fileExists(atPath: path + "/data.mdb") {
+            throw EventStoreError.noStore(path: path)
+        }
+        return try PatientRecordStore.open(at: path, readOnly: readOnly, keyFile: keyFile)
     }
 }

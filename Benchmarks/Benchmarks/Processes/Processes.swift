@@ -20,8 +20,11 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.measurement(peakResident, measured.peakResidentBytes >> 20)
     }
 
+    /// The events of the fixture of `scale` (its working copy grows by the reads the tools record).
     func events(in scale: Scale) throws -> Int {
-        Int(try Fixtures.store(scale).head())
+        let count = Int(try Fixtures.store(scale).head())
+        Fixtures.release()
+        return count
     }
 
     let importLines = 100_000
@@ -51,9 +54,8 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("Export process, 1M") { benchmark in
-        let store = Fixtures.root + "/sealed-store-1M"
+        let store = try Fixtures.workingCopy(.oneMillion)
         let count = try events(in: .oneMillion)
-        Fixtures.release()
         let tool = try ChildProcess.tool("patient-records")
         benchmark.startMeasurement()
         let measured = try ChildProcess.run(tool, ["export", "--store", store, "--key-file", Fixtures.keyFile, "--actor", "benchmark"])
@@ -64,12 +66,11 @@ let benchmarks: @Sendable () -> Void = {
 
     for format in ["fhir", "json"] {
         Benchmark("Audit trail process, --format \(format), 1M") { benchmark in
-            let store = Fixtures.root + "/sealed-store-1M"
+            let store = try Fixtures.workingCopy(.oneMillion)
             let count = try events(in: .oneMillion)
-            Fixtures.release()
             let tool = try ChildProcess.tool("patient-records")
             benchmark.startMeasurement()
-            let measured = try ChildProcess.run(tool, ["audit", "--store", store, "--key-file", Fixtures.keyFile, "--format", format, "--actor", "benchmark"])
+            let measured = try ChildProcess.run(tool, ["audit", "--store", store, "--key-file", Fixtures.keyFile, "--format", format, "--reader", "benchmark"])
             benchmark.stopMeasurement()
             precondition(measured.status == 0, "the audit failed")
             record(benchmark, measured, events: count)
@@ -79,9 +80,8 @@ let benchmarks: @Sendable () -> Void = {
     for scale in Scale.enabled {
         let name = scale.rawValue
         Benchmark("Raw C scan process, \(name) (reference)") { benchmark in
-            let store = Fixtures.root + "/sealed-store-" + name
+            let store = try Fixtures.workingCopy(scale)
             let count = try events(in: scale)
-            Fixtures.release()
             benchmark.startMeasurement()
             let measured = try ChildProcess.run(ChildProcess.sibling("raw-scan"), [store])
             benchmark.stopMeasurement()
@@ -90,9 +90,8 @@ let benchmarks: @Sendable () -> Void = {
         }
 
         Benchmark("Replay tool process, \(name)") { benchmark in
-            let store = Fixtures.root + "/sealed-store-" + name
+            let store = try Fixtures.workingCopy(scale)
             let count = try events(in: scale)
-            Fixtures.release()
             let tool = try ChildProcess.tool("patient-records-replay")
             benchmark.startMeasurement()
             let measured = try ChildProcess.run(tool, ["--store", store, "--key-file", Fixtures.keyFile, "--format", "json", "--quiet"])

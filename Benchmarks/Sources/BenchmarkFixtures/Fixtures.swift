@@ -89,6 +89,26 @@ public enum Fixtures {
         }
     }
 
+    private static let copied = Mutex<Set<String>>([])
+
+    /// A copy of the sealed store of `scale`, made once per benchmark process, for the process
+    /// rows: the tools record every read of patient data (a RecordAccessed per patient shown),
+    /// so they write to the store they read, and the fixture itself must stay as generated.
+    public static func workingCopy(_ scale: Scale) throws -> String {
+        let source = root + "/sealed-store-" + scale.rawValue
+        let copy = root + "/working-copy-" + scale.rawValue
+        _ = try store(scale)
+        release()
+        try copied.withLock { copied in
+            guard !copied.contains(copy) else { return }
+            try? FileManager.default.removeItem(atPath: copy)
+            try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: source + "/data.mdb", toPath: copy + "/data.mdb")
+            copied.insert(copy)
+        }
+        return copy
+    }
+
     /// A line on standard error (the harness keeps standard output for its tables).
     static func note(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))

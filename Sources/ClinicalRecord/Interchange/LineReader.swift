@@ -1,3 +1,4 @@
+import EventStore
 import Foundation
 
 /// Reads a file or pipe line by line in fixed-size chunks: memory stays constant however large
@@ -41,7 +42,7 @@ struct LineReader {
             do {
                 chunk = try handle.read(upToCount: 1 << 20) ?? Data()
             } catch {
-                throw ValidationError(line: lineNumber, field: "file", reason: "cannot be read (\((error as NSError).localizedDescription))")
+                throw ValidationError(line: lineNumber, field: "file", reason: "cannot be read (\(SystemErrorText.reason(error)))")
             }
             if chunk.isEmpty { finished = true }
             bytesRead += chunk.count

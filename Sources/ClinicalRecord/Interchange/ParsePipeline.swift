@@ -137,16 +137,24 @@ final class ParsePipeline: @unchecked Sendable {
     }
 }
 
-/// One batch's parsed lines: each slot written by one worker.
+/// One batch's parsed lines: each slot written by one worker. The slots are memory of their
+/// own, not an Array: an Array's mutating accessors move its storage out and back, which two
+/// threads writing different slots at once would race on.
 private final class ParsedSlots: @unchecked Sendable {
     // @unchecked: disjoint slots per worker, read after all are done.
-    private var slots: [ParsePipeline.Line?]
+    private let slots: UnsafeMutableBufferPointer<ParsePipeline.Line?>
 
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ line: ParsePipeline.Line) {
-        slots.withUnsafeMutableBufferPointer { $0[index] = line }
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil)
     }
+
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+
+    func set(_ index: Int, _ line: ParsePipeline.Line) { slots[index] = line }
 
     func lines() -> [ParsePipeline.Line] { slots.map { $0! } }
 }

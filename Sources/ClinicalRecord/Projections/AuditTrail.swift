@@ -70,6 +70,8 @@ public struct Disclosure: Sendable, Codable, Hashable {
     public var purpose: String
     public var actorId: String
     public var eventId: String
+    /// The void that voided this disclosure's entry later, if any: the disclosure was still made.
+    public var voidedBy: String?
 }
 
 enum AuditSummary {

@@ -156,8 +156,22 @@ public struct ClinicalReplay: Sendable {
     /// clinical-references index rather than from the log (see ``References/voids(_:)``); a
     /// void's sequence is looked up only when the range is not the whole log.
     static func voidedEventIds(_ reader: borrowing LogReader, from: UInt64, through: UInt64) throws -> Set<[UInt8]> {
-        let voids = try References.voids(reader)
         let head = try reader.head()
+        // A short range (a catch-up) is read itself: its voids are a few records among its
+        // headers, cheaper than visiting every patient's entries in the index.
+        if through >= from, through - from < max(head / 64, 4_096) {
+            var ids = Set<[UInt8]>()
+            try reader.forEachStoredRecord(from: from) { record in
+                guard record.sequence <= through else { return false }
+                if record.type == ClinicalEventType.entryVoided.rawValue, let opened = try reader.record(at: record.sequence),
+                   let id = voidedEventId(in: opened) {
+                    ids.insert(id)
+                }
+                return true
+            }
+            return ids
+        }
+        let voids = try References.voids(reader)
         guard from > 1 || through < head else { return Set(voids.keys) }
         var ids = Set<[UInt8]>()
         for (voided, void) in voids {

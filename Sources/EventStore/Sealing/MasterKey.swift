@@ -67,14 +67,15 @@ public struct MasterKey: @unchecked Sendable {
     }
 
     /// Writes this key to a new file at `path`, readable by its owner only, creating its
-    /// directory (0700) when needed. Refuses to replace an existing file.
-    func write(toFile path: String) throws {
+    /// directory (0700) when needed, and syncs the file and its directory, so that once this
+    /// returns the key survives a crash. Refuses to replace an existing file.
+    public func write(toFile path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             } catch {
-                throw EventStoreError.keyFileNotWritten(path: path, reason: error.localizedDescription)
+                throw EventStoreError.keyFileNotWritten(path: path, reason: SystemErrorText.reason(error))
             }
         }
         let descriptor = Foundation.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -88,6 +89,14 @@ public struct MasterKey: @unchecked Sendable {
             let reason = String(cString: strerror(errno))
             unlink(path)
             throw EventStoreError.keyFileNotWritten(path: path, reason: reason)
+        }
+        // The file's name lives in its directory: sync that too.
+        let parent = Foundation.open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if parent >= 0 {
+            defer { close(parent) }
+            guard fsync(parent) == 0 else {
+                throw EventStoreError.keyFileNotWritten(path: path, reason: "its directory could not be synced (\(String(cString: strerror(errno))))")
+            }
         }
     }
 

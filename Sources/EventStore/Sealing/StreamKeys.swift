@@ -28,12 +28,15 @@ struct StoreSealing: Sendable {
 
     /// What a stored key is padded to: a page, so that it needs two overflow pages.
     let paddedKeySize: Int
+    /// The master key check a writer expects in `meta` (for the format it writes).
+    let writerKeyCheck: [UInt8]
 
     init(master: MasterKey, keys: Database, storeId: [UInt8], pageSize: Int) {
         self.master = master
         self.keys = keys
         self.storeId = storeId
         paddedKeySize = max(pageSize, Self.wrappedKeySize)
+        writerKeyCheck = master.checkValue(storeId: storeId, format: StoreLayout.formatVersion)
         headKey = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: master.key, salt: storeId, info: Array("event-store head seal".utf8), outputByteCount: 32
         ).withUnsafeBytes { Array($0) }
@@ -60,7 +63,7 @@ struct StoreSealing: Sendable {
         let sealed = try key.withUnsafeBytes { raw in
             try AES.GCM.seal(raw, using: master.key, authenticating: Self.wrappingContext(stream.utf8))
         }
-        return (DataKey(key), padded([Self.wrappedKeyFormat] + (try Self.combined(sealed))))
+        return (DataKey(key), paddedValue([Self.wrappedKeyFormat] + (try Self.combined(sealed))))
     }
 
     /// Pads the keys a format 1 store kept unpadded (see the type's notes).
@@ -73,10 +76,10 @@ struct StoreSealing: Sendable {
                 entry = try cursor.next()
             }
         }
-        for (stream, value) in unpadded { try txn.put(padded(value), forKey: stream, in: keys) }
+        for (stream, value) in unpadded { try txn.put(paddedValue(value), forKey: stream, in: keys) }
     }
 
-    private func padded(_ value: [UInt8]) -> [UInt8] {
+    func paddedValue(_ value: [UInt8]) -> [UInt8] {
         value + [UInt8](repeating: 0, count: paddedKeySize - value.count)
     }
 
@@ -100,7 +103,7 @@ struct StoreSealing: Sendable {
     }
 
     /// The authenticated data of a wrapped key: it opens only as the key of its own stream.
-    private static func wrappingContext(_ stream: some Sequence<UInt8>) -> [UInt8] {
+    static func wrappingContext(_ stream: some Sequence<UInt8>) -> [UInt8] {
         Array("stream-key\0".utf8) + Array(stream)
     }
 
@@ -110,7 +113,7 @@ struct StoreSealing: Sendable {
     }
 
     /// What replaces a destroyed key: it tells a destroyed key from a stream that never had one.
-    var tombstone: [UInt8] { padded([Self.tombstoneFormat] + [UInt8](repeating: 0, count: Self.wrappedKeySize - 1)) }
+    var tombstone: [UInt8] { paddedValue([Self.tombstoneFormat] + [UInt8](repeating: 0, count: Self.wrappedKeySize - 1)) }
 
     /// Seals `payload` for the event `id` of `stream`.
     static func seal(_ payload: [UInt8], id: String, stream: String, key: DataKey) throws -> [UInt8] {
@@ -245,8 +248,13 @@ extension StoreSealing {
         var entries = BytesTable<[UInt8]>()
         try txn.withCursor(on: keys) { cursor in
             var entry = try cursor.first()
+            var read = 0
             while let current = entry {
                 entries.set(current.key, Array(current.value.prefix(StoreSealing.wrappedKeySize)))
+                // Each key has overflow pages of its own, scattered over the file; the kernel
+                // maps a fault's neighbours too. Give them back now and then.
+                read += 1
+                if read % 128 == 0 { txn.environment.releaseReadPages() }
                 entry = try cursor.next()
             }
         }

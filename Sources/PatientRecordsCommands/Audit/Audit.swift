@@ -11,7 +11,8 @@ struct Audit: AsyncParsableCommand {
             One entry per event in log order: sequence, recorded time, actor and role, action \
             (create, read, void), patient and a one-line summary. Voided entries stay, marked. \
             --since and --until filter on the recorded time. --format fhir prints a FHIR R4 \
-            Bundle of AuditEvent resources.
+            Bundle of AuditEvent resources. The trail shows patients' data, so reading it is \
+            itself recorded first: a RecordAccessed for each patient it shows, by --reader.
 
             Examples:
               patient-records audit --store ./demo-store --patient P-0001
@@ -29,6 +30,7 @@ struct Audit: AsyncParsableCommand {
     @Option(help: "Recorded at or before this RFC 3339 time.") var until: String?
     @Option(help: "Only these event types (short names, comma-separated), e.g. DoseAdministered.") var type: String?
     @Option(help: "table, json or fhir.") var format: Format = .table
+    @OptionGroup var readerOptions: ReaderOptions
 
     func validate() throws {
         if let since { _ = try parseTime(since, option: "--since") }
@@ -36,11 +38,15 @@ struct Audit: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try options.open(readOnly: true)
+        let store = try options.open(readOnly: false)
+        defer { store.close() }
         let query = AuditQuery(
             patientId: patient, actorId: actor,
             since: try since.map { try parseTime($0, option: "--since") }, until: try until.map { try parseTime($0, option: "--until") },
             types: type.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) })
+        // The read is on the record before anything is shown (the trail then shows it too).
+        let shown = try store.patientsInAuditTrail(query)
+        try store.recordRead(readerOptions.access.read("Audit trail shown by patient-records audit"), of: shown)
         // Written as it is read: memory does not grow with the store.
         var out = StandardOutput()
         switch format {

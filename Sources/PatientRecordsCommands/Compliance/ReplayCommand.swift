@@ -11,9 +11,11 @@ public struct ReplayCommand: ParsableCommand {
         abstract: "Replay the record and report the compliance rules it breaks.",
         discussion: """
             Reads the log once, from the first event up to the as-of point, rebuilds every \
-            patient's history (voided entries count as never recorded) and applies the 21 rules of \
-            the clinic policy. Thresholds come from --policy (JSON, or `key: value` lines); \
-            unspecified ones keep the shipped defaults.
+            patient's history (voided entries count as never recorded) and applies the 34 rules of \
+            the clinic policy (docs/COMPLIANCE.md). Thresholds come from --policy (JSON, or YAML \
+            `key: value` lines, with `rules:` to switch rules off or set when they take effect); \
+            unspecified ones keep the shipped defaults. The report shows patients' data, so \
+            showing it is recorded first: a RecordAccessed for each patient with a finding.
 
             Exit status: 0 when there is no error-severity finding, 1 when there is one, 2 when the \
             record could not be checked (bad arguments, missing store, bad policy file).
@@ -22,7 +24,8 @@ public struct ReplayCommand: ParsableCommand {
               patient-records-replay --store ./demo-store
               patient-records-replay --store ./demo-store --as-of 2026-03-01T00:00:00Z --format json
               patient-records-replay --store ./demo-store --as-of 5120 --policy clinic-policy.yaml
-            """
+            """,
+        version: "patient-records-replay " + Release.description
     )
 
     public enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
@@ -36,6 +39,7 @@ public struct ReplayCommand: ParsableCommand {
     var format: Format = .text
     @Flag(help: "No progress on the terminal.")
     var quiet = false
+    @OptionGroup var access: AccessOptions
 
     public init() {}
 
@@ -45,10 +49,16 @@ public struct ReplayCommand: ParsableCommand {
 
     public func run() throws {
         let policy = try self.policy.map { try Policy.load(fromFile: $0) } ?? Policy()
-        let store = try options.open(readOnly: true)
+        let store = try options.open(readOnly: false)
+        defer { store.close() }
         let progress = TerminalProgress("Replaying", total: Int(try store.events.head()), quiet: quiet)
         let report = try ComplianceReplay.run(store, asOf: asOf.flatMap(AsOf.init), policy: policy, progress: progress.replaying)
         progress.finish()
+        // The findings show patients' data: the read is recorded before they are shown (after
+        // the replay, whose snapshot and judging time it must not change).
+        var shown: [String] = []
+        for finding in report.findings where !finding.patient.isEmpty && shown.last != finding.patient { shown.append(finding.patient) }
+        try store.recordRead(access.read("Compliance findings shown by patient-records-replay"), of: Array(Set(shown)).sorted())
         switch format {
         case .json:
             var out = StandardOutput()

@@ -70,7 +70,9 @@ struct Disclosures: AsyncParsableCommand {
         abstract: "List one patient's disclosures of the last 6 years (HIPAA accounting).",
         discussion: """
             Every RecordAccessed with the purpose disclosure in the 6 years up to now: date, \
-            recipient, description and purpose. Voided disclosures are left out.
+            recipient, description and purpose. A disclosure voided later stays, marked voided \
+            (the accounting must list every disclosure made). Showing the accounting is a read \
+            of the record, recorded first.
 
             Example:
               patient-records disclosures --store ./demo-store P-0002 --json
@@ -80,14 +82,20 @@ struct Disclosures: AsyncParsableCommand {
     @OptionGroup var options: StoreOptions
     @Argument(help: "The patient id.") var id: String
     @Flag(help: "JSON for scripts.") var json = false
+    @OptionGroup var access: AccessOptions
 
     func run() async throws {
-        let store = try options.open(readOnly: true)
+        let store = try options.open(readOnly: false)
+        defer { store.close() }
+        guard try store.events.streamVersion(id) > 0 else {
+            throw ArgumentParser.ValidationError("Patient \(id) has no record in \(try options.path()).")
+        }
+        try await access.recordAccess(to: id, in: store, what: "Accounting of disclosures shown by patient-records disclosures")
         let disclosures = try store.disclosures(of: id)
         if json { return try writeJSON(disclosures) }
         if disclosures.isEmpty { return print("No disclosures of \(id)'s record in the last 6 years.") }
-        var table = Table(headers: ["date", "recipient", "purpose", "description"])
-        table.rows = disclosures.map { [$0.date, $0.recipient, $0.purpose, $0.description] }
+        var table = Table(headers: ["date", "recipient", "purpose", "description", "voided"])
+        table.rows = disclosures.map { [$0.date, $0.recipient, $0.purpose, $0.description, $0.voidedBy.map { "voided by \($0)" } ?? ""] }
         print(table.render())
     }
 }

@@ -39,7 +39,7 @@ struct Demo: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try options.open()
+        let store = try options.open(create: true)
         defer { store.close() }
         let generator = ClinicGenerator(seed: seed, patients: patients, months: 6)
         let inputs = generator.allEvents()

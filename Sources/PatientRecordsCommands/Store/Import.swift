@@ -26,7 +26,7 @@ struct Import: AsyncParsableCommand {
         // Standard input is read once, straight into the store's transaction: nothing of it is
         // written anywhere else (no spool of patient data left behind by a kill).
         let source: ImportSource = file == "-" ? .stream(FileHandle.standardInput) : .file(file)
-        let store = try options.open()
+        let store = try options.open(create: true)
         defer { store.close() }
         let total = file == "-" ? nil : (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int
         let progress = TerminalProgress("Importing", total: total, quiet: quiet)
@@ -42,8 +42,9 @@ struct Export: AsyncParsableCommand {
         abstract: "Export the store, or one patient, as CloudEvents NDJSON on standard output.",
         discussion: """
             One line per event in log order, with the attributes the store assigned (sequence, \
-            streamversion, recordedtime, chainhash). Exporting one patient's record appends a \
-            RecordAccessed event first.
+            streamversion, recordedtime, chainhash). An export shows patients' data, so it is \
+            recorded first: a RecordAccessed for the patient, or for every patient when the \
+            whole store is exported.
 
             Examples:
               patient-records export --store ./demo-store > clinic.ndjson
@@ -56,13 +57,15 @@ struct Export: AsyncParsableCommand {
     @OptionGroup var access: AccessOptions
 
     func run() async throws {
-        let store = try options.open(readOnly: patient == nil)
+        let store = try options.open(readOnly: false)
         defer { store.close() }
         if let patient {
             guard try store.events.streamVersion(patient) > 0 else {
                 throw ArgumentParser.ValidationError("Patient \(patient) has no record in \(try options.path()).")
             }
             try await access.recordAccess(to: patient, in: store, what: "Record exported by patient-records export")
+        } else {
+            try store.recordRead(access.read("Whole store exported by patient-records export"))
         }
         // Lines go out in large writes: one write per line would cost a system call each.
         var out = StandardOutput()
