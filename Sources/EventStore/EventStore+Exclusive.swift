@@ -69,7 +69,7 @@ extension EventStore {
                 var appender = ExclusiveAppender(
                     txn: WriteTransaction(borrowing: txn), writer: writer,
                     tail: try LogTail(layout: layout, txn: txn), now: Clock.nanosecondsSinceEpoch(),
-                    session: layout.sealing.map(SealingSession.init))
+                    session: layout.sealing.map { SealingSession(sealing: $0, meta: layout.meta) })
                 let start = appender.tail
                 let result = try body(&appender)
                 if appender.tail != start { try writer.writeHead(appender.tail, in: txn) }

@@ -29,7 +29,7 @@ struct LogWriter {
     /// conflict, a reused id) fails that request alone; a storage error fails the whole group
     /// (and, for a full map, makes the environment retry it).
     func commit(_ requests: [[StreamAppend]], in txn: borrowing WriteTransaction, now: Int64) throws -> [Result<[AppendResult], EventStoreError>] {
-        let session = layout.sealing.map(SealingSession.init)
+        let session = layout.sealing.map { SealingSession(sealing: $0, meta: layout.meta) }
         let start = try LogTail(layout: layout, txn: txn)
         var tail = start
         var results: [Result<[AppendResult], EventStoreError>] = []

@@ -80,7 +80,7 @@ extension EventStore {
         do {
             try environment.write { txn in
                 try body(ProjectionWriter(txn: WriteTransaction(borrowing: txn), database: database,
-                                          session: layout.sealing.map(SealingSession.init)))
+                                          session: layout.sealing.map { SealingSession(sealing: $0, meta: layout.meta) }))
             }
         } catch let error as EventStoreError {
             throw error

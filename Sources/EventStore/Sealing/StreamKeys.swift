@@ -287,10 +287,15 @@ extension StoreSealing {
 /// holds a key the store does not.
 final class SealingSession {
     let sealing: StoreSealing
+    /// The `meta` database, where the master key check is.
+    let meta: Database
     private var keys = BytesTable<DataKey>()
     private lazy var opener = PayloadOpener(sealing: sealing)
 
-    init(sealing: StoreSealing) { self.sealing = sealing }
+    init(sealing: StoreSealing, meta: Database) {
+        self.sealing = sealing
+        self.meta = meta
+    }
 
     /// Forgets every cached key (a nested transaction was undone).
     func reset() {
@@ -312,7 +317,13 @@ final class SealingSession {
             try txn.put(wrapped, forKey: streamBytes, in: sealing.keys, flags: .noOverwrite)
             return key
         case .destroyed: throw EventStoreError.streamKeyDestroyed(stream: stream)
-        case .damaged: throw EventStoreError.streamKeyUnreadable(stream: stream)
+        case .damaged:
+            // A key that does not open: the master key may have been rotated by another process
+            // since this one opened the store (then every key is wrapped under the new one).
+            if let stored = try txn.value(forKey: StoreLayout.MetaKey.keyCheck, in: meta), !stored.elementsEqual(sealing.writerKeyCheck) {
+                throw EventStoreError.masterKeyRotated()
+            }
+            throw EventStoreError.streamKeyUnreadable(stream: stream)
         }
     }
 
