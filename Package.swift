@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "ClinicalRecord", targets: ["ClinicalRecord"]),
         .library(name: "Compliance", targets: ["Compliance"]),
+        .library(name: "LogShipping", targets: ["LogShipping"]),
         .executable(name: "patient-records", targets: ["patient-records"]),
         .executable(name: "patient-records-replay", targets: ["patient-records-replay"]),
     ],
@@ -24,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -73,13 +76,25 @@ let package = Package(
             dependencies: ["ClinicalRecord", "EventStore", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
+        // The log shipped to PostgreSQL, and read back (restore, a network's compliance).
+        .target(
+            name: "LogShipping",
+            dependencies: [
+                "EventStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "PatientRecordsCommands",
             dependencies: [
                 "EventStore",
                 "ClinicalRecord",
                 "Compliance",
+                "LogShipping",
                 "CCrashOutput",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],

@@ -71,6 +71,10 @@ public final class PatientRecordStore: Sendable {
     /// Stops accepting new events after those in flight.
     public func close() { events.close() }
 
+    /// The application indexes a record store keeps beside its log (for a restore, which
+    /// creates them empty and rebuilds them with ``rebuildFromLog()``).
+    public static let indexNames = [References.index]
+
     /// The sequence of the last event recorded (0 for an empty store).
     public func head() throws -> UInt64 { try events.head() }
 

@@ -14,6 +14,38 @@ public struct ComplianceReport: Sendable, Encodable {
     /// Patients who were forgotten (crypto-shredded): their entries can no longer be read, so
     /// they are not judged. Absent when there are none.
     public var forgottenPatients: [String]?
+    /// The stores judged, when the replay judged several (a network's shipped logs).
+    public var stores: [String]?
+
+    public init(asOf: String, eventsReplayed: Int, patients: Int, findings: [Finding], summary: [String: Int],
+                forgottenPatients: [String]? = nil, stores: [String]? = nil) {
+        self.asOf = asOf
+        self.eventsReplayed = eventsReplayed
+        self.patients = patients
+        self.findings = findings
+        self.summary = summary
+        self.forgottenPatients = forgottenPatients
+        self.stores = stores
+    }
+
+    /// One report of several stores' reports: findings in store order, each naming its store.
+    public static func merging(_ reports: [(store: String, report: ComplianceReport)]) -> ComplianceReport {
+        var findings: [Finding] = []
+        var summary: [String: Int] = [:]
+        var forgotten: [String] = []
+        for (store, report) in reports {
+            findings += report.findings.map { finding in
+                var named = finding
+                named.store = store
+                return named
+            }
+            for (rule, count) in report.summary { summary[rule, default: 0] += count }
+            forgotten += report.forgottenPatients ?? []
+        }
+        return ComplianceReport(asOf: reports.map(\.report.asOf).max() ?? "", eventsReplayed: reports.reduce(0) { $0 + $1.report.eventsReplayed },
+                                patients: reports.reduce(0) { $0 + $1.report.patients }, findings: findings, summary: summary,
+                                forgottenPatients: forgotten.isEmpty ? nil : forgotten, stores: reports.map(\.store))
+    }
 
     /// Whether any finding has error severity (the replay tool then exits 1).
     public var hasErrors: Bool { findings.contains { $0.severity == .error } }
@@ -97,7 +129,22 @@ public enum ComplianceReplay {
         var replay = ClinicalReplay()
         let handle = replay.add(projection)
         let result = try replay.run(reader, through: through, checkingChain: true, progress: progress)
+        return try report(result, of: handle, projection: projection, judgedAt: judgedAt) { sequence in
+            try reader.storedRecord(at: sequence)?.id ?? ""
+        }
+    }
 
+    /// A replay judged against `policy` at `judgedAt`, for records fed from elsewhere (a log
+    /// shipped to PostgreSQL): add the returned projection to a replay, feed it, then make the
+    /// report with ``report(_:of:projection:judgedAt:eventId:)``.
+    public static func projection(policy: Policy, judgedAt: Int64) -> ComplianceProjection {
+        ComplianceProjection(policy: policy, judgedAt: judgedAt)
+    }
+
+    /// The report of a finished replay: findings in patient order (the event ids of their
+    /// sequences looked up with `eventId`), the integrity problem first when there was one.
+    public static func report(_ result: ReplayResult, of handle: ProjectionHandle<ComplianceProjection>, projection: ComplianceProjection,
+                              judgedAt: Int64, eventId: (UInt64) throws -> String) throws -> ComplianceReport {
         var findings: [Finding] = []
         if let problem = result.integrity {
             findings.append(Finding(rule: .integrity, patient: "", session: nil, eventId: "", sequence: problem.sequence,
@@ -112,7 +159,7 @@ public enum ComplianceReplay {
             }
             let judged = try projection.findings(state).map { pending in
                 Finding(rule: pending.rule, patient: patient, session: pending.session,
-                        eventId: try reader.storedRecord(at: pending.sequence)?.id ?? "", sequence: pending.sequence, message: pending.message)
+                        eventId: try eventId(pending.sequence), sequence: pending.sequence, message: pending.message)
             }
             perPatient.append((patient, judged))
         }

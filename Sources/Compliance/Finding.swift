@@ -62,6 +62,9 @@ public struct Finding: Sendable, Hashable, Codable {
     public var eventId: String
     public var sequence: UInt64
     public var message: String
+    /// The store (its id) the finding was made in, when a replay judged several (a network's
+    /// shipped logs); `nil` for a replay of one store.
+    public var store: String?
 
     public init(rule: Rule, patient: String, session: String?, eventId: String, sequence: UInt64, message: String) {
         self.rule = rule

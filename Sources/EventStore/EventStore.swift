@@ -211,7 +211,7 @@ public final class EventStore: Sendable {
         return .new(madeDirectory: true)
     }
 
-    private static func openEnvironment(_ path: String, options: Options) throws -> Environment {
+    static func openEnvironment(_ path: String, options: Options) throws -> Environment {
         var envOptions = Environment.Options()
         envOptions.readOnly = options.readOnly
         envOptions.durable = options.durable
@@ -277,7 +277,7 @@ public final class EventStore: Sendable {
     private static func layout(_ opened: [String: Database], indexes: [String], sealing: StoreSealing?, format: UInt32) -> StoreLayout {
         StoreLayout(events: opened["events"]!, streams: opened["streams"]!, eventIds: opened["event-ids"]!, meta: opened["meta"]!,
                     indexes: opened.filter { indexes.contains($0.key) }, projections: opened[StoreLayout.projectionsDatabase],
-                    sealing: sealing, formatVersion: format)
+                    sealing: sealing, formatVersion: format, keysDatabase: opened[StoreLayout.keysDatabase])
     }
 
     /// What `meta` and the databases of an existing store say, read in one snapshot.

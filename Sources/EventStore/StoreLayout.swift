@@ -20,6 +20,8 @@ struct StoreLayout: Sendable {
     let sealing: StoreSealing?
     /// The format the store is at (a read-only process may see an older one).
     let formatVersion: UInt32
+    /// The `stream-keys` database, also when the store is opened without its master key.
+    var keysDatabase: Database? = nil
 
     func index(named name: String) throws -> Database {
         guard let database = indexes[name] else {

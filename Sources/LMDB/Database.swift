@@ -6,3 +6,9 @@ public struct Database: Sendable, Hashable {
     /// The database's name in the environment.
     public let name: String
 }
+
+extension Database {
+    /// A value that names no open database, for code that needs a `Database` but never hands
+    /// it to LMDB (an opener of shipped records reads its keys from memory).
+    package static func unopened(_ name: String) -> Database { Database(dbi: 0, name: name) }
+}

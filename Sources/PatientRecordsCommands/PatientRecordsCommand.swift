@@ -19,7 +19,7 @@ public struct PatientRecordsCommand: AsyncParsableCommand {
               patient-records verify --store ./demo-store
             """,
         version: "patient-records " + Release.description,
-        subcommands: [Demo.self, Import.self, Export.self, Patient.self, Audit.self, Disclosures.self, Verify.self, Backup.self, Stats.self, Generate.self, Forget.self, Keys.self]
+        subcommands: [Demo.self, Import.self, Export.self, Patient.self, Audit.self, Disclosures.self, Verify.self, Backup.self, Stats.self, Generate.self, Forget.self, Keys.self, Ship.self, Restore.self]
     )
 
     public init() {}

@@ -54,11 +54,12 @@ struct Executable {
         }
     }
 
-    /// Starts the tool and returns at once.
-    func start(_ arguments: [String]) throws -> Running {
+    /// Starts the tool and returns at once; `environment` is added to the test's own.
+    func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: name.hasPrefix("/") ? name : Self.directory + "/" + name)
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -14,7 +14,7 @@ private func setUp() -> PatientRecordStore {
     try? FileManager.default.removeItem(atPath: directory)
     let opened = try! PatientRecordStore.open(at: directory + "/store", durable: false, keyFile: directory + "/master.key")
     if let sample = ProcessInfo.processInfo.environment["PATIENT_RECORDS_FUZZ_SAMPLE"] {
-        _ = try! opened.importEvents(fromFile: sample, quiet: true)
+        _ = try! opened.importEvents(fromFile: sample)
     }
     inputFile = directory + "/input.ndjson"
     store = opened
@@ -29,7 +29,7 @@ public func fuzzImport(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     _ = FileManager.default.createFile(atPath: inputFile, contents: Data(bytes: data, count: size))
     let head = try! store.events.head()
     do {
-        _ = try store.importEvents(fromFile: inputFile, quiet: true)
+        _ = try store.importEvents(fromFile: inputFile)
     } catch is ValidationError {
         precondition(try! store.events.head() == head, "a refused import wrote events")
     } catch {

@@ -116,15 +116,43 @@ public struct ClinicalReplay: Sendable {
     /// order; `voided` holds the ids voided in them.
     @_spi(Reference)
     public func run(voided: Set<[UInt8]>, scan: ((EventRecordView) throws -> Void) throws -> Void) throws -> ReplayResult {
-        var partition = ClinicalPartition(projections: projections, voidedIds: voided)
-        let types = eventTypes
-        var last: UInt64 = 0
-        try scan { record in
-            last = record.sequence
+        var feed = feed(voided: voided)
+        try scan { record in try feed.apply(record) }
+        return feed.finish(integrity: nil)
+    }
+
+    /// A replay fed one record at a time, in log order, from a source other than a local store
+    /// (a log shipped to PostgreSQL, read page by page); `voided` holds the ids voided in it.
+    public func feed(voided: Set<[UInt8]>) -> Feed {
+        Feed(partition: ClinicalPartition(projections: projections, voidedIds: voided), types: eventTypes, replay: identity)
+    }
+
+    /// See ``ClinicalReplay/feed(voided:)``.
+    public struct Feed {
+        fileprivate var partition: ClinicalPartition
+        let types: EventTypeSet
+        let replay: UInt64
+        /// The last sequence fed.
+        public private(set) var through: UInt64 = 0
+
+        fileprivate init(partition: ClinicalPartition, types: EventTypeSet, replay: UInt64) {
+            self.partition = partition
+            self.types = types
+            self.replay = replay
+        }
+
+        /// Applies the next record (its payload opened, or marked with why it cannot be).
+        public mutating func apply(_ record: EventRecordView) throws {
+            through = record.sequence
             if types.contains(record.type) { try partition.apply(record) }
         }
-        partition.finish()
-        return ReplayResult(partitions: [partition], through: last, integrity: nil, replay: identity)
+
+        /// Judges what waits for the end and returns the result; `integrity` names the first
+        /// record that did not verify, when the feed stopped before it.
+        public consuming func finish(integrity: ChainProblem?) -> ReplayResult {
+            partition.finish()
+            return ReplayResult(partitions: [partition], through: through, integrity: integrity, replay: replay)
+        }
     }
 
     /// Replays the whole store (or up to `asOf`) in one read transaction.

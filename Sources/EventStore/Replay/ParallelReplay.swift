@@ -374,4 +374,9 @@ public enum ParallelReplay {
 public struct ChainProblem: Sendable, Hashable {
     public let sequence: UInt64
     public let reason: String
+
+    public init(sequence: UInt64, reason: String) {
+        self.sequence = sequence
+        self.reason = reason
+    }
 }

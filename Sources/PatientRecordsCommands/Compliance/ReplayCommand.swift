@@ -1,11 +1,12 @@
 import ArgumentParser
+import LogShipping
 import ClinicalRecord
 import Compliance
 import EventStore
 import Foundation
 
 /// `patient-records-replay`: replays the record and reports every compliance rule broken.
-public struct ReplayCommand: ParsableCommand {
+public struct ReplayCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "patient-records-replay",
         abstract: "Replay the record and report the compliance rules it breaks.",
@@ -24,6 +25,13 @@ public struct ReplayCommand: ParsableCommand {
               patient-records-replay --store ./demo-store
               patient-records-replay --store ./demo-store --as-of 2026-03-01T00:00:00Z --format json
               patient-records-replay --store ./demo-store --as-of 5120 --policy clinic-policy.yaml
+              patient-records-replay --from 'postgres://records@db.example/clinics' --format json
+
+            With --from, the logs shipped to PostgreSQL (patient-records ship) are judged \
+            instead of a local store: every shipped store, or those named by --store-id, each \
+            opened with its own key file (<store id>.key in --key-dir), in one report whose \
+            findings name their store. A row changed in PostgreSQL is an integrity finding, as \
+            in a local store.
             """,
         version: "patient-records-replay " + Release.description
     )
@@ -40,15 +48,29 @@ public struct ReplayCommand: ParsableCommand {
     @Flag(help: "No progress on the terminal.")
     var quiet = false
     @OptionGroup var access: AccessOptions
+    @Option(name: .customLong("from"), help: ArgumentHelp("Judge the logs shipped to this PostgreSQL database instead of a local store.", valueName: "url"))
+    var from: String?
+    @Option(name: .customLong("store-id"), help: "With --from: only this shipped store (repeat for several; default: every one).")
+    var storeIds: [String] = []
+    @Option(name: .customLong("key-dir"), help: ArgumentHelp("With --from: the directory of the stores' key files, named <store id>.key (default: ~/.config/patient-records/keys).", valueName: "dir"))
+    var keyDirectory: String?
 
     public init() {}
 
     public func validate() throws {
         try checkAsOf(asOf)
+        if from != nil && asOf != nil { throw ValidationError("--as-of judges a local store; with --from the whole shipped logs are judged.") }
+        if from == nil && (!storeIds.isEmpty || keyDirectory != nil) { throw ValidationError("--store-id and --key-dir go with --from.") }
     }
 
-    public func run() throws {
+    public func run() async throws {
         let policy = try self.policy.map { try Policy.load(fromFile: $0) } ?? Policy()
+        if let from {
+            let report = try await NetworkReplay(target: try PostgresTarget(url: from), storeIds: storeIds,
+                                                 keyDirectory: keyDirectory ?? PatientRecordStore.defaultKeyDirectory(), policy: policy).run()
+            try show(report)
+            return
+        }
         let store = try options.open(readOnly: false)
         defer { store.close() }
         let progress = TerminalProgress("Replaying", total: Int(try store.events.head()), quiet: quiet)
@@ -59,6 +81,10 @@ public struct ReplayCommand: ParsableCommand {
         var shown: [String] = []
         for finding in report.findings where !finding.patient.isEmpty && shown.last != finding.patient { shown.append(finding.patient) }
         try store.recordRead(access.read("Compliance findings shown by patient-records-replay"), of: Array(Set(shown)).sorted())
+        try show(report)
+    }
+
+    private func show(_ report: ComplianceReport) throws {
         switch format {
         case .json:
             var out = StandardOutput()
@@ -88,7 +114,12 @@ public struct ReplayCommand: ParsableCommand {
                 out.append(",\"session\":")
                 out.appendJSONString(session)
             }
-            try out.write(",\"severity\":\"\(finding.severity.rawValue)\"}")
+            out.append(",\"severity\":\"\(finding.severity.rawValue)\"")
+            if let store = finding.store {
+                out.append(",\"store\":")
+                out.appendJSONString(store)
+            }
+            try out.write("}")
         }
         out.append("]")
         if let forgotten = report.forgottenPatients {
@@ -99,7 +130,16 @@ public struct ReplayCommand: ParsableCommand {
             }
             out.append("]")
         }
-        out.append(",\"patients\":\(report.patients),\"summary\":{")
+        out.append(",\"patients\":\(report.patients)")
+        if let stores = report.stores {
+            out.append(",\"stores\":[")
+            for (index, store) in stores.enumerated() {
+                if index > 0 { out.append(",") }
+                out.appendJSONString(store)
+            }
+            out.append("]")
+        }
+        out.append(",\"summary\":{")
         for (index, rule) in report.summary.keys.sorted().enumerated() {
             out.append(index == 0 ? "" : ",")
             out.appendJSONString(rule)
@@ -113,10 +153,14 @@ public struct ReplayCommand: ParsableCommand {
         if let forgotten = report.forgottenPatients {
             out.append("Forgotten, not judged (their entries can no longer be read): \(forgotten.joined(separator: ", ")).")
         }
-        let byPatient = Dictionary(grouping: report.findings, by: \.patient)
+        if let stores = report.stores { out.append("Stores: \(stores.joined(separator: ", ")).") }
+        let byPatient = Dictionary(grouping: report.findings) { ($0.store.map { "\($0) " } ?? "") + $0.patient }
         for patient in byPatient.keys.sorted() {
             out.append("")
-            out.append(patient.isEmpty ? "The log" : "Patient \(patient)")
+            let finding = byPatient[patient]?.first
+            let store = finding?.store.map { "Store \($0), " } ?? ""
+            let subject = (finding?.patient ?? "").isEmpty ? (store.isEmpty ? "The log" : "the log") : "Patient \(finding?.patient ?? "")"
+            out.append(store + subject)
             for finding in byPatient[patient] ?? [] {
                 out.append("  \(finding.severity == .error ? "error  " : "warning") \(finding.rule.rawValue)\(finding.session.map { " [\($0)]" } ?? "") seq \(finding.sequence): \(finding.message)")
             }

@@ -8,8 +8,8 @@ struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rotate the store's master key, or check that a key file opens a store.",
         discussion: """
-            The master key wraps every patient's data key; it never enters the store. Keep key \\
-            files apart from the store and from its backups (another disk, a secrets manager): \\
+            The master key wraps every patient's data key; it never enters the store. Keep key \
+            files apart from the store and from its backups (another disk, a secrets manager): \
             a backup and its key together are the records in the clear.
             """,
         subcommands: [Rotate.self, Check.self]
@@ -19,12 +19,12 @@ struct Keys: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Re-wrap every data key under a new master key, in one durable transaction.",
             discussion: """
-                Writes a new key to --new-key-file first (readable by its owner only, synced), \\
-                then re-wraps every patient's data key under it, with the key check and the \\
-                head's seal, in one transaction. Until that commit the store opens with the old \\
-                key only; after it with the new key only. Services that have the store open with \\
-                the old key are refused their next write: restart them with the new key file. \\
-                Backups made before the rotation still open with the old key only: keep it until \\
+                Writes a new key to --new-key-file first (readable by its owner only, synced), \
+                then re-wraps every patient's data key under it, with the key check and the \
+                head's seal, in one transaction. Until that commit the store opens with the old \
+                key only; after it with the new key only. Services that have the store open with \
+                the old key are refused their next write: restart them with the new key file. \
+                Backups made before the rotation still open with the old key only: keep it until \
                 they are destroyed.
 
                 Example:

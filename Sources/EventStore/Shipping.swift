@@ -1,0 +1,254 @@
+import Foundation
+import LMDB
+
+/// What identifies a store and its sealing, shipped beside its records so that a copy kept
+/// elsewhere (PostgreSQL) can be verified, opened with the store's master key, and restored as
+/// the same store.
+public struct StoreIdentity: Sendable, Hashable, Codable {
+    /// The store's id (32 hex digits).
+    public let storeId: String
+    /// The store format the records were written in.
+    public let formatVersion: UInt32
+    /// Whether payloads are sealed.
+    public let isSealed: Bool
+    /// The master key check of a sealed store (HMAC of the store id, under the master key).
+    public let keyCheck: [UInt8]?
+
+    public init(storeId: String, formatVersion: UInt32, isSealed: Bool, keyCheck: [UInt8]?) {
+        self.storeId = storeId
+        self.formatVersion = formatVersion
+        self.isSealed = isSealed
+        self.keyCheck = keyCheck
+    }
+
+    /// The store id's 16 bytes.
+    var idBytes: [UInt8]? {
+        let digits = Array(storeId.utf8)
+        guard digits.count == 32 else { return nil }
+        var bytes: [UInt8] = []
+        for index in stride(from: 0, to: 32, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[index...index + 1], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        return bytes
+    }
+
+    /// Whether `key` is this store's master key.
+    public func isMasterKey(_ key: MasterKey) -> Bool {
+        guard let id = idBytes, let keyCheck else { return false }
+        return key.checkValue(storeId: id, format: formatVersion) == keyCheck
+    }
+}
+
+extension LogReader {
+    /// The store's identity as this snapshot's `meta` holds it.
+    public func identity() throws -> StoreIdentity {
+        let id = try txn.bytes(forKey: StoreLayout.MetaKey.storeId, in: layout.meta) ?? []
+        let keyCheck = try txn.bytes(forKey: StoreLayout.MetaKey.keyCheck, in: layout.meta)
+        return StoreIdentity(storeId: Bytes.hex(id), formatVersion: layout.formatVersion, isSealed: keyCheck != nil, keyCheck: keyCheck)
+    }
+
+    /// What `stream-keys` holds for `stream`: its wrapped data key or the tombstone of a
+    /// destroyed one (without the padding), or `nil` for a stream with no key.
+    public func storedStreamKey(_ stream: UnsafeRawBufferPointer) throws -> [UInt8]? {
+        guard let keys = layout.sealing?.keys ?? layout.keysDatabase, let stored = try txn.value(forKey: stream, in: keys) else { return nil }
+        return Array(stored.prefix(StoreSealing.wrappedKeySize))
+    }
+
+    /// Every `stream-keys` entry: each stream's wrapped data key or tombstone (without the
+    /// padding), in key order. After a rotation of the master key all of them changed.
+    public func storedStreamKeys() throws -> [(stream: [UInt8], value: [UInt8])] {
+        guard let keys = layout.sealing?.keys ?? layout.keysDatabase else { return [] }
+        return try txn.withCursor(on: keys) { cursor in
+            var out: [(stream: [UInt8], value: [UInt8])] = []
+            var entry = try cursor.first()
+            while let (key, value) = entry {
+                out.append((Array(key), Array(value.prefix(StoreSealing.wrappedKeySize))))
+                entry = try cursor.next()
+            }
+            return out
+        }
+    }
+}
+
+/// Opens sealed records read from a shipped copy of a store, with its master key and the
+/// wrapped data keys shipped beside them. Not thread-safe: one per thread.
+extension RecordOpener {
+    /// An opener for records of the store `identity`, whose `stream-keys` entries are
+    /// `storedKeys` (stream id bytes → the shipped value). `nil` when `masterKey` is not the
+    /// store's master key.
+    public convenience init?(identity: StoreIdentity, masterKey: MasterKey, storedKeys: [(stream: [UInt8], value: [UInt8])]) {
+        guard identity.isSealed, identity.isMasterKey(masterKey), let id = identity.idBytes else { return nil }
+        var entries = BytesTable<[UInt8]>()
+        for (stream, value) in storedKeys { stream.withUnsafeBytes { entries.set($0, value) } }
+        // The page size only pads keys written later; a reader writes none.
+        let sealing = StoreSealing(master: masterKey, keys: Database.unopened(StoreLayout.keysDatabase), storeId: id, pageSize: 4096)
+        self.init(sealing: sealing, directory: StreamKeyDirectory(entries: entries))
+    }
+}
+
+/// Builds a store from shipped records, byte for byte: the records (their chain checked as they
+/// come), the stream and event-id indexes derived from their headers, the shipped data keys,
+/// and `meta` with the same identity. It is written in a directory beside the destination and
+/// renamed into place only when finished, so a restore that fails leaves no half store.
+///
+/// The application's own indexes (see ``EventStore/Options/indexes``) are created empty: the
+/// layer that defines them rebuilds them from the restored log.
+public final class StoreRestorer {
+    public let destination: String
+    private let partial: String
+    private var environment: Environment?
+    private let layout: StoreLayout
+    private let identity: StoreIdentity
+    private var chain = ChainCheck()
+    private var finished = false
+
+    /// The records written so far.
+    public var restored: UInt64 { chain.expected - 1 }
+
+    /// Starts a restore into `destination`, which must not exist.
+    ///
+    /// - Parameters:
+    ///   - masterKey: the store's master key; required for a sealed store (its head is sealed
+    ///     with it, and it must match the shipped key check).
+    ///   - indexes: the application indexes to create (empty).
+    public init(destination: String, identity: StoreIdentity, masterKey: MasterKey?, indexes: [String] = []) throws {
+        guard !FileManager.default.fileExists(atPath: destination) else { throw EventStoreError.directoryNotEmpty(path: destination) }
+        guard let id = identity.idBytes else {
+            throw EventStoreError(code: .damaged, message: "The shipped store id \(identity.storeId) is not 32 hexadecimal digits.", path: destination)
+        }
+        var master: MasterKey?
+        if identity.isSealed {
+            guard let masterKey else { throw EventStoreError.masterKeyRequired(path: destination) }
+            guard identity.isMasterKey(masterKey) else { throw EventStoreError.wrongMasterKey(path: destination, source: "the given master key") }
+            master = masterKey
+        }
+        self.destination = destination
+        self.identity = identity
+        partial = destination + ".partial"
+        if FileManager.default.fileExists(atPath: partial) { try FileManager.default.removeItem(atPath: partial) }
+        try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var options = EventStore.Options()
+        options.durable = false
+        let environment = try EventStore.openEnvironment(partial, options: options)
+        self.environment = environment
+        let format = StoreLayout.formatVersion
+        layout = try environment.write { txn in
+            var opened: [String: Database] = [:]
+            for name in StoreLayout.coreDatabases + [StoreLayout.projectionsDatabase, StoreLayout.keysDatabase] + indexes {
+                opened[name] = try txn.createDatabase(named: name)
+            }
+            let meta = opened["meta"]!
+            try txn.put(withUnsafeBytes(of: format.bigEndian) { Array($0) }, forKey: StoreLayout.MetaKey.formatVersion, in: meta)
+            try txn.put(id, forKey: StoreLayout.MetaKey.storeId, in: meta)
+            try txn.put(master == nil ? StoreLayout.Sealing.none : StoreLayout.Sealing.sealed, forKey: StoreLayout.MetaKey.sealing, in: meta)
+            if let master { try txn.put(master.checkValue(storeId: id, format: format), forKey: StoreLayout.MetaKey.keyCheck, in: meta) }
+            let sealing = master.map { StoreSealing(master: $0, keys: opened[StoreLayout.keysDatabase]!, storeId: id, pageSize: environment.pageSize) }
+            return StoreLayout(events: opened["events"]!, streams: opened["streams"]!, eventIds: opened["event-ids"]!, meta: meta,
+                               indexes: opened.filter { indexes.contains($0.key) }, projections: opened[StoreLayout.projectionsDatabase],
+                               sealing: sealing, formatVersion: format, keysDatabase: opened[StoreLayout.keysDatabase])
+        }
+    }
+
+    deinit {
+        if !finished {
+            environment = nil
+            try? FileManager.default.removeItem(atPath: partial)
+        }
+    }
+
+    private func writing<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        guard let environment else { throw EventStoreError.closed(path: destination) }
+        return try environment.write(body)
+    }
+
+    /// Writes the shipped `stream-keys` entries (wrapped keys and tombstones).
+    public func putStreamKeys(_ keys: [(stream: [UInt8], value: [UInt8])]) throws {
+        guard let database = layout.keysDatabase else { return }
+        let padded = layout.sealing?.paddedKeySize ?? 0
+        try writing { txn in
+            for (stream, value) in keys {
+                try txn.put(value + [UInt8](repeating: 0, count: max(0, padded - value.count)), forKey: stream, in: database)
+            }
+        }
+    }
+
+    /// Appends the next records (sequence, bytes), in order, in one transaction. Refuses a gap,
+    /// a record out of order, or one whose chain hash does not follow the one before: nothing
+    /// of that batch is written then.
+    public func append(_ records: [(sequence: UInt64, bytes: [UInt8])]) throws {
+        let start = chain
+        // The body may run again (a map grown): it starts from the chain as it was.
+        chain = try writing { txn -> ChainCheck in
+            var chain = start
+            for (sequence, bytes) in records {
+                let problem = bytes.withUnsafeBytes { chain.check(sequence: sequence, bytes: $0) }
+                if let problem {
+                    throw EventStoreError.corruptRecord(sequence: sequence, reason: "the shipped record does not follow the chain: \(problem)")
+                }
+                try bytes.withUnsafeBytes { raw in
+                    guard let record = EventRecordView(sequence: sequence, bytes: raw) else {
+                        throw EventStoreError.corruptRecord(sequence: sequence, reason: "its header does not match its length")
+                    }
+                    let key = Bytes.bigEndian(sequence)
+                    try txn.put(Array(raw), forKey: key, in: layout.events)
+                    try txn.put(key, forKey: StoreLayout.streamKey(record.streamIdBytes, version: record.streamVersion), in: layout.streams, flags: .noOverwrite)
+                    try txn.put(key, forKey: Array(record.idBytes), in: layout.eventIds, flags: .noOverwrite)
+                }
+            }
+            return chain
+        }
+    }
+
+    /// Records the head (sealed with the master key), syncs, and moves the store into place.
+    public func finish() throws {
+        let chain = self.chain
+        try writing { txn in
+            guard chain.expected > 1 else { return }
+            let sequence = chain.expected - 1
+            try txn.put(Bytes.bigEndian(sequence), forKey: StoreLayout.MetaKey.headSequence, in: layout.meta)
+            try txn.put(chain.lastHash, forKey: StoreLayout.MetaKey.chainHead, in: layout.meta)
+            if let sealing = layout.sealing {
+                try txn.put(sealing.headSeal(sequence: sequence, chainHash: chain.lastHash), forKey: StoreLayout.MetaKey.headSeal, in: layout.meta)
+            }
+        }
+        try environment?.sync()
+        environment = nil
+        for file in ["data.mdb", "lock.mdb"] { chmod(partial + "/" + file, 0o600) }
+        guard rename(partial, destination) == 0 else {
+            throw EventStoreError(code: .storage, message: "Could not move the restored store into \(destination): \(String(cString: strerror(errno))).", path: destination)
+        }
+        let parent = (destination as NSString).deletingLastPathComponent
+        let descriptor = open(parent.isEmpty ? "." : parent, O_RDONLY | O_DIRECTORY)
+        if descriptor >= 0 {
+            fsync(descriptor)
+            close(descriptor)
+        }
+        finished = true
+    }
+}
+
+extension EventStore {
+    /// Replaces everything in the application index `name` with `entries`, in one transaction:
+    /// for an index rebuilt from the log (a restored store's, or one found damaged by `verify`).
+    public func replaceIndex(named name: String, with entries: [IndexEntry]) throws {
+        guard appendWriter != nil else { throw EventStoreError.readOnly(path: path) }
+        let database = try layout.index(named: name)
+        do {
+            try environment.write { txn in
+                var keys: [[UInt8]] = []
+                try txn.withCursor(on: database) { cursor in
+                    var entry = try cursor.first()
+                    while let current = entry {
+                        keys.append(Array(current.key))
+                        entry = try cursor.next()
+                    }
+                }
+                for key in keys { _ = try txn.delete(forKey: key, in: database) }
+                for entry in entries where entry.index == name { try txn.put(entry.value, forKey: entry.key, in: database) }
+            }
+        } catch {
+            throw EventStoreError.wrap(error, operation: "rebuild the index \(name)", path: path)
+        }
+    }
+}

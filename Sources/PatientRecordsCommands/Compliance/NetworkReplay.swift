@@ -1,0 +1,111 @@
+@_spi(Reference) import ClinicalRecord
+import Compliance
+import EventStore
+import Foundation
+import LogShipping
+import Logging
+import PostgresNIO
+
+/// The compliance of a network of clinics: every store shipped to one PostgreSQL database,
+/// replayed from its shipped records (each store opened with its own master key) and judged in
+/// one report whose findings name their store. The chain is checked as the records come: a row
+/// changed in PostgreSQL is an `integrity` finding at its sequence, and nothing of that store
+/// from there on is judged, as in a local store.
+struct NetworkReplay {
+    let target: PostgresTarget
+    let storeIds: [String]
+    let keyDirectory: String
+    let policy: Policy
+
+    static let page = 5_000
+
+    func run() async throws -> ComplianceReport {
+        let policy = self.policy, storeIds = self.storeIds, keyDirectory = self.keyDirectory
+        let reports = try await target.withConnection(logger: quietLogger) { client -> [(store: String, report: ComplianceReport)] in
+            var shipped = try await ShippedLog.stores(client, logger: quietLogger)
+            if !storeIds.isEmpty {
+                let missing = Set(storeIds).subtracting(shipped.map(\.identity.storeId))
+                guard missing.isEmpty else { throw CommandFailure("No log was shipped for store \(missing.sorted().joined(separator: ", ")).") }
+                shipped = shipped.filter { storeIds.contains($0.identity.storeId) }
+            }
+            guard !shipped.isEmpty else { throw CommandFailure("No store has shipped its log to this database.") }
+            var reports: [(store: String, report: ComplianceReport)] = []
+            for store in shipped {
+                reports.append((store.identity.storeId, try await Self.judge(store, client: client, keyDirectory: keyDirectory, policy: policy)))
+            }
+            return reports
+        }
+        return ComplianceReport.merging(reports)
+    }
+
+    /// One shipped store, judged.
+    static func judge(_ store: ShippedLog.Store, client: PostgresConnection, keyDirectory: String, policy: Policy) async throws -> ComplianceReport {
+        let id = store.identity.storeId
+        var opener: RecordOpener?
+        if store.identity.isSealed {
+            let keyFile = keyDirectory + "/" + id + ".key"
+            let key = try MasterKey.read(fromFile: keyFile)
+            guard let made = RecordOpener(identity: store.identity, masterKey: key,
+                                          storedKeys: try await ShippedLog.streamKeys(client, storeId: id, logger: quietLogger)) else {
+                throw CommandFailure("The key file \(keyFile) does not hold the master key of store \(id).")
+            }
+            opener = made
+        }
+        // The voids first: a voided entry counts as never recorded, wherever its void comes.
+        var voided = Set<[UInt8]>()
+        var after: UInt64 = 0
+        while true {
+            let page = try await ShippedLog.records(client, storeId: id, after: after, limit: page,
+                                                    types: [ClinicalEventType.entryVoided.rawValue], logger: quietLogger)
+            guard let last = page.last else { break }
+            for (sequence, bytes) in page {
+                bytes.withUnsafeBytes { raw in
+                    guard let view = EventRecordView(sequence: sequence, bytes: raw) else { return }
+                    let record = opener?.open(view) ?? view
+                    if let voidedId = ClinicalReplay.voidedEventId(in: record) { voided.insert(voidedId) }
+                }
+            }
+            after = last.sequence
+        }
+        // Judged at the recorded time of the last record shipped.
+        let judgedAt = try await ShippedLog.records(client, storeId: id, at: [store.shippedThrough], logger: quietLogger)[store.shippedThrough]
+            .flatMap { bytes in bytes.withUnsafeBytes { EventRecordView(sequence: store.shippedThrough, bytes: $0)?.recordedAt } } ?? ClinicalTime.now
+        let projection = ComplianceReplay.projection(policy: policy, judgedAt: judgedAt)
+        var replay = ClinicalReplay()
+        let handle = replay.add(projection)
+        var feed = replay.feed(voided: voided)
+        var chain = ChainCheck()
+        var integrity: ChainProblem?
+        after = 0
+        reading: while true {
+            let page = try await ShippedLog.records(client, storeId: id, after: after, limit: page, logger: quietLogger)
+            guard let last = page.last else { break }
+            for (sequence, bytes) in page {
+                let problem = try bytes.withUnsafeBytes { raw -> String? in
+                    if let reason = chain.check(sequence: sequence, bytes: raw) { return reason }
+                    guard let view = EventRecordView(sequence: sequence, bytes: raw) else { return "its header does not match its length" }
+                    try feed.apply(opener?.open(view) ?? view)
+                    return nil
+                }
+                if let problem {
+                    integrity = ChainProblem(sequence: min(sequence, chain.expected), reason: problem)
+                    break reading
+                }
+            }
+            after = last.sequence
+        }
+        if integrity == nil, chain.expected <= store.shippedThrough {
+            integrity = ChainProblem(sequence: chain.expected, reason: "the record is missing")
+        }
+        var report = try ComplianceReplay.report(feed.finish(integrity: integrity), of: handle, projection: projection, judgedAt: judgedAt) { _ in "" }
+        // The findings' event ids, from their records.
+        let sequences = Array(Set(report.findings.filter { $0.eventId.isEmpty && !$0.patient.isEmpty }.map(\.sequence)))
+        let records = try await ShippedLog.records(client, storeId: id, at: sequences, logger: quietLogger)
+        for index in report.findings.indices where report.findings[index].eventId.isEmpty {
+            if let bytes = records[report.findings[index].sequence] {
+                report.findings[index].eventId = bytes.withUnsafeBytes { EventRecordView(sequence: report.findings[index].sequence, bytes: $0)?.id } ?? ""
+            }
+        }
+        return report
+    }
+}
