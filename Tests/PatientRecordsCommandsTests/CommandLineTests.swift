@@ -199,6 +199,34 @@ struct CommandLineTests {
     }
 
     @Test(.timeLimit(.minutes(2)))
+    func exportAsFHIRWritesOneBundlePerPatientAndRecordsTheRead() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory + "/store"
+            try await records.run(["import", "--store", store, Sample.path])
+            let one = try await records.run(["export", "--store", store, "--format", "fhir", "--patient", "EX-ESK-1", "--actor", "u-auditor-7", "--purpose", "patient_request"])
+            #expect(one.status == 0, "\(one.stderr)")
+            let lines = one.stdout.split(separator: "\n")
+            #expect(lines.count == 1)
+            let bundle = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+            #expect(bundle["resourceType"] as? String == "Bundle" && bundle["type"] as? String == "collection")
+            let resources = (bundle["entry"] as? [[String: Any]] ?? []).compactMap { $0["resource"] as? [String: Any] }
+            let patient = try #require(resources.first { $0["resourceType"] as? String == "Patient" })
+            #expect((patient["identifier"] as? [[String: Any]])?.first?["value"] as? String == "EX-ESK-1")
+            #expect(resources.contains { $0["resourceType"] as? String == "MedicationAdministration" })
+            // The export was recorded as a read of that patient, before it was shown.
+            let audit = try await records.run(["audit", "--store", store, "--actor", "u-auditor-7", "--format", "json"])
+            let entries = try #require(try JSONSerialization.jsonObject(with: Data(audit.stdout.utf8)) as? [[String: Any]])
+            #expect(entries.contains { $0["patientId"] as? String == "EX-ESK-1" && ($0["accessDescription"] as? String)?.contains("FHIR") == true })
+            // The whole store: one bundle per patient with a record.
+            let whole = try await records.run(["export", "--store", store, "--format", "fhir"])
+            let patients = try await records.run(["export", "--store", store]).stdout.split(separator: "\n").compactMap { line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["subject"] as? String
+            }
+            #expect(whole.stdout.split(separator: "\n").count == Set(patients).count)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
     func verifyNamesTheFirstDamagedSequenceAndExitsOne() async throws {
         try await withTemporaryDirectory { directory in
             let store = directory + "/store"

@@ -66,7 +66,8 @@ struct Audit: AsyncParsableCommand {
         case .fhir:
             var first = true
             try out.write(FHIRAuditBundle.bundleStart())
-            try store.forEachAuditEntry(query, rendering: FHIRAuditBundle.entryJSON) { entry in
+            let storeId = store.events.storeId
+            try store.forEachAuditEntry(query, rendering: { try FHIRAuditBundle.entryJSON($0, storeId: storeId) }) { entry in
                 try out.write(first ? "" : ",")
                 try out.write(bytes: entry)
                 first = false

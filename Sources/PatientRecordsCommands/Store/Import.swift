@@ -39,21 +39,30 @@ struct Import: AsyncParsableCommand {
 /// `patient-records export`: CloudEvents NDJSON to stdout.
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export the store, or one patient, as CloudEvents NDJSON on standard output.",
+        abstract: "Export the store, or one patient, as CloudEvents or as FHIR R4 on standard output.",
         discussion: """
-            One line per event in log order, with the attributes the store assigned (sequence, \
-            streamversion, recordedtime, chainhash). An export shows patients' data, so it is \
-            recorded first: a RecordAccessed for the patient, or for every patient when the \
-            whole store is exported.
+            --format cloudevents (the default): one line per event in log order, with the \
+            attributes the store assigned (sequence, streamversion, recordedtime, chainhash); \
+            `import` takes it back. --format fhir: the clinical record, one FHIR R4 Bundle \
+            (type collection) per patient and line, as docs/FHIR.md describes; forgotten \
+            patients are left out. An export shows patients' data, so it is recorded first: a \
+            RecordAccessed for the patient, or for every patient when the whole store is \
+            exported.
 
             Examples:
               patient-records export --store ./demo-store > clinic.ndjson
               patient-records export --store ./demo-store --patient P-0001 --purpose patient_request
+              patient-records export --store ./demo-store --format fhir --patient P-0001 > P-0001.fhir.ndjson
             """
     )
 
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case cloudevents, fhir
+    }
+
     @OptionGroup var options: StoreOptions
     @Option(help: "Only this patient.") var patient: String?
+    @Option(help: "cloudevents (the log, importable) or fhir (one FHIR R4 Bundle per patient).") var format: Format = .cloudevents
     @OptionGroup var access: AccessOptions
 
     func run() async throws {
@@ -63,13 +72,18 @@ struct Export: AsyncParsableCommand {
             guard try store.events.streamVersion(patient) > 0 else {
                 throw ArgumentParser.ValidationError("Patient \(patient) has no record in \(try options.path()).")
             }
-            try await access.recordAccess(to: patient, in: store, what: "Record exported by patient-records export")
+            try await access.recordAccess(to: patient, in: store, what: format == .fhir ? "Record exported as FHIR by patient-records export" : "Record exported by patient-records export")
         } else {
-            try store.recordRead(access.read("Whole store exported by patient-records export"))
+            try store.recordRead(access.read(format == .fhir ? "Whole store exported as FHIR by patient-records export" : "Whole store exported by patient-records export"))
         }
         // Lines go out in large writes: one write per line would cost a system call each.
         var out = StandardOutput()
-        try store.exportEvents(patient: patient, lines: { line in try out.write(bytes: line) })
+        switch format {
+        case .cloudevents:
+            try store.exportEvents(patient: patient, lines: { line in try out.write(bytes: line) })
+        case .fhir:
+            try store.exportFHIR(patient: patient) { bundle in try out.write(bytes: bundle) }
+        }
         try out.flush()
     }
 }
