@@ -10,6 +10,8 @@ let package = Package(
     dependencies: [
         .package(name: "PatientRecordStore", path: "../"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // The system SQLite, the reference PERFORMANCE.md measures against.
@@ -35,6 +37,16 @@ let package = Package(
                 "BenchmarkFixtures",
                 .product(name: "ClinicalRecord", package: "PatientRecordStore"),
                 .product(name: "Compliance", package: "PatientRecordStore"),
+            ]
+        ),
+        // Shipping throughput and lag behind 16 durable appenders, against a throwaway PostgreSQL.
+        .executableTarget(
+            name: "shipping-lag",
+            dependencies: [
+                .product(name: "EventStore", package: "PatientRecordStore"),
+                .product(name: "LogShipping", package: "PatientRecordStore"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

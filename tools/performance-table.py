@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns package-benchmark's percentile export into PERFORMANCE.md's table: rates and ratios, each ratio
+"""Turns package-benchmark's percentile export into docs/PERFORMANCE.md's table: rates and ratios, each ratio
 between two benchmarks of the same run. Used by tools/benchmark-table."""
 import glob
 import os

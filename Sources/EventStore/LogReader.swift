@@ -138,7 +138,7 @@ public struct LogReader: ~Copyable {
     }
 
     /// Calls `body` with the bytes of every value of `events`, in key order, nothing checked or
-    /// parsed: the raw cursor scan that replay speed is measured against (PERFORMANCE.md).
+    /// parsed: the raw cursor scan that replay speed is measured against (docs/PERFORMANCE.md).
     public func forEachRawRecord(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         try txn.withCursor(on: layout.events) { cursor in
             var entry = try cursor.first()

@@ -1,6 +1,6 @@
 import LMDB
 
-/// The named databases of one store and the keys inside them (see ARCHITECTURE.md, Storage).
+/// The named databases of one store and the keys inside them (see docs/STORAGE.md).
 struct StoreLayout: Sendable {
     /// Global sequence (8 bytes, big-endian) → event record.
     let events: Database

@@ -4,10 +4,10 @@ import Foundation
 import SwiftProtobuf
 import Testing
 
-/// Who may record what (EVENTS.md), enforced on the library and import paths for every role and
+/// Who may record what (docs/EVENTS.md), enforced on the library and import paths for every role and
 /// every type. (The command-line path is in CommandLineTests.)
 struct RoleTests {
-    /// EVENTS.md's table as the specification writes it, plus PatientForgotten for `admin` and
+    /// docs/EVENTS.md's table as the specification writes it, plus PatientForgotten for `admin` and
     /// `system` (forgetting is a privacy officer's act; the table is silent on it).
     static let staff: Set<String> = [
         "PatientRegistered", "PatientDetailsUpdated", "SessionScheduled", "SessionCancelled", "ConsentWithdrawn",

@@ -4,7 +4,7 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Every validation rule of EVENTS.md: a bad line after the whole sample is refused with the line,
+/// Every validation rule of docs/EVENTS.md: a bad line after the whole sample is refused with the line,
 /// the field and the reason, and nothing of the file is written.
 struct ValidationTests {
     static let sampleLines = Sample.lines

@@ -4,7 +4,7 @@ import EventStore
 import Foundation
 
 /// Durable appends: one appender (one event per transaction) is the reference for 16 concurrent
-/// appenders (group commit). PERFORMANCE.md asks for 10x its throughput.
+/// appenders (group commit). docs/PERFORMANCE.md asks for 10x its throughput.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.throughput, .wallClock], maxDuration: .seconds(5), maxIterations: 20)
 

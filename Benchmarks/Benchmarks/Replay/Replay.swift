@@ -6,7 +6,7 @@ import EventStore
 import Foundation
 
 /// Replay at 1M events (and 10M with PATIENT_RECORDS_BENCH_10M=1), each beside its reference
-/// from PERFORMANCE.md in the same run: the raw LMDB cursor scan of `events`, and SQLite holding
+/// from docs/PERFORMANCE.md in the same run: the raw LMDB cursor scan of `events`, and SQLite holding
 /// the same records, read and decoded by the same projections.
 ///
 /// Every benchmark records `events/s` (events read per second of the iteration); the replay

@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// Runs a program as a child process and measures it as a whole: wall time and its own peak
-/// resident size (`wait4`'s rusage of that child alone). For the rows of PERFORMANCE.md that
+/// resident size (`wait4`'s rusage of that child alone). For the rows of docs/PERFORMANCE.md that
 /// compare whole processes (the replay tool, import, export, audit) with a reference process.
 public enum ChildProcess {
     public struct Measured: Sendable {

@@ -3,7 +3,7 @@ import ClinicalRecord
 import EventStore
 import Foundation
 
-/// The SQLite reference of PERFORMANCE.md: the same events in one table (the record bytes as a
+/// The SQLite reference of docs/PERFORMANCE.md: the same events in one table (the record bytes as a
 /// blob, with the sequence, stream and type in columns), read and written through the system
 /// libsqlite3. Durable appends use WAL mode with `synchronous=FULL`.
 public final class SQLiteLog: @unchecked Sendable {

@@ -1,4 +1,4 @@
-// The reference of PERFORMANCE.md's process rows: a plain C program that opens a store
+// The reference of docs/PERFORMANCE.md's process rows: a plain C program that opens a store
 // read-only, walks the `events` database with mdb_cursor_get(MDB_NEXT) and touches every byte
 // of every value. Usage: raw-scan STORE_DIRECTORY. Prints the number of events.
 #include <lmdb.h>

@@ -66,7 +66,7 @@ public enum ClinicalEventType: UInt16, CaseIterable, Sendable, Codable {
         }
     }
 
-    /// Who may record this type (EVENTS.md's table, as docs/EVENTS.md restates it): the least
+    /// Who may record this type (docs/EVENTS.md's table, as docs/EVENTS.md restates it): the least
     /// clinical role on the ladder staff < nurse < physician < psychiatrist (every role above it
     /// may too), and whether the administrative roles may. `system` may record every type.
     var recordedBy: (clinical: ClinicalLadder?, admin: Bool, auditor: Bool) {

@@ -1,4 +1,4 @@
-/// The scoring rules of each assessment instrument (EVENTS.md): item counts, ranges, totals,
+/// The scoring rules of each assessment instrument (docs/EVENTS.md): item counts, ranges, totals,
 /// bands. A total is always computed here, never taken from input.
 public struct InstrumentScore: Sendable, Hashable, Codable {
     /// The total score (for the C-SSRS screener: the number of yes answers).

@@ -1,6 +1,6 @@
 /// Each patient's dosing summary: doses given and milligrams by drug and route, the latest dose.
 /// It reads two event types of twenty-two, so a replay of it alone skips most of the log on
-/// headers (the "narrow replay" of PERFORMANCE.md).
+/// headers (the "narrow replay" of docs/PERFORMANCE.md).
 public struct DosingProjection: PatientProjection {
     public struct Summary: Sendable, Hashable {
         public var doses = 0
@@ -13,7 +13,7 @@ public struct DosingProjection: PatientProjection {
     public struct DrugAndRoute: Sendable, Hashable {
         public var drug: Ketamine_V1_Drug
         public var route: Ketamine_V1_Route
-        /// As EVENTS.md writes them, e.g. `ketamine iv`.
+        /// As docs/EVENTS.md writes them, e.g. `ketamine iv`.
         public var label: String { "\(drug.label) \(route.label)" }
     }
 
