@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import Tracing
 
 /// What an import did.
 public struct ImportSummary: Sendable, Hashable {
@@ -37,6 +38,20 @@ extension PatientRecordStore {
     /// Imports CloudEvents NDJSON from `source`, all or nothing (see ``importEvents(fromFile:progress:)``).
     @discardableResult
     public func importEvents(from source: ImportSource, progress: ImportProgress? = nil) throws -> ImportSummary {
+        try withSpan("PatientRecordStore.import", ofKind: .internal) { span in
+            do {
+                let summary = try importEventsUnderSpan(from: source, progress: progress)
+                span.attributes["patient_record_store.imported"] = Int64(summary.imported)
+                ClinicalInstruments.imported(summary)
+                return summary
+            } catch let error as ValidationError {
+                ClinicalInstruments.refused(error)
+                throw error
+            }
+        }
+    }
+
+    private func importEventsUnderSpan(from source: ImportSource, progress: ImportProgress?) throws -> ImportSummary {
         let total: Int?
         var streamed: FileHandle?
         switch source {

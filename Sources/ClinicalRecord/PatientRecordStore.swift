@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import Tracing
 import SwiftProtobuf
 
 /// The patient record store a clinic's services embed: validated recording, patient state, the
@@ -91,6 +92,23 @@ public final class PatientRecordStore: Sendable {
     /// - Throws: ``ValidationError`` naming the attribute or field and the reason; nothing is written.
     @discardableResult
     public func record(_ input: ClinicalEventInput) async throws -> Recorded {
+        // The event's own trace context (its `traceparent`), when it has one, is the parent of
+        // the span: the write shows up in the trace of the request that made it.
+        var context = ServiceContext.current ?? .topLevel
+        if let traceparent = input.traceparent {
+            var carrier = ["traceparent": traceparent]
+            if let state = input.extensions.first(where: { $0.name == "tracestate" }).flatMap({ CloudEventCodec.jsonString($0.jsonValue) }) {
+                carrier["tracestate"] = state
+            }
+            InstrumentationSystem.instrument.extract(carrier, into: &context, using: TraceContextCarrier())
+        }
+        return try await withSpan("PatientRecordStore.record", context: context, ofKind: .internal) { span in
+            span.attributes["patient_record_store.event_type"] = input.type.map { "\($0)" } ?? "unknown"
+            return try await recordUnderSpan(input)
+        }
+    }
+
+    private func recordUnderSpan(_ input: ClinicalEventInput) async throws -> Recorded {
         // Validation reads a snapshot; the append then insists the patient's stream is still at
         // the version validated against, so a concurrent writer makes it validate again.
         for _ in 0..<16 {
@@ -234,4 +252,9 @@ extension EventStore {
     func append(_ events: [NewEvent], to stream: String, expectedVersion: ExpectedVersion, indexEntries: [IndexEntry]) async throws -> AppendResult {
         try await appendAtomically([StreamAppend(stream: stream, events: events, expectedVersion: expectedVersion, indexEntries: indexEntries)])[0]
     }
+}
+
+/// W3C trace context read from an event's attributes, for the host's instrument.
+struct TraceContextCarrier: Extractor {
+    func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import LMDB
+import Tracing
 
 extension EventStore {
     /// Appends `events` to `stream`, all or nothing, and returns once they are durable.
@@ -20,9 +21,13 @@ extension EventStore {
     /// Appends to several streams at once: every part lands, or none does.
     @discardableResult
     public func appendAtomically(_ parts: [StreamAppend]) async throws -> [AppendResult] {
-        let writer = try acceptingWriter(for: parts)
-        return try await withCheckedThrowingContinuation { continuation in
-            writer.submit(parts) { continuation.resume(with: $0) }
+        // A span in the host's tracer (a no-op until it bootstraps one), child of the caller's.
+        try await withSpan("EventStore.append", ofKind: .internal) { span in
+            span.attributes["patient_record_store.events"] = Int64(parts.reduce(0) { $0 + $1.events.count })
+            let writer = try acceptingWriter(for: parts)
+            return try await withCheckedThrowingContinuation { continuation in
+                writer.submit(parts) { continuation.resume(with: $0) }
+            }
         }
     }
 

@@ -46,6 +46,11 @@ public final class EventStore: Sendable {
         /// structure can be read and verified; payloads read back as ``PayloadState/sealed``.
         public var withoutMasterKey = false
 
+        /// Where the store reports what it does: a swift-log `Logger` and the prefix of its
+        /// swift-metrics names (see ``Observability``). Nothing is reported, or printed, until
+        /// the host gives a logger or bootstraps a metrics backend.
+        public var observability = Observability()
+
         public init(readOnly: Bool = false, durable: Bool = true) {
             self.readOnly = readOnly
             self.durable = durable
@@ -69,6 +74,8 @@ public final class EventStore: Sendable {
     let layout: StoreLayout
     let appendWriter: GroupCommitWriter?
     let commits = CommitSignal()
+    /// The metrics and the logger of ``Options/observability``, made once.
+    let instruments: StoreInstruments
     private let openKey: String
 
     private static let openStores = Mutex<Set<String>>([])
@@ -77,6 +84,7 @@ public final class EventStore: Sendable {
         self.path = path
         self.openKey = openKey
         self.options = options
+        self.instruments = StoreInstruments(options.observability)
         self.environment = environment
         self.layout = opened.layout
         self.storeId = Bytes.hex(opened.storeId)
@@ -86,14 +94,18 @@ public final class EventStore: Sendable {
         } else {
             let logWriter = LogWriter(layout: layout)
             let commits = self.commits
+            let instruments = self.instruments
             appendWriter = GroupCommitWriter(name: "event-store-writer", path: path) { requests in
+                let started = ContinuousClock.now
                 let result = Result { () throws -> [Result<[AppendResult], EventStoreError>] in
                     try environment.write { txn in
                         try logWriter.commit(requests, in: txn, now: Clock.nanosecondsSinceEpoch())
                     }
                 }
                 commits.notify()
-                return result.mapError { EventStoreError.wrap($0, operation: "append to the store", path: path) }
+                let outcome = result.mapError { EventStoreError.wrap($0, operation: "append to the store", path: path) }
+                instruments.committed(requests, outcome, after: ContinuousClock.now - started)
+                return outcome
             }
         }
     }
@@ -217,6 +229,8 @@ public final class EventStore: Sendable {
         envOptions.durable = options.durable
         envOptions.mapSize = options.initialMapSize
         envOptions.maxDatabases = 32
+        let observability = options.observability
+        envOptions.mapGrown = { bytes in observability.mapGrown(to: bytes, path: path) }
         do {
             return try Environment(path: path, options: envOptions)
         } catch LMDBError.permissionDenied {

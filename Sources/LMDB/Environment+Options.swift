@@ -21,6 +21,8 @@ extension Environment {
         public var durable = true
         /// The permissions of the files LMDB creates.
         public var fileMode: mode_t = 0o600
+        /// Told the new size of the map after this process grew it (for the host's metrics).
+        public var mapGrown: (@Sendable (_ bytes: Int) -> Void)?
 
         public init() {}
     }

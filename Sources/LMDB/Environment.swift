@@ -240,6 +240,7 @@ public final class Environment: @unchecked Sendable {
             try check(mdb_env_set_mapsize(handle, current + step))
             locateMap()
         }
+        options.mapGrown?(mapSize)
     }
 
     /// Takes on the larger map size another process has set.

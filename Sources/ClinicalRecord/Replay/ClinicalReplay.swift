@@ -1,4 +1,5 @@
 import EventStore
+import Tracing
 import Foundation
 import Synchronization
 
@@ -157,9 +158,15 @@ public struct ClinicalReplay: Sendable {
 
     /// Replays the whole store (or up to `asOf`) in one read transaction.
     public func run(_ store: PatientRecordStore, asOf: AsOf? = nil, checkingChain chain: Bool = false, progress: ReplayProgress? = nil) throws -> ReplayResult {
-        try store.events.read { reader in
-            let through = try Self.lastSequence(reader, asOf: asOf)
-            return try run(reader, through: through, checkingChain: chain, progress: progress)
+        try withSpan("ClinicalReplay.run", ofKind: .internal) { span in
+            let started = ContinuousClock.now
+            let result = try store.events.read { reader in
+                let through = try Self.lastSequence(reader, asOf: asOf)
+                return try run(reader, through: through, checkingChain: chain, progress: progress)
+            }
+            span.attributes["patient_record_store.through"] = Int64(result.through)
+            ClinicalInstruments.replayed(result.through, in: ContinuousClock.now - started)
+            return result
         }
     }
 
