@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import LogShipping
 import PostgresNIO
-import Synchronization
 
 // Shipping throughput and lag (docs/PERFORMANCE.md, "Shipping to PostgreSQL"), measured against a
 // throwaway PostgreSQL cluster (tools/postgres-cluster) on this machine:
@@ -82,14 +81,15 @@ do {
 }
 
 // 2. Live, behind 16 durable appenders.
-do {
+func live(target: PostgresTarget, root: String, seconds: Int, appenders: Int, logger: Logger) async throws {
     let store = try EventStore.open(at: root + "/live", options: .init(durable: true))
     var shipper = LogShipper(store: store, target: target, logger: logger)
     shipper.pollInterval = .milliseconds(20)
     let storeId = store.storeId
-    let following = Task { try await shipper.run() }
+    let follower = shipper
+    let following = Task { try await follower.run() }
     // Append times by sequence, to turn the checkpoint into a lag in time.
-    let appendedAt = Mutex<[UInt64: ContinuousClock.Instant]>([:])
+    let appendedAt = AppendTimes()
     let deadline = ContinuousClock.now + .seconds(seconds)
     let appending = Task {
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -116,7 +116,14 @@ do {
             let now = ContinuousClock.now
             lagEvents.append(Double(head - min(head, through)))
             // The lag in time: how long ago the first event not yet shipped was appended.
-            let waiting = appendedAt.withLock { times in (through + 1...max(head, through + 1)).lazy.compactMap { times[$0] }.first }
+            let waiting: ContinuousClock.Instant? = appendedAt.withLock { times in
+                var sequence = through + 1
+                while sequence <= head {
+                    if let time = times[sequence] { return time }
+                    sequence += 1
+                }
+                return nil
+            }
             if let waiting, head > through {
                 let age = now - waiting
                 lagMilliseconds.append(Double(age.components.seconds) * 1000 + Double(age.components.attoseconds) / 1e15)
@@ -144,4 +151,16 @@ do {
                  lagEvents.max() ?? 0, lagMilliseconds.max() ?? 0))
     print(String(format: "Caught up %.0f ms after the appenders stopped", Double(catchUp.components.seconds) * 1000 + Double(catchUp.components.attoseconds) / 1e15))
     store.close()
+}
+
+try await live(target: target, root: root, seconds: seconds, appenders: appenders, logger: logger)
+
+/// Append times by sequence, shared by the appenders and the sampler.
+final class AppendTimes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var times: [UInt64: ContinuousClock.Instant] = [:]
+
+    func withLock<R>(_ body: (inout [UInt64: ContinuousClock.Instant]) -> R) -> R {
+        lock.withLock { body(&times) }
+    }
 }
