@@ -142,16 +142,22 @@ public struct LogShipper: Sendable {
     func withTimeout<R: Sendable>(_ connection: PostgresConnection, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
         let limit = stepTimeout
         let race = FirstOutcome<R>()
-        return try await withCheckedThrowingContinuation { continuation in
-            race.wait(continuation)
-            let work = Task { race.finish(await outcome(of: body)) }
-            Task {
-                try? await Task.sleep(for: limit)
-                if race.finish(.failure(StepTimedOut(limit: limit))) {
-                    work.cancel()
-                    try? await connection.close()
+        // Cancelled (the shipper told to stop): answered at once; a batch under way may still
+        // commit in PostgreSQL, which the checkpoint makes harmless.
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                race.wait(continuation)
+                let work = Task { race.finish(await outcome(of: body)) }
+                Task {
+                    try? await Task.sleep(for: limit)
+                    if race.finish(.failure(StepTimedOut(limit: limit))) {
+                        work.cancel()
+                        try? await connection.close()
+                    }
                 }
             }
+        } onCancel: {
+            race.finish(.failure(CancellationError()))
         }
     }
 
@@ -288,27 +294,33 @@ public struct LogShipper: Sendable {
     }
 }
 
-/// Whichever of several outcomes comes first resumes the waiter; the others are dropped.
+/// Whichever of several outcomes comes first resumes the waiter; the others are dropped. An
+/// outcome that comes before the waiter (a task cancelled already) is kept for it.
 private final class FirstOutcome<R: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var continuation: CheckedContinuation<R, any Error>?
-    private var done = false
+    private var first: Result<R, any Error>?
 
     func wait(_ continuation: CheckedContinuation<R, any Error>) {
-        lock.withLock { self.continuation = continuation }
+        let ready: Result<R, any Error>? = lock.withLock {
+            if let first { return first }
+            self.continuation = continuation
+            return nil
+        }
+        if let ready { continuation.resume(with: ready) }
     }
 
-    /// Resumes the waiter with `outcome` if nothing did before; whether this one did.
+    /// Resumes the waiter with `outcome` if no outcome came before; whether this one was first.
     @discardableResult
     func finish(_ outcome: Result<R, any Error>) -> Bool {
-        let waiting: CheckedContinuation<R, any Error>? = lock.withLock {
-            guard !done else { return nil }
-            done = true
+        let (wasFirst, waiting): (Bool, CheckedContinuation<R, any Error>?) = lock.withLock {
+            guard first == nil else { return (false, nil) }
+            first = outcome
             defer { continuation = nil }
-            return continuation
+            return (true, continuation)
         }
         waiting?.resume(with: outcome)
-        return waiting != nil
+        return wasFirst
     }
 }
 

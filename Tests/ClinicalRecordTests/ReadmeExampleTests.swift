@@ -38,6 +38,6 @@ struct ReadmeExampleTests {
     }
 
     @Test func theReadmeShowsThisExampleVerbatim() throws {
-        try expectReadmeShowsExample(of: #filePath)
+        try expectReadmeShowsExample(of: #filePath, alsoIn: "Sources/ClinicalRecord/ClinicalRecord.docc/ClinicalRecord.md")
     }
 }

@@ -29,6 +29,6 @@ struct ReadmeExampleTests {
     }
 
     @Test func theReadmeShowsThisExampleVerbatim() throws {
-        try expectReadmeShowsExample(of: #filePath)
+        try expectReadmeShowsExample(of: #filePath, alsoIn: "Sources/EventStore/EventStore.docc/EventStore.md")
     }
 }

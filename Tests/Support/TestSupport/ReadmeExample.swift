@@ -3,7 +3,7 @@ import Testing
 
 /// Checks that README.md holds, verbatim, the example between the `// README example: begin`
 /// and `// README example: end` markers of `testFile`, so the example shown is the one compiled.
-public func expectReadmeShowsExample(of testFile: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+public func expectReadmeShowsExample(of testFile: String, alsoIn article: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
     let text = try String(contentsOfFile: testFile, encoding: .utf8)
     var root = URL(fileURLWithPath: testFile)
     for _ in 0..<3 { root.deleteLastPathComponent() }
@@ -15,4 +15,9 @@ public func expectReadmeShowsExample(of testFile: String, sourceLocation: Source
         .map { $0.hasPrefix("    ") ? String($0.dropFirst(4)) : String($0) }
         .joined(separator: "\n")
     #expect(readme.contains(example), "README.md's example differs from the one compiled in \(testFile)", sourceLocation: sourceLocation)
+    // The DocC article shows the same example (a path from the project's folder).
+    if let article {
+        let text = try String(contentsOf: root.appendingPathComponent(article), encoding: .utf8)
+        #expect(text.contains(example), "\(article)'s example differs from the one compiled in \(testFile)", sourceLocation: sourceLocation)
+    }
 }
