@@ -35,7 +35,7 @@ public final class PatientRecordStore: Sendable {
     ///     `PATIENT_RECORDS_KEY` (64 hex digits), then `<config dir>/patient-records/keys/<store id>.key`.
     ///   - sealing: whether a new store seals payloads (an existing one keeps its choice).
     ///   - withoutMasterKey: open a sealed store read-only without its key (to verify its log).
-    ///   - observability: the host's logger and metrics factory (``Observability``); silent by default.
+    ///   - observability: the host's logger and metrics factory (`Observability`, in EventStore); silent by default.
     public static func open(at path: String, readOnly: Bool = false, durable: Bool = true, keyFile: String? = nil, sealing: Bool = true,
                             withoutMasterKey: Bool = false, observability: Observability = Observability()) throws -> PatientRecordStore {
         var options = EventStore.Options(readOnly: readOnly || withoutMasterKey, durable: durable)

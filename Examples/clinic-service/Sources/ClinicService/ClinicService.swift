@@ -1,6 +1,7 @@
 import ClinicalRecord
 import EventStore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 

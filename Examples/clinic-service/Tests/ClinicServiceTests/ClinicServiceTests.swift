@@ -1,6 +1,7 @@
 import ClinicalRecord
 import ClinicService
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
@@ -32,19 +33,22 @@ struct ClinicServiceTests {
             try await app.test(.router) { client in
                 try await client.execute(uri: "/events", method: .post, headers: Self.staff, body: ByteBuffer(string: Self.registration)) { response in
                     #expect(response.status == .created)
-                    #expect(try Self.json(response)["sequence"] as? Int == 1)
+                    let body = try Self.json(response)
+                    #expect(body["sequence"] as? Int == 1)
                 }
                 // The same event again: already stored, nothing written.
                 try await client.execute(uri: "/events", method: .post, headers: Self.staff, body: ByteBuffer(string: Self.registration)) { response in
                     #expect(response.status == .ok)
-                    #expect(try Self.json(response)["alreadyStored"] as? Bool == true)
+                    let body = try Self.json(response)
+                    #expect(body["alreadyStored"] as? Bool == true)
                 }
                 // A weight of 900 kg is refused with the field and the reason.
                 let heavy = Self.registration.replacingOccurrences(of: "svc-1", with: "svc-2").replacingOccurrences(of: "80.0", with: "900.0")
                     .replacingOccurrences(of: "P-0001", with: "P-0002")
                 try await client.execute(uri: "/events", method: .post, headers: Self.staff, body: ByteBuffer(string: heavy)) { response in
                     #expect(response.status == .unprocessableContent)
-                    #expect(try Self.json(response)["field"] as? String == "data.weightKg")
+                    let body = try Self.json(response)
+                    #expect(body["field"] as? String == "data.weightKg")
                 }
                 // Someone else's event is not the caller's to record.
                 try await client.execute(uri: "/events", method: .post, headers: Self.nurse, body: ByteBuffer(string: Self.registration)) { response in
