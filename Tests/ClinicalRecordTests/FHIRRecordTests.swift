@@ -62,14 +62,14 @@ struct FHIRRecordTests {
     // MARK: Ids
 
     @Test func idsAreTheNotesDashHexEscapingWithAHashForLongKeys() {
-        // The vectors of the research notes (docs/FHIR.md, "Ids").
+        // The vectors of docs/FHIR.md ("Ids"), checked with Python when they were written.
         #expect(FHIRId.make("C_1") == "C-5F1")
         #expect(FHIRId.make("C-1") == "C-2D1")
         #expect(FHIRId.make("C.1") == "C-2E1")
         #expect(FHIRId.make("PAT_000123") == "PAT-5F000123")
         #expect(FHIRId.make("patient 42") == "patient-2042")
         #expect(FHIRId.make("Müller/Ökonom") == "M-C3-BCller-2F-C3-96konom")
-        // The notes give the hash of an unnamed 50-character Cyrillic key; this one was checked
+        // A 50-character Cyrillic key; its hash was checked
         // with Python (base64.b32encode(hashlib.sha256(key.encode()).digest()), lowercased, no padding).
         #expect(FHIRId.make(String(repeating: "Ж", count: 50)) == "h.ocx5nbukduuwl3jxuzbrj36rnduseykjqdb3f6agctrymihyjohq")
         // 64 characters is still an escaping; 65 is a hash.

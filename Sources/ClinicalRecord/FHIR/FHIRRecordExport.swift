@@ -920,7 +920,7 @@ enum FHIRRecordMapping {
             }
             let encounterClass = switch session.setting {
             case .inpatient: R4.Coding(system: actCode, code: "IMP", display: "inpatient encounter")
-            // HH's display is not in the notes' sources: the code alone.
+            // HH's display was not confirmed from a reachable source: the code alone.
             case .home: R4.Coding(system: actCode, code: "HH")
             case .clinic, .unspecified, .UNRECOGNIZED: R4.Coding(system: actCode, code: "AMB", display: "ambulatory")
             }
