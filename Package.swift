@@ -140,7 +140,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ClinicalRecordTests",
-            dependencies: ["ClinicalRecord", "EventStore", "LMDB", "TestSupport"],
+            dependencies: ["ClinicalRecord", "EventStore", "LMDB", "TestSupport",
+                           .product(name: "Tracing", package: "swift-distributed-tracing"),
+                           .product(name: "InMemoryTracing", package: "swift-distributed-tracing")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
