@@ -10,31 +10,7 @@ import Testing
 /// (`traceparent`), a media type with parameters and binary protobuf in `data_base64`, imports
 /// and comes back out with the same attributes and data.
 struct CloudEventsSDKTests {
-    static var pythonHasCloudEvents: Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import cloudevents.http"]
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }
-
-    /// Runs a Python script with `arguments`; what it printed, or an issue with what it complained.
-    static func python(_ script: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        let output = Pipe(), errors = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let complaint = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(complaint)")
-        return printed.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+    static var pythonHasCloudEvents: Bool { pythonCanImport("cloudevents.http") }
 
     static let reader = #"""
         import sys
@@ -62,7 +38,7 @@ struct CloudEventsSDKTests {
             try store.importEvents(fromFile: samplePath)
             let file = directory + "/export.ndjson"
             try exportText(store).write(toFile: file, atomically: true, encoding: .utf8)
-            #expect(try Self.python(Self.reader, [file]) == "128 " + CloudEventCodec.sequenceText(128))
+            #expect(try runPython(Self.reader, [file]) == "128 " + CloudEventCodec.sequenceText(128))
         }
     }
 
@@ -100,7 +76,7 @@ struct CloudEventsSDKTests {
             history.conditions = [condition]
             let protobuf = directory + "/history.b64", file = directory + "/sdk.ndjson"
             try Data(try history.serializedBytes() as [UInt8]).base64EncodedString().write(toFile: protobuf, atomically: true, encoding: .utf8)
-            #expect(try Self.python(Self.writer, [protobuf, file]) == "1")
+            #expect(try runPython(Self.writer, [protobuf, file]) == "1")
 
             let summary = try store.importEvents(fromFile: file)
             #expect(summary.imported == 2)
@@ -122,7 +98,7 @@ struct CloudEventsSDKTests {
             // And the SDK reads the export back.
             let exported = directory + "/export.ndjson"
             try exportText(store).write(toFile: exported, atomically: true, encoding: .utf8)
-            #expect(try Self.python(Self.reader, [exported]) == "2 " + CloudEventCodec.sequenceText(2))
+            #expect(try runPython(Self.reader, [exported]) == "2 " + CloudEventCodec.sequenceText(2))
         }
     }
 }

@@ -139,19 +139,8 @@ struct FHIRRecordTests {
             #expect(count == 12)
             try ndjson.write(to: URL(fileURLWithPath: file))
 
-            let process = Process()
-            let output = Pipe(), errors = Pipe()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", "-c", Self.validator, file]
-            process.standardOutput = output
-            process.standardError = errors
-            try process.run()
-            // Read before waiting: a full pipe would stop the validator.
-            let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let complaint = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(complaint)")
-            #expect(printed.trimmingCharacters(in: .whitespacesAndNewlines)
+            let printed = try runPython(Self.validator, [file])
+            #expect(printed
                 == "12 AdverseEvent,Condition,Consent,Encounter,MedicationAdministration,MedicationStatement,Observation,Patient,Practitioner")
         }
     }

@@ -66,15 +66,7 @@ struct FHIRTests {
         sys.exit(1 if problems else 0)
         """#
 
-    static var pythonHasFHIRModels: Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import fhir.resources.R4B.bundle"]
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }
+    static var pythonHasFHIRModels: Bool { pythonCanImport("fhir.resources.R4B.bundle") }
 
     @Test(.enabled(if: pythonHasFHIRModels, "needs python3 with fhir.resources (tools/test installs it)"))
     func theAuditTrailExportsAsAFHIRBundleThatValidates() async throws {
@@ -96,18 +88,8 @@ struct FHIRTests {
             try await store.record(ClinicalEventInput(source: "urn:test", patientId: "EX-IV-1", time: 0, actorId: "u-auditor-7", actorRole: .auditor, message: audit))
             try FHIRAuditBundle.json(for: try store.auditTrail(), storeId: store.events.storeId).write(to: URL(fileURLWithPath: file))
 
-            let process = Process()
-            let output = Pipe(), errors = Pipe()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", "-c", Self.validator, file]
-            process.standardOutput = output
-            process.standardError = errors
-            try process.run()
-            let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let complaint = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(complaint)")
-            #expect(printed.trimmingCharacters(in: .whitespacesAndNewlines)
+            let printed = try runPython(Self.validator, [file])
+            #expect(printed
                 == "131 C,R,U HCOMPL PatientCreate=128,PatientRead=1,PatientUpdate=1,PrivacyDisclosure.Source=1")
         }
     }

@@ -26,3 +26,33 @@ func exportText(_ store: PatientRecordStore, patient: String? = nil) throws -> S
 func withoutStoreAssignedTimes(_ export: String) -> String {
     export.replacing(/,"recordedtime":"[^"]*"/, with: "").replacing(/,"chainhash":"[0-9a-f]*"/, with: "")
 }
+
+/// Whether python3 can import `module` (the FHIR and CloudEvents tests check with the real
+/// libraries, which tools/test installs).
+func pythonCanImport(_ module: String) -> Bool {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", "import " + module]
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return false }
+    process.waitUntilExit()
+    return process.terminationStatus == 0
+}
+
+/// Runs a Python script with `arguments`: what it printed, trimmed; an issue with what it
+/// complained when it fails.
+func runPython(_ script: String, _ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+    let process = Process()
+    let output = Pipe(), errors = Pipe()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", script] + arguments
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    // Read before waiting: a full pipe would stop the script.
+    let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let complaint = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0, "\(complaint)", sourceLocation: sourceLocation)
+    return printed.trimmingCharacters(in: .whitespacesAndNewlines)
+}
