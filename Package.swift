@@ -12,7 +12,6 @@ let package = Package(
     name: "PatientRecordStore",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "LMDB", targets: ["LMDB"]),
         .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "ClinicalRecord", targets: ["ClinicalRecord"]),
         .library(name: "Compliance", targets: ["Compliance"]),

@@ -1,4 +1,4 @@
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 
 /// A read of patients' records that must itself be on the record (HIPAA access logging): who

@@ -1,4 +1,4 @@
-import EventStore
+@_spi(RawRecords) import EventStore
 import SwiftProtobuf
 
 /// What ``PatientRecordStore/verify(expecting:)`` found.

@@ -1,4 +1,4 @@
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 import Tracing
 import SwiftProtobuf
@@ -17,8 +17,10 @@ import SwiftProtobuf
 /// let state = try records.patientState("P-0001")
 /// ```
 public final class PatientRecordStore: Sendable {
-    /// The log underneath.
-    public let events: EventStore
+    /// The log underneath, for this package's tools and for measurements that read records
+    /// raw (`@_spi(RawRecords) import ClinicalRecord`). A service uses the store's own methods:
+    /// writing to the log directly would skip validation, the references index and the snapshots.
+    @_spi(RawRecords) public let events: EventStore
 
     private init(events: EventStore) {
         self.events = events
@@ -26,50 +28,40 @@ public final class PatientRecordStore: Sendable {
 
     /// Opens (or creates, unless read-only) the record store in the directory `path`.
     ///
-    /// Payloads are sealed with a key per patient, wrapped by the store's master key (see
-    /// ``masterKeySource(keyFile:)`` for where that key is found). A new store gets a new master
-    /// key in a new key file, so nothing needs setting up.
+    /// Payloads are sealed with a key per patient, wrapped by the store's master key. A new store
+    /// gets a new master key in a new key file, so nothing needs setting up.
     ///
     /// - Parameters:
-    ///   - keyFile: the master key file; by default `PATIENT_RECORDS_KEY_FILE`, then
-    ///     `PATIENT_RECORDS_KEY` (64 hex digits), then `<config dir>/patient-records/keys/<store id>.key`.
+    ///   - keyFile: the master key file; shorthand for `keys: .file(keyFile)`.
+    ///   - keys: where the master key is; by default the store's own file in
+    ///     ``defaultKeyDirectory`` (`<store id>.key`). The library reads no environment variable
+    ///     of its own: a tool that offers `PATIENT_RECORDS_KEY_FILE` or `PATIENT_RECORDS_KEY`
+    ///     resolves them itself and passes the result here.
     ///   - sealing: whether a new store seals payloads (an existing one keeps its choice).
     ///   - withoutMasterKey: open a sealed store read-only without its key (to verify its log).
     ///   - observability: the host's logger and metrics factory (`Observability`, in EventStore); silent by default.
-    public static func open(at path: String, readOnly: Bool = false, durable: Bool = true, keyFile: String? = nil, sealing: Bool = true,
+    public static func open(at path: String, readOnly: Bool = false, durable: Bool = true, keyFile: String? = nil,
+                            keys: MasterKeySource? = nil, sealing: Bool = true,
                             withoutMasterKey: Bool = false, observability: Observability = Observability()) throws -> PatientRecordStore {
         var options = EventStore.Options(readOnly: readOnly || withoutMasterKey, durable: durable)
         options.observability = observability
         options.indexes = [References.index]
-        options.masterKey = withoutMasterKey ? nil : try masterKeySource(keyFile: keyFile)
+        options.masterKey = withoutMasterKey ? nil : (keyFile.map { .file($0) } ?? keys ?? .directory(defaultKeyDirectory))
         options.withoutMasterKey = withoutMasterKey
         options.sealsNewStore = sealing
         return PatientRecordStore(events: try EventStore.open(at: path, options: options))
     }
 
-    /// Where the master key comes from: `keyFile`, else the file named by
-    /// `PATIENT_RECORDS_KEY_FILE`, else the key in `PATIENT_RECORDS_KEY`, else the store's own
-    /// file in ``defaultKeyDirectory``.
-    public static func masterKeySource(keyFile: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MasterKeySource {
-        if let keyFile { return .file(keyFile) }
-        if let file = environment["PATIENT_RECORDS_KEY_FILE"], !file.isEmpty { return .file(file) }
-        if let text = environment["PATIENT_RECORDS_KEY"], !text.isEmpty {
-            return .key(try MasterKey(hex: text, source: "the environment variable PATIENT_RECORDS_KEY"))
-        }
-        return .directory(defaultKeyDirectory(environment: environment))
-    }
-
-    /// `$XDG_CONFIG_HOME/patient-records/keys`, or `~/.config/patient-records/keys`: outside any
-    /// store directory, so a copy of a store never carries its key.
-    public static func defaultKeyDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? ((environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()) + "/.config")
-        return config + "/patient-records/keys"
+    /// `$XDG_CONFIG_HOME/patient-records/keys`, or `~/.config/patient-records/keys` (the XDG base
+    /// directory convention): outside any store directory, so a copy of a store never carries its key.
+    public static var defaultKeyDirectory: String {
+        let xdg = getenv("XDG_CONFIG_HOME").map { String(cString: $0) } ?? ""
+        return (xdg.isEmpty ? NSHomeDirectory() + "/.config" : xdg) + "/patient-records/keys"
     }
 
     /// The key file of this store, when its master key lives in the default place.
     public var defaultKeyFile: String {
-        Self.defaultKeyDirectory() + "/" + events.storeId + ".key"
+        Self.defaultKeyDirectory + "/" + events.storeId + ".key"
     }
 
     /// Stops accepting new events after those in flight.

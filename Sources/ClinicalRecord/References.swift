@@ -1,8 +1,8 @@
-import EventStore
+@_spi(RawRecords) import EventStore
 import SwiftProtobuf
 
 /// What validation needs to read of the record: a snapshot, or the import's own transaction.
-public protocol RecordSnapshot: ~Copyable {
+package protocol RecordSnapshot: ~Copyable {
     func streamVersion(_ stream: String) throws -> UInt64
     func sequence(ofEventId id: String) throws -> UInt64?
     func record(at sequence: UInt64) throws -> EventRecordView?

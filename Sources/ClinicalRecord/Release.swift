@@ -1,4 +1,4 @@
-import EventStore
+@_spi(RawRecords) import EventStore
 
 /// This release of the record store, as the tools' `--version` prints it.
 public enum Release {

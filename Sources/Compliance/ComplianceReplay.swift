@@ -1,5 +1,5 @@
 import ClinicalRecord
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 
 /// The result of a compliance replay, shaped as docs/COMPLIANCE.md's JSON report.
@@ -110,7 +110,7 @@ public struct PatientCompliance: Sendable {
 /// first one that does not verify, and reports that one as `integrity`.
 public enum ComplianceReplay {
     public static func run(_ store: PatientRecordStore, asOf: AsOf? = nil, policy: Policy = Policy(), progress: ReplayProgress? = nil) throws -> ComplianceReport {
-        try store.events.read { reader in
+        try store.read { reader in
             try run(reader, asOf: asOf, policy: policy, progress: progress)
         }
     }
@@ -178,7 +178,7 @@ public enum ComplianceReplay {
     /// One patient's findings: their events (up to `asOf`) folded through the rules alone, in
     /// stream order, judged at the time the whole replay would judge them.
     public static func findings(ofPatient patient: String, in store: PatientRecordStore, asOf: AsOf? = nil, policy: Policy = Policy()) throws -> [Finding] {
-        try store.events.read { reader in
+        try store.read { reader in
             let through = try ClinicalReplay.lastSequence(reader, asOf: asOf)
             let judgedAt: Int64
             if case .time(let time)? = asOf {

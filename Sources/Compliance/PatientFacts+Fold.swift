@@ -1,5 +1,5 @@
 import ClinicalRecord
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 
 extension PatientFacts {

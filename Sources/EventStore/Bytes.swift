@@ -1,22 +1,22 @@
 import Foundation
 
 /// Byte encodings of the keys and fixed-width fields the store writes.
-public enum Bytes {
+package enum Bytes {
     /// `value` as 8 bytes, most significant first, so keys sort in numeric order.
     @inline(__always)
-    public static func bigEndian(_ value: UInt64) -> [UInt8] {
+    package static func bigEndian(_ value: UInt64) -> [UInt8] {
         withUnsafeBytes(of: value.bigEndian) { Array($0) }
     }
 
     /// Reads 8 big-endian bytes; `nil` when `bytes` is not 8 bytes long.
     @inline(__always)
-    public static func uint64(bigEndian bytes: UnsafeRawBufferPointer) -> UInt64? {
+    package static func uint64(bigEndian bytes: UnsafeRawBufferPointer) -> UInt64? {
         guard bytes.count == 8 else { return nil }
         return UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))
     }
 
     /// `bytes` as lowercase hexadecimal, two digits a byte.
-    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+    package static func hex(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         for byte in bytes {
@@ -30,7 +30,7 @@ public enum Bytes {
 extension Bytes {
     /// FNV-1a over `bytes`: the hash ids are routed and tabled by.
     @inlinable @inline(__always)
-    public static func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    package static func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes {
             hash ^= UInt64(byte)
@@ -50,7 +50,7 @@ extension Bytes {
 /// (a removed entry's place is reused), so a value is changed in place with
 /// ``modify(_:default:_:)`` rather than copied out and back. Inlinable, so that the replay's
 /// projections get a copy specialised for their value type.
-public struct BytesTable<Value> {
+package struct BytesTable<Value> {
     /// Slots of the hash index (a power of two): 0 empty, -1 removed, otherwise entry + 1.
     @usableFromInline var slots: [Int32]
     @usableFromInline var hashes: [UInt64] = []
@@ -61,10 +61,10 @@ public struct BytesTable<Value> {
     @usableFromInline var removedSlots = 0
     @usableFromInline var stored = 0
     /// The number of keys.
-    @inlinable public var count: Int { stored }
+    @inlinable package var count: Int { stored }
 
     @inlinable
-    public init() {
+    package init() {
         slots = [Int32](repeating: 0, count: 16)
     }
 
@@ -99,19 +99,19 @@ public struct BytesTable<Value> {
     }
 
     @inlinable
-    public subscript(_ key: UnsafeRawBufferPointer) -> Value? {
+    package subscript(_ key: UnsafeRawBufferPointer) -> Value? {
         guard count > 0, let slot = slot(of: key, hash: Bytes.fnv1a(key)) else { return nil }
         return values[Int(slots[slot]) - 1]
     }
 
     /// Whether the table holds `key`.
     @inlinable
-    public func contains(_ key: UnsafeRawBufferPointer) -> Bool {
+    package func contains(_ key: UnsafeRawBufferPointer) -> Bool {
         count > 0 && slot(of: key, hash: Bytes.fnv1a(key)) != nil
     }
 
     @inlinable
-    public mutating func set(_ key: UnsafeRawBufferPointer, _ value: Value) {
+    package mutating func set(_ key: UnsafeRawBufferPointer, _ value: Value) {
         modify(key, default: value) { $0 = value }
     }
 
@@ -119,7 +119,7 @@ public struct BytesTable<Value> {
     /// the value `make` gives.
     @inlinable
     @discardableResult
-    public mutating func modify<R>(_ key: UnsafeRawBufferPointer, default make: @autoclosure () -> Value, _ body: (inout Value) throws -> R) rethrows -> R {
+    package mutating func modify<R>(_ key: UnsafeRawBufferPointer, default make: @autoclosure () -> Value, _ body: (inout Value) throws -> R) rethrows -> R {
         let hash = Bytes.fnv1a(key)
         let position: Int
         if let slot = slot(of: key, hash: hash) {
@@ -172,7 +172,7 @@ public struct BytesTable<Value> {
     }
 
     @inlinable
-    public mutating func remove(_ key: UnsafeRawBufferPointer) {
+    package mutating func remove(_ key: UnsafeRawBufferPointer) {
         guard count > 0, let slot = slot(of: key, hash: Bytes.fnv1a(key)) else { return }
         let position = Int(slots[slot]) - 1
         slots[slot] = -1
@@ -184,7 +184,7 @@ public struct BytesTable<Value> {
     }
 
     @inlinable
-    public mutating func removeAll() {
+    package mutating func removeAll() {
         slots = [Int32](repeating: 0, count: 16)
         hashes.removeAll()
         keys.removeAll()
@@ -196,7 +196,7 @@ public struct BytesTable<Value> {
 
     /// Calls `body` with every key and value, in no particular order.
     @inlinable
-    public func forEach(_ body: (UnsafeRawBufferPointer, Value) throws -> Void) rethrows {
+    package func forEach(_ body: (UnsafeRawBufferPointer, Value) throws -> Void) rethrows {
         for position in values.indices {
             guard let value = values[position] else { continue }
             try keys[position].withUnsafeBytes { try body($0, value) }

@@ -63,7 +63,7 @@ public enum PayloadState: Sendable, Hashable {
 public struct EventRecordView {
     public let sequence: UInt64
     /// The stored record, payload sealed or not.
-    public let bytes: UnsafeRawBufferPointer
+    @_spi(RawRecords) public let bytes: UnsafeRawBufferPointer
     /// Whether ``payload`` can be read.
     public internal(set) var payloadState: PayloadState
     /// The opened payload of a sealed record.
@@ -72,7 +72,7 @@ public struct EventRecordView {
     var plaintextOwner: AnyObject?
 
     /// Checks the header against the record's length; `nil` when the record is malformed.
-    public init?(sequence: UInt64, bytes: UnsafeRawBufferPointer) {
+    @_spi(RawRecords) public init?(sequence: UInt64, bytes: UnsafeRawBufferPointer) {
         guard bytes.count >= EventRecordLayout.headerSize,
               bytes[0] == EventRecordLayout.formatVersion else { return nil }
         self.sequence = sequence
@@ -100,7 +100,7 @@ public struct EventRecordView {
     public var streamVersion: UInt64 { load(16, as: UInt64.self) }
     public var recordedAt: Int64 { load(24, as: Int64.self) }
     public var occurredAt: Int64 { load(32, as: Int64.self) }
-    public var chainHash: UnsafeRawBufferPointer {
+    package var chainHash: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: bytes[EventRecordLayout.chainHashOffset..<EventRecordLayout.headerSize])
     }
 
@@ -113,13 +113,13 @@ public struct EventRecordView {
     private var metadataStart: Int { actorStart + Int(actorLength) }
     private var payloadStart: Int { metadataStart + Int(metadataLength) }
 
-    public var idBytes: UnsafeRawBufferPointer { slice(idStart, Int(idLength)) }
-    public var streamIdBytes: UnsafeRawBufferPointer { slice(streamIdStart, Int(streamIdLength)) }
-    public var actorBytes: UnsafeRawBufferPointer { slice(actorStart, Int(actorLength)) }
-    public var metadata: UnsafeRawBufferPointer { slice(metadataStart, Int(metadataLength)) }
+    package var idBytes: UnsafeRawBufferPointer { slice(idStart, Int(idLength)) }
+    @_spi(RawRecords) public var streamIdBytes: UnsafeRawBufferPointer { slice(streamIdStart, Int(streamIdLength)) }
+    package var actorBytes: UnsafeRawBufferPointer { slice(actorStart, Int(actorLength)) }
+    package var metadata: UnsafeRawBufferPointer { slice(metadataStart, Int(metadataLength)) }
     /// The payload in the clear: borrowed from the map when stored clear, the opened plaintext
     /// when sealed. Empty when it cannot be read (see ``payloadState``).
-    public var payload: UnsafeRawBufferPointer {
+    package var payload: UnsafeRawBufferPointer {
         switch payloadState {
         case .clear: storedPayload
         case .opened: plaintext ?? UnsafeRawBufferPointer(start: nil, count: 0)
@@ -127,7 +127,7 @@ public struct EventRecordView {
         }
     }
     /// The payload as stored (sealed or not), borrowed from the map.
-    public var storedPayload: UnsafeRawBufferPointer { slice(payloadStart, Int(payloadLength)) }
+    package var storedPayload: UnsafeRawBufferPointer { slice(payloadStart, Int(payloadLength)) }
     /// The authenticated data of a sealed payload: the event id and stream id, contiguous.
     var sealContext: UnsafeRawBufferPointer { slice(idStart, Int(idLength) + Int(streamIdLength)) }
 

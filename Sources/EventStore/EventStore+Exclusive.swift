@@ -40,7 +40,7 @@ public struct ExclusiveAppender: ~Copyable {
     }
 
     /// The value under `key` in the application's index `index`; `nil` when absent.
-    public func indexValue(_ index: String, key: [UInt8]) throws -> UnsafeRawBufferPointer? {
+    package func indexValue(_ index: String, key: [UInt8]) throws -> UnsafeRawBufferPointer? {
         try txn.value(forKey: key, in: writer.layout.index(named: index))
     }
 }

@@ -64,7 +64,7 @@ public struct ChainCheck: Sendable {
     public var lastHash: [UInt8] { previous }
 
     /// Why the record does not follow the chain, or `nil` when it does (and is then the last checked).
-    public mutating func check(sequence: UInt64, bytes: UnsafeRawBufferPointer) -> String? {
+    package mutating func check(sequence: UInt64, bytes: UnsafeRawBufferPointer) -> String? {
         guard sequence == expected else {
             return sequence > expected ? "the log jumps from sequence \(expected - 1) to \(sequence)" : "sequence \(sequence) comes after \(expected - 1)"
         }

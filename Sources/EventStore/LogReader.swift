@@ -49,7 +49,7 @@ public struct LogReader: ~Copyable {
     }
 
     /// The value under `key` in the application's index `index`, borrowed; `nil` when absent.
-    public func indexValue(_ index: String, key: [UInt8]) throws -> UnsafeRawBufferPointer? {
+    package func indexValue(_ index: String, key: [UInt8]) throws -> UnsafeRawBufferPointer? {
         guard let database = layout.indexes[index] else { return nil }
         return try txn.value(forKey: key, in: database)
     }
@@ -57,13 +57,13 @@ public struct LogReader: ~Copyable {
     /// Calls `body` with each key and value of the application's index `index` (borrowed), in key
     /// order from the first key at or after `start`, until it returns false. Nothing happens for an
     /// index the store does not have.
-    public func forEachIndexEntry(_ index: String, from start: [UInt8] = [], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
+    package func forEachIndexEntry(_ index: String, from start: [UInt8] = [], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
         guard let database = layout.indexes[index] else { return }
         try forEachEntry(of: database, from: start, body)
     }
 
     /// ``forEachIndexEntry(_:from:_:)`` over the projections database.
-    public func forEachProjectionEntry(from start: [UInt8] = [], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
+    package func forEachProjectionEntry(from start: [UInt8] = [], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
         guard let database = layout.projections else { return }
         try forEachEntry(of: database, from: start, body)
     }
@@ -133,13 +133,13 @@ public struct LogReader: ~Copyable {
     }
 
     /// The sequence of the event whose id has these bytes, or `nil` when it is not stored.
-    public func sequence(ofEventIdBytes id: UnsafeRawBufferPointer) throws -> UInt64? {
+    package func sequence(ofEventIdBytes id: UnsafeRawBufferPointer) throws -> UInt64? {
         try txn.value(forKey: id, in: layout.eventIds).flatMap { Bytes.uint64(bigEndian: $0) }
     }
 
     /// Calls `body` with the bytes of every value of `events`, in key order, nothing checked or
     /// parsed: the raw cursor scan that replay speed is measured against (docs/PERFORMANCE.md).
-    public func forEachRawRecord(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    @_spi(RawRecords) public func forEachRawRecord(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         try txn.withCursor(on: layout.events) { cursor in
             var entry = try cursor.first()
             while let current = entry {

@@ -50,7 +50,7 @@ extension LogReader {
 
     /// What `stream-keys` holds for `stream`: its wrapped data key or the tombstone of a
     /// destroyed one (without the padding), or `nil` for a stream with no key.
-    public func storedStreamKey(_ stream: UnsafeRawBufferPointer) throws -> [UInt8]? {
+    package func storedStreamKey(_ stream: UnsafeRawBufferPointer) throws -> [UInt8]? {
         guard let keys = layout.sealing?.keys ?? layout.keysDatabase, let stored = try txn.value(forKey: stream, in: keys) else { return nil }
         return Array(stored.prefix(StoreSealing.wrappedKeySize))
     }

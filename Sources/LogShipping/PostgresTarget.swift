@@ -17,11 +17,13 @@ public struct PostgresTarget: Sendable, CustomStringConvertible {
         public let description: String
     }
 
-    public init(url text: String) throws {
+    /// - Parameter defaultUser: the user when the URL names none (libpq's tools take `PGUSER`;
+    ///   a command line passes it here, the library reads no environment).
+    public init(url text: String, defaultUser: String = "postgres") throws {
         guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
             throw InvalidURL(description: "\(Self.redacted(text)) is not a PostgreSQL URL (postgres://user@host/database, or postgres://user@/database?host=/socket/directory)")
         }
-        let user = components.user.flatMap { $0.removingPercentEncoding } ?? ProcessInfo.processInfo.environment["PGUSER"] ?? "postgres"
+        let user = components.user.flatMap { $0.removingPercentEncoding } ?? defaultUser
         let password = components.password?.removingPercentEncoding
         var database = String(components.path.drop { $0 == "/" })
         if database.isEmpty { database = user }

@@ -1,4 +1,4 @@
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 import Logging
 import PostgresNIO

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import ClinicalRecord
-import EventStore
+@_spi(RawRecords) import EventStore
 
 /// `patient-records`: the admin command line of the patient record store.
 public struct PatientRecordsCommand: AsyncParsableCommand {
@@ -53,6 +53,18 @@ public struct StoreOptions: ParsableArguments {
         if !readOnly && !create && !FileManager.default.fileExists(atPath: path + "/data.mdb") {
             throw EventStoreError.noStore(path: path)
         }
-        return try PatientRecordStore.open(at: path, readOnly: readOnly, keyFile: keyFile)
+        return try PatientRecordStore.open(at: path, readOnly: readOnly, keys: try masterKeySource())
+    }
+
+    /// Where the master key is: --key-file, else the file named by `PATIENT_RECORDS_KEY_FILE`,
+    /// else the key in `PATIENT_RECORDS_KEY`, else the store's own file in the default directory.
+    /// The tools' environment variables are read here, in the command layer, never by the library.
+    func masterKeySource(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MasterKeySource {
+        if let keyFile { return .file(keyFile) }
+        if let file = environment["PATIENT_RECORDS_KEY_FILE"], !file.isEmpty { return .file(file) }
+        if let text = environment["PATIENT_RECORDS_KEY"], !text.isEmpty {
+            return .key(try MasterKey(hex: text, source: "the environment variable PATIENT_RECORDS_KEY"))
+        }
+        return .directory(PatientRecordStore.defaultKeyDirectory)
     }
 }

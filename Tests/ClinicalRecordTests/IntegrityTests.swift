@@ -1,5 +1,5 @@
-@testable import ClinicalRecord
-@testable import EventStore
+@_spi(RawRecords) @testable import ClinicalRecord
+@_spi(RawRecords) @testable import EventStore
 import Foundation
 import LMDB
 import TestSupport

@@ -1,4 +1,4 @@
-import ClinicalRecord
+@_spi(RawRecords) import ClinicalRecord
 import Compliance
 import EventStore
 import Foundation

@@ -3,7 +3,7 @@ import Foundation
 import LMDB
 import TestSupport
 import Testing
-@testable import EventStore
+@_spi(RawRecords) @testable import EventStore
 
 /// Encryption at rest: payloads sealed per stream, data keys wrapped by a master key kept outside
 /// the store, and destroying a key (crypto-shredding).

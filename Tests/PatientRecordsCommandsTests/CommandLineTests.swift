@@ -1,4 +1,4 @@
-import ClinicalRecord
+@_spi(RawRecords) import ClinicalRecord
 import EventStore
 import Foundation
 import TestSupport

@@ -1,8 +1,8 @@
 import Benchmark
 import BenchmarkFixtures
-@_spi(Reference) import ClinicalRecord
+@_spi(RawRecords) import ClinicalRecord
 import Compliance
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 
 /// Replay at 1M events (and 10M with PATIENT_RECORDS_BENCH_10M=1), each beside its reference

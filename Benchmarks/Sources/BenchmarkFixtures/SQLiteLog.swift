@@ -1,6 +1,6 @@
 import CSQLite
-import ClinicalRecord
-import EventStore
+@_spi(RawRecords) import ClinicalRecord
+@_spi(RawRecords) import EventStore
 import Foundation
 
 /// The SQLite reference of docs/PERFORMANCE.md: the same events in one table (the record bytes as a

@@ -1,5 +1,5 @@
 import BenchmarkFixtures
-import ClinicalRecord
+@_spi(RawRecords) import ClinicalRecord
 import Compliance
 import Foundation
 

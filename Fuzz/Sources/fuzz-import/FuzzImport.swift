@@ -1,6 +1,6 @@
-import ClinicalRecord
+@_spi(RawRecords) import ClinicalRecord
 import FuzzDriver
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 
 /// One store for the whole run (opening one per input would be most of the time), holding the

@@ -1,6 +1,6 @@
 import ClinicalRecord
 import FuzzDriver
-import EventStore
+@_spi(RawRecords) import EventStore
 
 /// One fuzz input as a stored record: read as it is, then with its length fields repaired so
 /// that the fuzzer also reaches the decoder behind the header checks. Nothing may crash; a

@@ -44,7 +44,7 @@ public enum EventPayload: Sendable {
     case patientForgotten(PatientForgottenView)
 
     /// The payload of an event of `type`, over its opened bytes.
-    public init(_ type: ClinicalEventType, bytes: UnsafeRawBufferPointer) {
+    package init(_ type: ClinicalEventType, bytes: UnsafeRawBufferPointer) {
         let f = PayloadFields(bytes)
         switch type {
         case .patientRegistered: self = .patientRegistered(.init(fields: f))

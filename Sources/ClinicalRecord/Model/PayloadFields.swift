@@ -9,13 +9,13 @@ import SwiftProtobuf
 /// chain's to find, not a reason to stop a replay.
 public struct PayloadFields: @unchecked Sendable {
     // @unchecked: a borrowed view handed to one thread at a time, never kept.
-    public let bytes: UnsafeRawBufferPointer
+    package let bytes: UnsafeRawBufferPointer
     /// Where the last occurrence of each field 1-31 starts (its tag's offset + 1; 0: absent),
     /// found in one walk over the message when the view is made, so that reading a field is a
     /// jump to it rather than a walk. Kept inline (no allocation).
     private var positions = SIMD32<UInt32>()
 
-    public init(_ bytes: UnsafeRawBufferPointer) {
+    package init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
         var reader = WireReader(bytes)
         while true {
@@ -101,9 +101,9 @@ public struct PayloadFields: @unchecked Sendable {
 /// Text read in place from a payload: UTF-8 bytes borrowed from the opened record.
 public struct Text: @unchecked Sendable, CustomStringConvertible {
     // @unchecked: borrowed, valid during one `apply`, as its payload.
-    public let bytes: UnsafeRawBufferPointer
+    package let bytes: UnsafeRawBufferPointer
 
-    public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    package init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
     /// A copy as a `String`.
     public var string: String { String(decoding: bytes, as: UTF8.self) }

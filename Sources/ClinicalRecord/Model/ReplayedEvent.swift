@@ -1,4 +1,4 @@
-import EventStore
+@_spi(RawRecords) import EventStore
 import SwiftProtobuf
 
 /// One stored event as projections see it: its header, read in place from the record, and its
@@ -10,13 +10,13 @@ import SwiftProtobuf
 public struct ReplayedEvent: @unchecked Sendable {
     // @unchecked: borrowed, handed to one thread at a time, never kept.
     /// The record, read in place.
-    public let record: EventRecordView
+    package let record: EventRecordView
     public let type: ClinicalEventType
     /// The payload, read in place (empty for a forgotten patient's event).
     public let payload: EventPayload
 
     /// `record` as an event of `type`, when its payload can be read.
-    public init(record: EventRecordView, type: ClinicalEventType) {
+    package init(record: EventRecordView, type: ClinicalEventType) {
         self.record = record
         self.type = type
         payload = EventPayload(type, bytes: record.payload)

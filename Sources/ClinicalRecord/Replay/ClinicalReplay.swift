@@ -1,4 +1,4 @@
-import EventStore
+@_spi(RawRecords) import EventStore
 import Tracing
 import Foundation
 import Synchronization
@@ -115,7 +115,7 @@ public struct ClinicalReplay: Sendable {
     /// Replays records from another source (a reference measurement) through the same
     /// projections, on the calling thread. `scan` calls its argument with each record in log
     /// order; `voided` holds the ids voided in them.
-    @_spi(Reference)
+    @_spi(RawRecords)
     public func run(voided: Set<[UInt8]>, scan: ((EventRecordView) throws -> Void) throws -> Void) throws -> ReplayResult {
         var feed = feed(voided: voided)
         try scan { record in try feed.apply(record) }
@@ -222,7 +222,7 @@ extension ClinicalReplay {
     /// The id of the event an EntryVoided record voids (its bytes), read in place; `nil` for a
     /// record that is no void or cannot be read (an unreadable void voids nothing; the replay that
     /// reads it reports it; a forgotten patient's void is not read).
-    @_spi(Reference)
+    @_spi(RawRecords)
     public static func voidedEventId(in record: EventRecordView) -> [UInt8]? {
         guard record.type == ClinicalEventType.entryVoided.rawValue, record.payloadState.isReadable else { return nil }
         let id = EntryVoidedView(fields: PayloadFields(record.payload)).voidedEventId

@@ -1,4 +1,4 @@
-import EventStore
+@_spi(RawRecords) import EventStore
 
 /// Each patient's current state (``PatientStateBuilder``): reads every event, voided ones counted only.
 public struct PatientStateProjection: PatientProjection {

@@ -1,5 +1,5 @@
 import ClinicalRecord
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 
 // Rules judged on an assessment or on a waste rather than on a dose.

@@ -1,5 +1,5 @@
 import ClinicalRecord
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 
 // The session: the pre-session check, the dose itself, and what esketamine's REMS asks.

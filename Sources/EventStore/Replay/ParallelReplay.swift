@@ -91,11 +91,11 @@ public struct ReplayRange: Sendable {
 /// pointers stay valid; the queues are bounded, so memory does not grow with the log.
 public enum ParallelReplay {
     /// A good number of partitions for this machine: one per core.
-    public static var defaultPartitions: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+    public static var defaultPartitions: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     /// The partition that owns `stream`: FNV-1a of its bytes.
     @inline(__always)
-    public static func partition(ofStream stream: UnsafeRawBufferPointer, count: Int) -> Int {
+    package static func partition(ofStream stream: UnsafeRawBufferPointer, count: Int) -> Int {
         guard count > 1 else { return 0 }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in stream {

@@ -11,7 +11,7 @@ import LMDB
 
 extension LogReader {
     /// The projection value under `key` in this snapshot, borrowed; `nil` when absent.
-    public func projectionValue(_ key: [UInt8]) throws -> UnsafeRawBufferPointer? {
+    package func projectionValue(_ key: [UInt8]) throws -> UnsafeRawBufferPointer? {
         guard let database = layout.projections else { return nil }
         return try txn.value(forKey: key, in: database)
     }

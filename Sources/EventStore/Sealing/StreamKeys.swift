@@ -359,7 +359,7 @@ final class SealingSession {
 /// Opens sealed records that come from outside the store's own reads (a copy of the records in
 /// another database, a reference measurement), with the data keys of one snapshot of the store.
 /// Not thread-safe: one per thread.
-public final class RecordOpener {
+@_spi(RawRecords) public final class RecordOpener {
     private let opener: PayloadOpener
 
     init(sealing: StoreSealing, directory: StreamKeyDirectory) {
@@ -375,7 +375,7 @@ public final class RecordOpener {
 extension EventStore {
     /// An opener for records read elsewhere, with the data keys as they are now; `nil` for a
     /// store without sealing.
-    public func recordOpener() throws -> RecordOpener? {
+    @_spi(RawRecords) public func recordOpener() throws -> RecordOpener? {
         guard let sealing = layout.sealing else { return nil }
         let directory = try read { reader in try sealing.directory(in: reader.txn) }
         return RecordOpener(sealing: sealing, directory: directory)

@@ -1,6 +1,6 @@
 import ArgumentParser
 import ClinicalRecord
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 
 /// `patient-records audit`: who did what, when, to which record.
@@ -66,7 +66,7 @@ struct Audit: AsyncParsableCommand {
         case .fhir:
             var first = true
             try out.write(FHIRAuditBundle.bundleStart())
-            let storeId = store.events.storeId
+            let storeId = store.storeId
             try store.forEachAuditEntry(query, rendering: { try FHIRAuditBundle.entryJSON($0, storeId: storeId) }) { entry in
                 try out.write(first ? "" : ",")
                 try out.write(bytes: entry)

@@ -1,6 +1,6 @@
-@_spi(Reference) import ClinicalRecord
+@_spi(RawRecords) import ClinicalRecord
 import Compliance
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 import LogShipping
 import Logging

@@ -2,7 +2,7 @@ import ArgumentParser
 import LogShipping
 import ClinicalRecord
 import Compliance
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 
 /// `patient-records-replay`: replays the record and reports every compliance rule broken.
@@ -66,14 +66,14 @@ public struct ReplayCommand: AsyncParsableCommand {
     public func run() async throws {
         let policy = try self.policy.map { try Policy.load(fromFile: $0) } ?? Policy()
         if let from {
-            let report = try await NetworkReplay(target: try PostgresTarget(url: from), storeIds: storeIds,
-                                                 keyDirectory: keyDirectory ?? PatientRecordStore.defaultKeyDirectory(), policy: policy).run()
+            let report = try await NetworkReplay(target: try PostgresTarget(commandLineURL: from), storeIds: storeIds,
+                                                 keyDirectory: keyDirectory ?? PatientRecordStore.defaultKeyDirectory, policy: policy).run()
             try show(report)
             return
         }
         let store = try options.open(readOnly: false)
         defer { store.close() }
-        let progress = TerminalProgress("Replaying", total: Int(try store.events.head()), quiet: quiet)
+        let progress = TerminalProgress("Replaying", total: Int(try store.head()), quiet: quiet)
         let report = try ComplianceReplay.run(store, asOf: asOf.flatMap(AsOf.init), policy: policy, progress: progress.replaying)
         progress.finish()
         // The findings show patients' data: the read is recorded before they are shown (after

@@ -1,6 +1,6 @@
 import ArgumentParser
 import ClinicalRecord
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 
 /// `patient-records forget`: crypto-shredding of one patient.
@@ -43,7 +43,7 @@ struct Forget: AsyncParsableCommand {
     func run() async throws {
         let store = try options.open()
         defer { store.close() }
-        let events = try store.events.streamVersion(id)
+        let events = try store.eventCount(ofPatient: id)
         guard events > 0 else {
             throw ArgumentParser.ValidationError("Patient \(id) has no record in \(try options.path()).")
         }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import ClinicalRecord
 import Compliance
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 
 /// `patient-records patient`: one patient's current state; the read is recorded.
@@ -44,7 +44,7 @@ struct Patient: AsyncParsableCommand {
     func run() async throws {
         let store = try options.open()
         defer { store.close() }
-        guard try store.events.streamVersion(id) > 0 else {
+        guard try store.eventCount(ofPatient: id) > 0 else {
             throw ArgumentParser.ValidationError("Patient \(id) has no record in \(try options.path()).")
         }
         // A forgotten patient's record holds nothing personal to read, and takes no more events.
@@ -87,7 +87,7 @@ struct Disclosures: AsyncParsableCommand {
     func run() async throws {
         let store = try options.open(readOnly: false)
         defer { store.close() }
-        guard try store.events.streamVersion(id) > 0 else {
+        guard try store.eventCount(ofPatient: id) > 0 else {
             throw ArgumentParser.ValidationError("Patient \(id) has no record in \(try options.path()).")
         }
         try await access.recordAccess(to: id, in: store, what: "Accounting of disclosures shown by patient-records disclosures")

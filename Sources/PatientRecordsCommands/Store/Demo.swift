@@ -1,6 +1,6 @@
 import ArgumentParser
 import ClinicalRecord
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 
 /// `patient-records demo`: builds a sample clinic and shows what the store does.
@@ -62,10 +62,10 @@ struct Demo: AsyncParsableCommand {
         print("")
         print("The last entries of the audit trail:")
         print(AuditText.render(try store.auditTrail(AuditQuery(limit: 12))))
-        let report = try store.events.verify()
+        let report = try store.verify()
         print("")
-        print(report.isIntact ? "Hash chain verified over \(report.eventsVerified) events." : "Verification failed: \(report.problem ?? "")")
-        if store.events.isSealed {
+        print(report.isIntact ? "Hash chain verified over \(report.log.eventsVerified) events." : "Verification failed: \(report.log.problem ?? report.problems.first ?? "")")
+        if store.isSealed {
             let keyFile = options.keyFile ?? ProcessInfo.processInfo.environment["PATIENT_RECORDS_KEY_FILE"] ?? store.defaultKeyFile
             print("Payloads are sealed with a key per patient; the master key is in \(keyFile) (keep it apart from backups).")
         }

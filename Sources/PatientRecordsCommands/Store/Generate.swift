@@ -1,6 +1,6 @@
 import ArgumentParser
 import ClinicalRecord
-import EventStore
+@_spi(RawRecords) import EventStore
 
 /// `patient-records generate`: a realistic synthetic history.
 struct Generate: AsyncParsableCommand {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import ClinicalRecord
-import EventStore
+@_spi(RawRecords) import EventStore
 
 /// `patient-records import`: CloudEvents NDJSON, all or nothing.
 struct Import: AsyncParsableCommand {
@@ -69,7 +69,7 @@ struct Export: AsyncParsableCommand {
         let store = try options.open(readOnly: false)
         defer { store.close() }
         if let patient {
-            guard try store.events.streamVersion(patient) > 0 else {
+            guard try store.eventCount(ofPatient: patient) > 0 else {
                 throw ArgumentParser.ValidationError("Patient \(patient) has no record in \(try options.path()).")
             }
             try await access.recordAccess(to: patient, in: store, what: format == .fhir ? "Record exported as FHIR by patient-records export" : "Record exported by patient-records export")

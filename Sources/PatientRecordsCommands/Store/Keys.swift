@@ -1,6 +1,6 @@
 import ArgumentParser
 import ClinicalRecord
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 
 /// `patient-records keys`: the store's master key.
@@ -42,7 +42,7 @@ struct Keys: AsyncParsableCommand {
             }
             let store = try options.open(readOnly: false)
             defer { store.close() }
-            guard store.events.isSealed else {
+            guard store.isSealed else {
                 throw ArgumentParser.ValidationError("The store at \(try options.path()) was created without sealing; it has no master key to rotate.")
             }
             try store.rotateMasterKey(newKeyFile: newKeyFile)

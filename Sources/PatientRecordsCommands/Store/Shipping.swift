@@ -1,6 +1,6 @@
 import ArgumentParser
 import ClinicalRecord
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 import LogShipping
 import Logging
@@ -36,21 +36,24 @@ struct Ship: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let target = try PostgresTarget(url: self.target)
-        // Shipping reads the log and the wrapped keys as they are: no master key, no lock on writers.
-        let store = try PatientRecordStore.open(at: try options.path(), readOnly: true, withoutMasterKey: true)
-        defer { store.close() }
+        let target = try PostgresTarget(commandLineURL: self.target)
+        // Shipping reads the log and the wrapped keys as they are: no master key, no lock on
+        // writers. It works on the log alone (LogShipping is built on EventStore), so it opens that.
+        var logOptions = EventStore.Options(readOnly: true)
+        logOptions.withoutMasterKey = true
+        let log = try EventStore.open(at: try options.path(), options: logOptions)
+        defer { log.close() }
         // Retries are told on standard error (PostgreSQL restarting, the network down), one line each.
         var logger = Logger(label: "patient-records.ship", factory: { label in StreamLogHandler.standardError(label: label) })
         logger.logLevel = .warning
-        var shipper = LogShipper(store: store.events, target: target, logger: logger)
+        var shipper = LogShipper(store: log, target: target, logger: logger)
         shipper.batchSize = batch
         let progress = TerminalProgress("Shipping", total: nil, quiet: quiet)
         try await shipper.run(once: once) { step in
             progress.update(Int(step.shippedThrough), detail: "through \(step.shippedThrough) of \(step.head), \(step.shipped) this run")
         }
         progress.finish()
-        if once { print("Shipped store \(store.events.storeId) to \(target) through sequence \(try store.head()).") }
+        if once { print("Shipped store \(log.storeId) to \(target) through sequence \(try log.head()).") }
     }
 }
 
@@ -79,10 +82,10 @@ struct Restore: AsyncParsableCommand {
     @Flag(help: "No progress on the terminal.") var quiet = false
 
     func run() async throws {
-        let target = try PostgresTarget(url: source)
+        let target = try PostgresTarget(commandLineURL: source)
         let storeId = self.storeId
         let destination = self.destination
-        let keyFile = self.keyFile ?? PatientRecordStore.defaultKeyDirectory() + "/" + storeId + ".key"
+        let keyFile = self.keyFile ?? PatientRecordStore.defaultKeyDirectory + "/" + storeId + ".key"
         guard !FileManager.default.fileExists(atPath: destination) else {
             throw ArgumentParser.ValidationError("\(destination) exists already; a store is restored into a new directory.")
         }
@@ -106,7 +109,7 @@ struct Restore: AsyncParsableCommand {
             return restorer.restored
         }
         progress.finish()
-        let store = try PatientRecordStore.open(at: destination, keyFile: self.keyFile)
+        let store = try PatientRecordStore.open(at: destination, keyFile: keyFile)
         defer { store.close() }
         try store.rebuildFromLog()
         print("Restored store \(storeId) into \(destination): \(restored) events; the indexes and snapshots were rebuilt from the log.")
@@ -119,3 +122,11 @@ let quietLogger: Logger = {
     logger.logLevel = .critical
     return logger
 }()
+
+extension PostgresTarget {
+    /// A URL from the command line: a URL naming no user means `PGUSER`, as for libpq's tools.
+    init(commandLineURL url: String) throws {
+        let user = ProcessInfo.processInfo.environment["PGUSER"].flatMap { $0.isEmpty ? nil : $0 } ?? "postgres"
+        try self.init(url: url, defaultUser: user)
+    }
+}

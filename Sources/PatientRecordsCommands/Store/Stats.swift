@@ -1,6 +1,6 @@
 import ArgumentParser
 import ClinicalRecord
-import EventStore
+@_spi(RawRecords) import EventStore
 import Foundation
 
 /// `patient-records stats`: what the store holds.
@@ -34,7 +34,7 @@ struct Stats: AsyncParsableCommand {
         var byType: [String: Int] = [:]
         var patients = 0, unknown = 0
         var first: Int64?, last: Int64?
-        let head = try store.events.read { reader -> UInt64 in
+        let head = try store.read { reader -> UInt64 in
             try reader.forEachRecord { record in
                 if first == nil { first = record.recordedAt }
                 last = record.recordedAt
@@ -49,7 +49,7 @@ struct Stats: AsyncParsableCommand {
             return try reader.head()
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: try options.path() + "/data.mdb")[.size] as? Int) ?? 0
-        let report = Report(store: try options.path(), storeId: store.events.storeId, format: store.events.formatVersion, events: head, patients: patients, eventsByType: byType, unknownTypes: unknown,
+        let report = Report(store: try options.path(), storeId: store.storeId, format: store.formatVersion, events: head, patients: patients, eventsByType: byType, unknownTypes: unknown,
                             firstRecorded: first.map(ClinicalTime.format), lastRecorded: last.map(ClinicalTime.format), dataFileBytes: size)
         if json { return try writeJSON(report) }
         print("Store \(try options.path()) (id \(report.storeId), format \(report.format)): \(head) events, \(patients) patients, \(size) bytes on disk.")
@@ -86,7 +86,7 @@ struct Backup: AsyncParsableCommand {
     @Flag(help: "No progress on the terminal.") var quiet = false
 
     func run() async throws {
-        let source = try options.open(readOnly: true).events
+        let source = try options.open(readOnly: true)
         let progress = TerminalProgress("Backing up", total: 100, quiet: quiet)
         let report = try source.backup(to: destination) { copied, total in
             progress.update(total > 0 ? copied * 100 / total : 0, detail: "\(copied >> 20) of \(total >> 20) MiB")

@@ -1,6 +1,6 @@
 import ArgumentParser
 import ClinicalRecord
-import EventStore
+@_spi(RawRecords) import EventStore
 
 /// `patient-records verify`: recompute the hash chain and check everything the log defines.
 struct Verify: AsyncParsableCommand {

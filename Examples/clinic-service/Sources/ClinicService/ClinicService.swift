@@ -120,7 +120,7 @@ public struct ClinicService: Sendable {
         _ = try Self.caller(request)
         let from = request.uri.queryParameters.get("from", as: UInt64.self) ?? 1
         let limit = request.uri.queryParameters.get("limit", as: Int.self)
-        let subscription = store.events.subscribe(from: from)
+        let subscription = store.subscribe(from: from)
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: ResponseBody { writer in
             var sent = 0
             for try await event in subscription {

@@ -58,7 +58,7 @@ struct ClinicServiceTests {
                     #expect(response.status == .unauthorized)
                 }
             }
-            #expect(try store.events.head() == 1)
+            #expect(try store.head() == 1)
         }
     }
 
@@ -85,7 +85,7 @@ struct ClinicServiceTests {
                     #expect(entries.dropFirst().allSatisfy { $0["actorId"] as? String == "u-nurse-1" })
                 }
             }
-            #expect(try store.events.head() == 3)
+            #expect(try store.head() == 3)
         }
     }
 
