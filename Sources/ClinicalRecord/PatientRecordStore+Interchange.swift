@@ -97,6 +97,7 @@ extension PatientRecordStore {
                 }
                 bytesRead = batch.bytesRead
                 progress?(bytesRead, total, imported)
+                try LongWork.checkCancellation()
             }
             return ImportSummary(imported: imported, alreadyStored: skipped, lines: number)
         }
@@ -114,7 +115,10 @@ extension PatientRecordStore {
             for input in inputs {
                 number += 1
                 if try ingest(input, into: &appender, line: nil) { imported += 1 } else { skipped += 1 }
-                if number & 0x3FF == 0 { progress?(number, nil, imported) }
+                if number & 0x3FF == 0 {
+                    progress?(number, nil, imported)
+                    try LongWork.checkCancellation()
+                }
             }
             progress?(number, nil, imported)
             return ImportSummary(imported: imported, alreadyStored: skipped, lines: number)

@@ -10,6 +10,8 @@ extension PatientRecordStore {
     public var formatVersion: UInt32 { events.formatVersion }
     /// Whether payloads are sealed under a master key.
     public var isSealed: Bool { events.isSealed }
+    /// Whether ``close()`` was called: every later use throws `EventStoreError` with code `closed`.
+    public var isClosed: Bool { events.isClosed }
     /// The directory the store lives in.
     public var path: String { events.path }
 

@@ -64,7 +64,10 @@ public final class PatientRecordStore: Sendable {
         Self.defaultKeyDirectory + "/" + events.storeId + ".key"
     }
 
-    /// Stops accepting new events after those in flight.
+    /// Closes the store: events already given to ``record(_:)`` are committed, then every later
+    /// use (record, reads, replays, import, export, verify) throws `EventStoreError` with code
+    /// `closed`, and subscriptions end. The same directory can be opened again once the last
+    /// reference to this instance is released.
     public func close() { events.close() }
 
     /// The application indexes a record store keeps beside its log (for a restore, which

@@ -115,6 +115,12 @@ public enum ComplianceReplay {
         }
     }
 
+    /// The compliance replay of a store for async callers: on a thread of its own,
+    /// cancellable (the replay stops within a few thousand events and throws `CancellationError`).
+    public static func run(_ store: PatientRecordStore, asOf: AsOf? = nil, policy: Policy = Policy(), progress: ReplayProgress? = nil) async throws -> ComplianceReport {
+        try await LongWork.run("patient-records.compliance") { try run(store, asOf: asOf, policy: policy, progress: progress) }
+    }
+
     public static func run(_ reader: borrowing LogReader, asOf: AsOf? = nil, policy: Policy = Policy(), progress: ReplayProgress? = nil) throws -> ComplianceReport {
         let through = try ClinicalReplay.lastSequence(reader, asOf: asOf)
         let judgedAt: Int64

@@ -35,6 +35,7 @@ extension EventStore {
         var moved = false
         defer { if !moved { try? manager.removeItem(atPath: partial) } }
 
+        let environment = try environment
         let total = (environment.info().lastPage + 1) * environment.pageSize
         let monitor = progress.map { report in CopyMonitor(file: partial + "/data.mdb", total: total, report: report) }
         do {

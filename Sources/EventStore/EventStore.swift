@@ -70,7 +70,20 @@ public final class EventStore: Sendable {
     /// The format version this build writes.
     public static let currentFormatVersion: UInt32 = StoreLayout.formatVersion
 
-    let environment: Environment
+    /// The LMDB environment, open until the last reference to the store goes away.
+    private let lmdb: Environment
+    /// Set once by ``close()``.
+    private let closedFlag = Atomic<Bool>(false)
+    /// The environment, for an operation: after ``close()`` every operation throws
+    /// ``EventStoreError/Code/closed`` here, before it touches the store.
+    var environment: Environment {
+        get throws(EventStoreError) {
+            if closedFlag.load(ordering: .acquiring) { throw EventStoreError.closed(path: path) }
+            return lmdb
+        }
+    }
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
     let layout: StoreLayout
     let appendWriter: GroupCommitWriter?
     let commits = CommitSignal()
@@ -85,7 +98,7 @@ public final class EventStore: Sendable {
         self.openKey = openKey
         self.options = options
         self.instruments = StoreInstruments(options.observability)
-        self.environment = environment
+        self.lmdb = environment
         self.layout = opened.layout
         self.storeId = Bytes.hex(opened.storeId)
         self.isSealed = opened.isSealed
@@ -485,12 +498,18 @@ public final class EventStore: Sendable {
     /// over an index) does not keep the whole file resident. Safe at any time: a later read
     /// faults the pages back in; a write transaction's pages are its own.
     public func releaseReadPages() {
-        environment.releaseReadPages()
+        lmdb.releaseReadPages()
     }
 
-    /// Stops accepting appends after those already queued. Later appends fail with ``EventStoreError/closed``.
+    /// Closes the store: appends already queued are committed, then every later use (append,
+    /// read, replay, backup, verify) throws ``EventStoreError/Code/closed`` and subscriptions
+    /// end. The data file stays mapped until the last reference to the store is released, so a
+    /// read already under way finishes; the same directory can be opened again after that.
     public func close() {
+        guard !closedFlag.exchange(true, ordering: .acquiringAndReleasing) else { return }
         appendWriter?.stop()
+        // Subscriptions waiting for a commit wake up, see the store closed and end.
+        commits.notify()
     }
 }
 

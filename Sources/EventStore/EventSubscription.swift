@@ -7,8 +7,9 @@
 /// }
 /// ```
 ///
-/// Iteration ends only when the task is cancelled. Events committed by this process arrive at
-/// once; those of another process within ``pollInterval``.
+/// Iteration ends when the task is cancelled or the store is closed. Events committed by this
+/// process arrive at once (a commit wakes the subscription); those of another process within
+/// ``pollInterval``.
 public struct EventSubscription: AsyncSequence, Sendable {
     public typealias Element = RecordedEvent
 
@@ -33,7 +34,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
 
         public mutating func next() async throws -> RecordedEvent? {
             while index == buffer.count {
-                if Task.isCancelled { return nil }
+                if Task.isCancelled || store.isClosed { return nil }
                 let generation = store.commits.generation
                 buffer = try store.events(from: next, limit: chunkSize)
                 index = 0

@@ -71,7 +71,7 @@ struct FHIRTests {
     @Test(.enabled(if: pythonHasFHIRModels, "needs python3 with fhir.resources (tools/test installs it)"))
     func theAuditTrailExportsAsAFHIRBundleThatValidates() async throws {
         try await withRecordStore { store, directory in
-            try store.importEvents(fromFile: samplePath)
+            try await store.importEvents(fromFile: samplePath)
             var access = Ketamine_V1_RecordAccessed()
             access.purpose = .disclosure
             access.disclosedTo = "County health department"

@@ -20,7 +20,7 @@ struct ForgetTests {
         try await withRecordStore { store, directory in
             let generator = ClinicGenerator(seed: 11, patients: 12, months: 3)
             try store.importEvents(generator.allEvents())
-            try store.refreshSnapshots()
+            try await store.refreshSnapshots()
             let patient = ClinicGenerator.patientId(4)
             let others = (0..<12).map { ClinicGenerator.patientId($0) }.filter { $0 != patient }
             let before = try store.patientState(patient)
@@ -35,7 +35,7 @@ struct ForgetTests {
             let after = try #require(try store.patientState(patient))
             #expect(after.forgotten?.reason == "erasure request ER-2026-118" && after.forgotten?.by == "u-privacy-1")
             #expect(after.registration == nil && after.sessions.isEmpty && after.instruments.isEmpty)
-            try store.refreshSnapshots()
+            try await store.refreshSnapshots()
             #expect(try store.patientState(patient)?.forgotten != nil)
             #expect(try store.patientState(patient)?.registration == nil)
             // Every other patient is what they were.

@@ -47,7 +47,7 @@ struct RecordIntegrityTests {
 
             var replay = ClinicalReplay()
             let states = replay.add(PatientStateProjection())
-            let result = try replay.run(store)
+            let result = try await replay.run(store)
             var patients: [[UInt8]] = []
             result.forEachState(of: states) { patient, state in
                 patients.append(Array(patient.utf8))
@@ -137,7 +137,7 @@ struct RecordIntegrityTests {
             let path = directory + "/store"
             let store = try PatientRecordStore.open(at: path)
             defer { store.close() }
-            try store.importEvents(fromFile: Sample.path)
+            try await store.importEvents(fromFile: Sample.path)
             let env = store.events
             let wrapped = try env.read { reader in
                 try #require(try reader.txn.bytes(forKey: Array("EX-IV-1".utf8), in: reader.layout.sealing!.keys)).prefix(61)

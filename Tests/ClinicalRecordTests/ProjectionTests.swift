@@ -34,7 +34,7 @@ struct ProjectionTests {
 
     @Test func aVoidedEntryIsLeftOutOfTheStateButStaysInTheAuditTrail() async throws {
         try await withRecordStore { store, _ in
-            try store.importEvents(fromFile: samplePath)
+            try await store.importEvents(fromFile: samplePath)
             var change = Ketamine_V1_PatientDetailsUpdated()
             change.weightKg = 95
             let wrong = try await store.record(ClinicalEventInput(id: "w-1", source: "urn:test", patientId: "EX-IV-1", time: Self.judgedAt, actorId: "u-staff-1", actorRole: .staff, message: change))
@@ -90,7 +90,7 @@ struct ProjectionTests {
 
     @Test func theAccountingOfDisclosuresGoesSixYearsBack() async throws {
         try await withRecordStore { store, _ in
-            try store.importEvents(fromFile: samplePath)
+            try await store.importEvents(fromFile: samplePath)
             func disclose(_ id: String, at time: String) async throws {
                 var access = Ketamine_V1_RecordAccessed()
                 access.purpose = .disclosure
@@ -114,7 +114,7 @@ struct ProjectionTests {
 
     @Test func recordsOfATypeThisVersionDoesNotKnowAreSkippedAndCounted() async throws {
         try await withRecordStore { store, _ in
-            try store.importEvents(fromFile: samplePath)
+            try await store.importEvents(fromFile: samplePath)
             // A newer version wrote type code 999 into the patient's stream.
             try await store.events.append([NewEvent(id: "future-1", type: 999, occurredAt: 0, actor: "u-new", payload: [1, 2, 3])], to: "EX-IV-1")
             let state = try #require(try store.patientState("EX-IV-1"))

@@ -97,12 +97,12 @@ struct ReplayTests {
     @Test func snapshotsCatchUpByTheNewEventsOnlyAndMatchAFullRebuild() async throws {
         try await withRecordStore { store, _ in
             try Self.generated(store, patients: 6)
-            let first = try store.refreshSnapshots()
+            let first = try await store.refreshSnapshots()
             #expect(first.from == 0)
             #expect(first.patientsUpdated == 6)
             let head = try store.events.head()
             #expect(first.through == head)
-            #expect(try store.refreshSnapshots().eventsApplied == 0)
+            #expect(try await store.refreshSnapshots().eventsApplied == 0)
 
             // New events for one patient, among them a void of an entry older than the checkpoint.
             let patient = ClinicGenerator.patientId(2)
@@ -116,7 +116,7 @@ struct ReplayTests {
             void.reason = "recorded for the wrong session"
             try await store.record(ClinicalEventInput(id: "void-1", source: "urn:test", patientId: patient, time: Self.now, actorId: old.actorId, actorRole: try #require(old.actorRole), message: void))
 
-            let caughtUp = try store.refreshSnapshots()
+            let caughtUp = try await store.refreshSnapshots()
             #expect(caughtUp.from == head)
             #expect(caughtUp.eventsApplied == 2)
             #expect(caughtUp.patientsUpdated == 1)
@@ -124,7 +124,7 @@ struct ReplayTests {
             // Every patient's snapshot-based state equals a replay of the whole log.
             var replay = ClinicalReplay()
             let handle = replay.add(PatientStateProjection())
-            let rebuilt = byPatient(try replay.run(store).states(of: handle))
+            let rebuilt = byPatient(try await replay.run(store).states(of: handle))
             for (id, builder) in rebuilt {
                 #expect(try store.patientState(id, now: Self.now) == PatientState(record: builder.state, judgedAt: Self.now))
             }

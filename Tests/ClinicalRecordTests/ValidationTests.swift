@@ -88,7 +88,7 @@ struct ValidationTests {
 
     @Test func theLibraryPathRefusesWithTheSameRulesAndWritesNothing() async throws {
         try await withRecordStore { store, _ in
-            try store.importEvents(fromFile: samplePath)
+            try await store.importEvents(fromFile: samplePath)
             var dose = Ketamine_V1_DoseAdministered()
             dose.sessionID = "EX-IV-1-S1"
             dose.planID = "EX-IV-1-PL1"

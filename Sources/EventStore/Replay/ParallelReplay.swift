@@ -114,7 +114,7 @@ public enum ParallelReplay {
     /// - Returns: the partitions after every record has been applied, in the same order, and
     ///   when the range checks the chain, the first record that did not verify.
     /// - Throws: the first error a partition threw, or (when the chain is not checked) a damaged
-    ///   record's error.
+    ///   record's error; `CancellationError` when it runs for a cancelled task (`LongWork`).
     public static func run<P: ReplayPartition>(
         _ reader: borrowing LogReader, range: ReplayRange, partitions: [P],
         progress: ((UInt64) -> Void)? = nil
@@ -134,7 +134,10 @@ public enum ParallelReplay {
             do {
                 try reader.forEachRecordOrDamage(from: range.from) { sequence, bytes in
                     guard sequence <= through else { return false }
-                    if sequence & 0xFFFF == 0 { progress?(sequence) }
+                    if sequence & 0xFFFF == 0 {
+                        progress?(sequence)
+                        try LongWork.checkCancellation()
+                    }
                     if chain != nil, let problem = chain?.check(sequence: sequence, bytes: bytes) {
                         integrity = ChainProblem(sequence: min(sequence, chain?.expected ?? sequence), reason: problem)
                         return false
@@ -194,7 +197,10 @@ public enum ParallelReplay {
         do {
             try reader.forEachRecordOrDamage(from: range.from) { sequence, bytes in
                 guard sequence <= through else { return false }
-                if sequence & 0xFFFF == 0 { progress?(sequence) }
+                if sequence & 0xFFFF == 0 {
+                    progress?(sequence)
+                    try LongWork.checkCancellation()
+                }
                 if chain != nil && sequence != expected {
                     integrity = ChainProblem(sequence: min(sequence, expected), reason: sequence > expected
                         ? "the log jumps from sequence \(expected - 1) to \(sequence)" : "sequence \(sequence) comes after \(expected - 1)")

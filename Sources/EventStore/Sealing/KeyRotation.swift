@@ -17,7 +17,7 @@ extension EventStore {
     public func rotateMasterKey(to newKey: MasterKey) throws {
         guard appendWriter != nil else { throw EventStoreError.readOnly(path: path) }
         guard let sealing = layout.sealing else { throw EventStoreError.notSealed(path: path) }
-        let rotated = StoreSealing(master: newKey, keys: sealing.keys, storeId: sealing.storeId, pageSize: environment.pageSize)
+        let rotated = StoreSealing(master: newKey, keys: sealing.keys, storeId: sealing.storeId, pageSize: try environment.pageSize)
         do {
             try environment.write { txn in
                 var entries: [([UInt8], [UInt8])] = []

@@ -74,7 +74,7 @@ public struct ReplayCommand: AsyncParsableCommand {
         let store = try options.open(readOnly: false)
         defer { store.close() }
         let progress = TerminalProgress("Replaying", total: Int(try store.head()), quiet: quiet)
-        let report = try ComplianceReplay.run(store, asOf: asOf.flatMap(AsOf.init), policy: policy, progress: progress.replaying)
+        let report = try await ComplianceReplay.run(store, asOf: asOf.flatMap(AsOf.init), policy: policy, progress: progress.replaying)
         progress.finish()
         // The findings show patients' data: the read is recorded before they are shown (after
         // the replay, whose snapshot and judging time it must not change).

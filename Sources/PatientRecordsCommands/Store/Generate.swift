@@ -57,7 +57,7 @@ struct Generate: AsyncParsableCommand {
         }
         progress.finish()
         let snapshots = TerminalProgress("Snapshots", total: nil, quiet: quiet)
-        try store.refreshSnapshots(progress: snapshots.replaying)
+        try await store.refreshSnapshots(progress: snapshots.replaying)
         snapshots.finish()
         print("Generated \(imported) events for \(patients) patients in \(try options.path()) (\(skipped) already stored).")
     }

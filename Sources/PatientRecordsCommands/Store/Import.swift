@@ -30,7 +30,7 @@ struct Import: AsyncParsableCommand {
         defer { store.close() }
         let total = file == "-" ? nil : (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int
         let progress = TerminalProgress("Importing", total: total, quiet: quiet)
-        let summary = try store.importEvents(from: source, progress: progress.importing)
+        let summary = try await store.importEvents(from: source, progress: progress.importing)
         progress.finish()
         print("Imported \(summary.imported) events (\(summary.alreadyStored) already stored) from \(summary.lines) lines.")
     }
