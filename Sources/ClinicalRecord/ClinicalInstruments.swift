@@ -18,7 +18,7 @@ enum ClinicalInstruments {
         if summary.imported > 0 { importedEvents.increment(by: summary.imported) }
     }
 
-    static func refused(_ error: ValidationError) {
+    static func refused(_ error: EventValidationError) {
         Counter(label: "patient_record_store_import_refusals_total", dimensions: [("field", error.field)]).increment()
     }
 

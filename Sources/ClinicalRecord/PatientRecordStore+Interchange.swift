@@ -29,7 +29,7 @@ extension PatientRecordStore {
     /// again is a no-op. Memory stays constant: each line is checked against the store's own
     /// transaction, which already holds the lines before it.
     ///
-    /// - Throws: ``ValidationError`` naming the line, the attribute or field and the reason.
+    /// - Throws: ``EventValidationError`` naming the line, the attribute or field and the reason.
     @discardableResult
     public func importEvents(fromFile path: String, progress: ImportProgress? = nil) throws -> ImportSummary {
         try importEvents(from: .file(path), progress: progress)
@@ -44,7 +44,7 @@ extension PatientRecordStore {
                 span.attributes["patient_record_store.imported"] = Int64(summary.imported)
                 ClinicalInstruments.imported(summary)
                 return summary
-            } catch let error as ValidationError {
+            } catch let error as EventValidationError {
                 ClinicalInstruments.refused(error)
                 throw error
             }
@@ -58,9 +58,9 @@ extension PatientRecordStore {
         case .file(let path):
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw ValidationError(field: "file", reason: "\(path) does not exist")
+                throw EventValidationError(field: "file", reason: "\(path) does not exist")
             }
-            guard !isDirectory.boolValue else { throw ValidationError(field: "file", reason: "\(path) is a directory, not an NDJSON file") }
+            guard !isDirectory.boolValue else { throw EventValidationError(field: "file", reason: "\(path) is a directory, not an NDJSON file") }
             total = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
         case .stream(let handle):
             total = nil
@@ -71,17 +71,17 @@ extension PatientRecordStore {
         var started = false
         return try events.withExclusiveTransaction { appender in
             if started, streamed != nil {
-                throw ValidationError(field: "file", reason: "the input outgrew \(Self.streamedImportRoom >> 30) GiB of room reserved for one import from a stream; nothing was written: import it from a file")
+                throw EventValidationError(field: "file", reason: "the input outgrew \(Self.streamedImportRoom >> 30) GiB of room reserved for one import from a stream; nothing was written: import it from a file")
             }
             started = true
             let handle: FileHandle
             if let streamed {
                 handle = streamed
             } else if case .file(let path) = source {
-                guard let opened = FileHandle(forReadingAtPath: path) else { throw ValidationError(field: "file", reason: "\(path) cannot be read") }
+                guard let opened = FileHandle(forReadingAtPath: path) else { throw EventValidationError(field: "file", reason: "\(path) cannot be read") }
                 handle = opened
             } else {
-                throw ValidationError(field: "file", reason: "no input")
+                throw EventValidationError(field: "file", reason: "no input")
             }
             defer { if streamed == nil { try? handle.close() } }
             // Lines are read and parsed ahead, beside this transaction (see ParsePipeline).
@@ -135,10 +135,10 @@ extension PatientRecordStore {
                 try appender.append(part)
                 return true
             }
-        } catch let error as ValidationError {
+        } catch let error as EventValidationError {
             throw error.at(line: line)
         } catch let error as EventStoreError where error.code == .duplicateEventId || error.code == .invalidEvent {
-            throw ValidationError(line: line, field: error.code == .duplicateEventId ? "id" : "line", reason: error.description)
+            throw EventValidationError(line: line, field: error.code == .duplicateEventId ? "id" : "line", reason: error.description)
         }
     }
 

@@ -87,7 +87,7 @@ public final class PatientRecordStore: Sendable {
 
     /// Validates `input` against the record and appends it, durably.
     ///
-    /// - Throws: ``ValidationError`` naming the attribute or field and the reason; nothing is written.
+    /// - Throws: ``EventValidationError`` naming the attribute or field and the reason; nothing is written.
     @discardableResult
     public func record(_ input: ClinicalEventInput) async throws -> Recorded {
         // The event's own trace context (its `traceparent`), when it has one, is the parent of
@@ -124,10 +124,10 @@ public final class PatientRecordStore: Sendable {
             } catch EventStoreError.versionConflict {
                 continue
             } catch let error as EventStoreError where error.code == .duplicateEventId {
-                throw ValidationError(field: "id", reason: "event \(error.eventId ?? input.id) is already stored (sequence \(error.sequence ?? 0)) with other content")
+                throw EventValidationError(field: "id", reason: "event \(error.eventId ?? input.id) is already stored (sequence \(error.sequence ?? 0)) with other content")
             }
         }
-        throw ValidationError(field: "subject", reason: "patient \(input.patientId) is being written too busily to record this event; try again")
+        throw EventValidationError(field: "subject", reason: "patient \(input.patientId) is being written too busily to record this event; try again")
     }
 
     /// Forgets a patient (crypto-shredding, GDPR Art. 17): destroys their data key and records a
@@ -136,7 +136,7 @@ public final class PatientRecordStore: Sendable {
     /// recorded for them, projections show them as forgotten, and the hash chain still verifies.
     /// Every other patient is untouched.
     ///
-    /// - Throws: ``ValidationError`` when the role may not forget (only `admin` and `system`),
+    /// - Throws: ``EventValidationError`` when the role may not forget (only `admin` and `system`),
     ///   the reason is empty, or the patient is not registered or already forgotten;
     ///   ``EventStoreError/notSealed(path:)`` for a store created without sealing.
     @discardableResult
@@ -153,9 +153,9 @@ public final class PatientRecordStore: Sendable {
             let position = result.positions[0]
             return Recorded(sequence: position.sequence, streamVersion: position.streamVersion, wasAlreadyStored: position.wasAlreadyStored)
         } catch EventStoreError.versionConflict {
-            throw ValidationError(field: "subject", reason: "patient \(patientId) was written to meanwhile; run forget again")
+            throw EventValidationError(field: "subject", reason: "patient \(patientId) was written to meanwhile; run forget again")
         } catch EventStoreError.streamKeyDestroyed {
-            throw ValidationError.forgotten(patientId)
+            throw EventValidationError.forgotten(patientId)
         }
     }
 
@@ -172,18 +172,18 @@ public final class PatientRecordStore: Sendable {
     /// Checks one event against `snapshot` and turns it into what the log stores.
     func prepare(_ input: ClinicalEventInput, against snapshot: borrowing some RecordSnapshot & ~Copyable) throws -> Prepared {
         guard let type = input.type else {
-            throw ValidationError(field: "type", reason: "\(Swift.type(of: input.message).protoMessageName) is not an event type of this record")
+            throw EventValidationError(field: "type", reason: "\(Swift.type(of: input.message).protoMessageName) is not an event type of this record")
         }
         guard type != .patientForgotten else {
-            throw ValidationError(field: "type", reason: "a patient is forgotten only by PatientRecordStore.forget (patient-records forget), which destroys their data key in the same transaction")
+            throw EventValidationError(field: "type", reason: "a patient is forgotten only by PatientRecordStore.forget (patient-records forget), which destroys their data key in the same transaction")
         }
         let event = try EventCodec.newEvent(for: input, type: type)
         if let sequence = try snapshot.sequence(ofEventId: input.id), let stored = try snapshot.record(at: sequence) {
             if stored.payloadState == .keyDestroyed {
-                throw ValidationError.forgotten(stored.streamId)
+                throw EventValidationError.forgotten(stored.streamId)
             }
             guard Self.sameContent(stored, event, stream: input.patientId) else {
-                throw ValidationError(field: "id", reason: "event \(input.id) is already stored (sequence \(sequence)) with other content")
+                throw EventValidationError(field: "id", reason: "event \(input.id) is already stored (sequence \(sequence)) with other content")
             }
             return .alreadyStored(sequence: sequence, version: stored.streamVersion)
         }

@@ -11,40 +11,40 @@ enum Validator {
     static func validate(_ input: ClinicalEventInput, of type: ClinicalEventType, against snapshot: borrowing some RecordSnapshot & ~Copyable) throws {
         try checkAttributes(input, type: type)
         guard let message = input.message as? any ClinicalMessage else {
-            throw ValidationError(field: "type", reason: "\(Swift.type(of: input.message).protoMessageName) is not an event type of this record")
+            throw EventValidationError(field: "type", reason: "\(Swift.type(of: input.message).protoMessageName) is not an event type of this record")
         }
         try message.checkFields(FieldCheck(eventTime: input.time))
 
         let version = try snapshot.streamVersion(input.patientId)
         if type == .patientRegistered {
             guard version == 0 else {
-                throw ValidationError(field: "subject", reason: "patient \(input.patientId) is already registered")
+                throw EventValidationError(field: "subject", reason: "patient \(input.patientId) is already registered")
             }
         } else if version == 0 {
-            throw ValidationError(field: "subject", reason: "patient \(input.patientId) is not registered; record PatientRegistered first")
+            throw EventValidationError(field: "subject", reason: "patient \(input.patientId) is not registered; record PatientRegistered first")
         }
         if version > 0, try References.exists(.forgotten, "", patient: input.patientId, in: snapshot) {
-            throw ValidationError.forgotten(input.patientId)
+            throw EventValidationError.forgotten(input.patientId)
         }
         if let expected = input.expectedVersion, expected != version {
-            throw ValidationError(field: "expectedversion", reason: "patient \(input.patientId) has \(version) events, not the \(expected) expected")
+            throw EventValidationError(field: "expectedversion", reason: "patient \(input.patientId) has \(version) events, not the \(expected) expected")
         }
         for reference in message.references where try !References.exists(reference.kind, reference.id, patient: input.patientId, in: snapshot) {
-            throw ValidationError(field: "data.\(reference.field)", reason: "\(reference.noun) \(reference.id) was not recorded earlier for patient \(input.patientId)")
+            throw EventValidationError(field: "data.\(reference.field)", reason: "\(reference.noun) \(reference.id) was not recorded earlier for patient \(input.patientId)")
         }
         if let void = message as? Ketamine_V1_EntryVoided { try checkVoid(void, input: input, against: snapshot) }
     }
 
     private static func checkAttributes(_ input: ClinicalEventInput, type: ClinicalEventType) throws {
-        if input.source.isEmpty { throw ValidationError(field: "source", reason: "is required and must not be empty") }
+        if input.source.isEmpty { throw EventValidationError(field: "source", reason: "is required and must not be empty") }
         if input.source.utf8.count > FieldCheck.shortTextBytes {
-            throw ValidationError(field: "source", reason: "is \(input.source.utf8.count) bytes long; at most \(FieldCheck.shortTextBytes) are allowed")
+            throw EventValidationError(field: "source", reason: "is \(input.source.utf8.count) bytes long; at most \(FieldCheck.shortTextBytes) are allowed")
         }
         for (name, value) in [("id", input.id), ("subject", input.patientId), ("actorid", input.actorId)] {
-            if let problem = Identifier.problem(value) { throw ValidationError(field: name, reason: problem) }
+            if let problem = Identifier.problem(value) { throw EventValidationError(field: name, reason: problem) }
         }
         guard input.actorRole.mayRecord(type) else {
-            throw ValidationError(field: "actorrole", reason: "\(input.actorRole.withArticle) may not record \(type.name)")
+            throw EventValidationError(field: "actorrole", reason: "\(input.actorRole.withArticle) may not record \(type.name)")
         }
     }
 
@@ -53,16 +53,16 @@ enum Validator {
         guard let sequence = try snapshot.sequence(ofEventId: void.voidedEventID),
               let target = try snapshot.record(at: sequence),
               target.streamIdBytes.elementsEqual(input.patientId.utf8) else {
-            throw ValidationError(field: field, reason: "event \(void.voidedEventID) was not recorded earlier for patient \(input.patientId)")
+            throw EventValidationError(field: field, reason: "event \(void.voidedEventID) was not recorded earlier for patient \(input.patientId)")
         }
         if let type = ClinicalEventType(rawValue: target.type), !type.mayBeVoided {
-            throw ValidationError(field: field, reason: "a \(type.name) cannot be voided")
+            throw EventValidationError(field: field, reason: "a \(type.name) cannot be voided")
         }
         if try References.exists(.voided, void.voidedEventID, patient: input.patientId, in: snapshot) {
-            throw ValidationError(field: field, reason: "event \(void.voidedEventID) is already voided")
+            throw EventValidationError(field: field, reason: "event \(void.voidedEventID) is already voided")
         }
         if !input.actorRole.mayVoidOthersEntries && !target.actorBytes.elementsEqual(input.actorId.utf8) {
-            throw ValidationError(field: "actorid", reason: "\(input.actorRole.withArticle) may void only entries they recorded; \(void.voidedEventID) was recorded by \(target.actor)")
+            throw EventValidationError(field: "actorid", reason: "\(input.actorRole.withArticle) may void only entries they recorded; \(void.voidedEventID) was recorded by \(target.actor)")
         }
     }
 }

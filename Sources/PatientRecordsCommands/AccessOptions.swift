@@ -15,13 +15,13 @@ struct AccessOptions: ParsableArguments {
 
     func validate() throws {
         guard ActorRole(rawValue: role) != nil else {
-            throw ArgumentParser.ValidationError("--role must be one of \(ActorRole.allCases.map(\.rawValue).joined(separator: ", ")), not \(role.debugDescription).")
+            throw ValidationError("--role must be one of \(ActorRole.allCases.map(\.rawValue).joined(separator: ", ")), not \(role.debugDescription).")
         }
         guard AccessOptions.purposes[purpose] != nil else {
-            throw ArgumentParser.ValidationError("--purpose must be one of \(AccessOptions.purposes.keys.sorted().joined(separator: ", ")), not \(purpose.debugDescription).")
+            throw ValidationError("--purpose must be one of \(AccessOptions.purposes.keys.sorted().joined(separator: ", ")), not \(purpose.debugDescription).")
         }
         if purpose == "disclosure" && (disclosedTo ?? "").isEmpty {
-            throw ArgumentParser.ValidationError("--disclosed-to is required when the purpose is disclosure.")
+            throw ValidationError("--disclosed-to is required when the purpose is disclosure.")
         }
     }
 
@@ -72,8 +72,8 @@ struct ReaderOptions: ParsableArguments {
     func validate() throws {
         do {
             try access.validate()
-        } catch let error as ArgumentParser.ValidationError {
-            throw ArgumentParser.ValidationError(error.message.replacingOccurrences(of: "--role", with: "--reader-role"))
+        } catch let error as ValidationError {
+            throw ValidationError(error.message.replacingOccurrences(of: "--role", with: "--reader-role"))
         }
     }
 }
@@ -93,7 +93,7 @@ func checkAsOf(_ text: String?) throws {
 /// Parses `--since` and `--until` values.
 func parseTime(_ text: String, option: String) throws -> Int64 {
     guard let time = ClinicalTime.parse(text) else {
-        throw ArgumentParser.ValidationError("\(option) must be an RFC 3339 time such as 2026-03-01T00:00:00Z, not \(text.debugDescription).")
+        throw ValidationError("\(option) must be an RFC 3339 time such as 2026-03-01T00:00:00Z, not \(text.debugDescription).")
     }
     return time
 }

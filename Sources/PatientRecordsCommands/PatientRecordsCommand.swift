@@ -37,7 +37,7 @@ public struct StoreOptions: ParsableArguments {
     func path() throws -> String {
         if let store { return store }
         if let store = ProcessInfo.processInfo.environment["PATIENT_RECORDS_STORE"], !store.isEmpty { return store }
-        throw ArgumentParser.ValidationError("Give the store's directory with --store DIR (or set PATIENT_RECORDS_STORE).")
+        throw ValidationError("Give the store's directory with --store DIR (or set PATIENT_RECORDS_STORE).")
     }
 
     @Option(name: .long, help: ArgumentHelp(

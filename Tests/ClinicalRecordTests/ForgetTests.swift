@@ -55,10 +55,10 @@ struct ForgetTests {
             // Nothing more can be recorded for them, and they cannot be forgotten twice.
             var details = Ketamine_V1_PatientDetailsUpdated()
             details.phone = "+1-555-0199"
-            await #expect(throws: ValidationError(field: "subject", reason: "patient \(patient) was forgotten (their data key was destroyed); nothing more can be recorded for them")) {
+            await #expect(throws: EventValidationError(field: "subject", reason: "patient \(patient) was forgotten (their data key was destroyed); nothing more can be recorded for them")) {
                 try await store.record(ClinicalEventInput(source: "urn:test", patientId: patient, time: 0, actorId: "u-staff-1", actorRole: .staff, message: details))
             }
-            await #expect(throws: ValidationError.self) {
+            await #expect(throws: EventValidationError.self) {
                 try await store.forget(patient, reason: "again", actorId: "u-privacy-1", actorRole: .admin, source: "urn:test")
             }
             #expect(try store.isForgotten(patient) && !(try store.isForgotten(others[0])))
@@ -75,13 +75,13 @@ struct ForgetTests {
             var forgotten = Ketamine_V1_PatientForgotten()
             forgotten.reason = "erasure request"
             let input = ClinicalEventInput(source: "urn:test", patientId: ClinicGenerator.patientId(0), time: 0, actorId: "u-admin", actorRole: .system, message: forgotten)
-            await #expect(throws: ValidationError.self) { try await store.record(input) }
-            #expect(throws: ValidationError.self) { try store.importEvents([input]) }
+            await #expect(throws: EventValidationError.self) { try await store.record(input) }
+            #expect(throws: EventValidationError.self) { try store.importEvents([input]) }
             #expect(try !store.isForgotten(ClinicGenerator.patientId(0)))
-            await #expect(throws: ValidationError(field: "data.reason", reason: "is required and must not be empty")) {
+            await #expect(throws: EventValidationError(field: "data.reason", reason: "is required and must not be empty")) {
                 try await store.forget(ClinicGenerator.patientId(0), reason: " ", actorId: "u-admin", actorRole: .admin, source: "urn:test")
             }
-            await #expect(throws: ValidationError(field: "subject", reason: "patient NOBODY is not registered; record PatientRegistered first")) {
+            await #expect(throws: EventValidationError(field: "subject", reason: "patient NOBODY is not registered; record PatientRegistered first")) {
                 try await store.forget("NOBODY", reason: "request", actorId: "u-admin", actorRole: .admin, source: "urn:test")
             }
         }

@@ -28,16 +28,16 @@ struct RecordIntegrityTests {
                                    actorId: "u-staff-1", actorRole: .staff, message: registration)
             }
             // The rule on the way in, on both paths.
-            await #expect(throws: ValidationError.self) { try await store.record(input(Self.nfd, id: "nfd-1")) }
+            await #expect(throws: EventValidationError.self) { try await store.record(input(Self.nfd, id: "nfd-1")) }
             do {
                 try await store.record(input(Self.nfd, id: "nfd-1"))
-            } catch let error as ValidationError {
+            } catch let error as EventValidationError {
                 #expect(error.field == "subject" && error.reason.contains("NFC"))
             }
             let line = try exportLine(of: input(Self.nfd, id: "nfd-2"))
             let file = directory + "/nfd.ndjson"
             try line.write(toFile: file, atomically: true, encoding: .utf8)
-            #expect(throws: ValidationError.self) { try store.importEvents(fromFile: file) }
+            #expect(throws: EventValidationError.self) { try store.importEvents(fromFile: file) }
 
             // A store holding both spellings, written through the log.
             try await store.record(input(Self.nfc, id: "nfc-1"))

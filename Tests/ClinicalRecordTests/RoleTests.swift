@@ -83,7 +83,7 @@ struct RoleTests {
                 do {
                     try store.importEvents([imported])
                     #expect(allowed, "the import took \(type.name) from \(role.withArticle)")
-                } catch let error as ValidationError {
+                } catch let error as EventValidationError {
                     #expect(!allowed && error.description == refusal, "import of \(type.name) by \(role.withArticle): \(error)")
                     #expect(try store.events.head() == headBefore)
                 }
@@ -92,7 +92,7 @@ struct RoleTests {
                 do {
                     try await store.record(recorded)
                     #expect(allowed, "the library took \(type.name) from \(role.withArticle)")
-                } catch let error as ValidationError {
+                } catch let error as EventValidationError {
                     #expect(!allowed && error.description == refusal, "record of \(type.name) by \(role.withArticle): \(error)")
                 }
             }
@@ -102,7 +102,7 @@ struct RoleTests {
                 try await store.forget(patient, reason: "erasure request ER-1", actorId: "u-\(role.rawValue)", actorRole: role, source: "urn:test")
                 #expect(Self.allowed(role).contains("PatientForgotten"), "\(role.withArticle) forgot a patient")
                 #expect(try store.isForgotten(patient))
-            } catch let error as ValidationError {
+            } catch let error as EventValidationError {
                 #expect(!Self.allowed(role).contains("PatientForgotten") && error.description == "actorrole: \(role.withArticle) may not record PatientForgotten")
                 #expect(try !store.isForgotten(patient))
             }

@@ -78,7 +78,7 @@ struct ValidationTests {
         try await withRecordStore { store, directory in
             let file = directory + "/bad.ndjson"
             try (Self.sampleLines + [badLine]).joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
-            let error = #expect(throws: ClinicalRecord.ValidationError.self, "\(rule)") {
+            let error = #expect(throws: EventValidationError.self, "\(rule)") {
                 try store.importEvents(fromFile: file)
             }
             #expect(error?.description == "line \(Self.sampleLines.count + 1): " + expected, "\(rule)")
@@ -100,7 +100,7 @@ struct ValidationTests {
             dose.lotNumber = "L1"
             dose.startedAt = ClinicalTime.timestamp(0)
             let input = ClinicalEventInput(source: "urn:test", patientId: "EX-IV-1", time: 0, actorId: "u-staff-1", actorRole: .staff, message: dose)
-            let error = await #expect(throws: ClinicalRecord.ValidationError.self) { try await store.record(input) }
+            let error = await #expect(throws: EventValidationError.self) { try await store.record(input) }
             #expect(error?.description == "actorrole: a staff may not record DoseAdministered")
             var nurse = input
             nurse.actorRole = .nurse

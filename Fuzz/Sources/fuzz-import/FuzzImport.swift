@@ -22,7 +22,7 @@ private func setUp() -> PatientRecordStore {
 }
 
 /// One fuzz input as an NDJSON file imported into the store: it lands whole or not at all, and a
-/// refusal is a ValidationError naming the line. Nothing may crash, and the store must verify.
+/// refusal is a EventValidationError naming the line. Nothing may crash, and the store must verify.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzImport(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let store = setUp()
@@ -30,7 +30,7 @@ public func fuzzImport(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let head = try! store.events.head()
     do {
         _ = try store.importEvents(fromFile: inputFile)
-    } catch is ValidationError {
+    } catch is EventValidationError {
         precondition(try! store.events.head() == head, "a refused import wrote events")
     } catch {
         preconditionFailure("an import failed with something other than a validation error: \(error)")

@@ -20,26 +20,26 @@ public enum CloudEventCodec {
     public static let maxLineBytes = 1 << 20
 
     /// Parses one line. Every refusal names the attribute or field and the reason.
-    public static func decode(_ line: some Collection<UInt8>, lineNumber: Int? = nil) throws(ValidationError) -> ClinicalEventInput {
+    public static func decode(_ line: some Collection<UInt8>, lineNumber: Int? = nil) throws(EventValidationError) -> ClinicalEventInput {
         do {
             return try decodeLine(ArraySlice(line))
-        } catch let error as ValidationError {
+        } catch let error as EventValidationError {
             throw error.at(line: lineNumber)
         } catch {
-            throw ValidationError(line: lineNumber, field: "line", reason: "\(error)")
+            throw EventValidationError(line: lineNumber, field: "line", reason: "\(error)")
         }
     }
 
     private static func decodeLine(_ line: ArraySlice<UInt8>) throws -> ClinicalEventInput {
         guard line.count <= maxLineBytes else {
-            throw ValidationError(field: "line", reason: "is \(line.count) bytes long; a line is at most \(maxLineBytes) bytes")
+            throw EventValidationError(field: "line", reason: "is \(line.count) bytes long; a line is at most \(maxLineBytes) bytes")
         }
         let members: [(key: String, value: JSONScanner.Value, raw: ArraySlice<UInt8>)]
         do {
             members = try JSONScanner.members(of: line)
         } catch {
-            if error.syntax { throw ValidationError(field: "line", reason: "is not valid JSON (\(error.reason))") }
-            throw ValidationError(field: error.member ?? "line", reason: error.reason)
+            if error.syntax { throw EventValidationError(field: "line", reason: "is not valid JSON (\(error.reason))") }
+            throw EventValidationError(field: error.member ?? "line", reason: error.reason)
         }
         // The attributes with a meaning, found by a linear search (a line has a dozen): cheaper
         // than hashing every name into a dictionary.
@@ -53,12 +53,12 @@ public enum CloudEventCodec {
             }
             // Extension attributes: CloudEvents names (a-z, 0-9, at most 20) and scalar values.
             guard member.key.utf8.count <= 20, !member.key.isEmpty, member.key.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) }) else {
-                throw ValidationError(field: member.key, reason: "is not an attribute of this interchange format, nor a CloudEvents extension name (a-z and 0-9, at most 20 characters)")
+                throw EventValidationError(field: member.key, reason: "is not an attribute of this interchange format, nor a CloudEvents extension name (a-z and 0-9, at most 20 characters)")
             }
             switch member.value {
             case .string, .number, .bool: extensions.append((member.key, String(decoding: member.raw, as: UTF8.self)))
             case .null: continue
-            case .object, .array: throw ValidationError(field: member.key, reason: "must be a string, a number or a boolean (a CloudEvents extension attribute)")
+            case .object, .array: throw EventValidationError(field: member.key, reason: "must be a string, a number or a boolean (a CloudEvents extension attribute)")
             }
         }
         struct Values {
@@ -68,31 +68,31 @@ public enum CloudEventCodec {
         let values = Values(members: known)
         func string(_ name: String, required: Bool = true) throws -> String? {
             guard let value = values[name], !(required == false && { if case .null = value { return true } else { return false } }()) else {
-                if required { throw ValidationError(field: name, reason: "is required") }
+                if required { throw EventValidationError(field: name, reason: "is required") }
                 return nil
             }
-            guard case .string(let text) = value else { throw ValidationError(field: name, reason: "must be a string, not \(value.kind)") }
-            if required && text.isEmpty { throw ValidationError(field: name, reason: "is required and must not be empty") }
+            guard case .string(let text) = value else { throw EventValidationError(field: name, reason: "must be a string, not \(value.kind)") }
+            if required && text.isEmpty { throw EventValidationError(field: name, reason: "is required and must not be empty") }
             return text
         }
         guard try string("specversion") == "1.0" else {
-            throw ValidationError(field: "specversion", reason: "must be \"1.0\"")
+            throw EventValidationError(field: "specversion", reason: "must be \"1.0\"")
         }
         let id = try string("id")!
         let source = try string("source")!
         let typeName = try string("type")!
         guard let type = ClinicalEventType(cloudEventType: typeName) else {
-            throw ValidationError(field: "type", reason: "\(typeName) is not a known event type")
+            throw EventValidationError(field: "type", reason: "\(typeName) is not a known event type")
         }
         let subject = try string("subject")!
         let timeText = try string("time")!
         guard let time = ClinicalTime.parse(timeText) else {
-            throw ValidationError(field: "time", reason: ClinicalTime.problem(timeText))
+            throw EventValidationError(field: "time", reason: ClinicalTime.problem(timeText))
         }
         let actorId = try string("actorid")!
         let roleName = try string("actorrole")!
         guard let role = ActorRole(rawValue: roleName) else {
-            throw ValidationError(field: "actorrole", reason: "must be one of \(ActorRole.allCases.map(\.rawValue).joined(separator: ", ")), not \(roleName.debugDescription)")
+            throw EventValidationError(field: "actorrole", reason: "must be one of \(ActorRole.allCases.map(\.rawValue).joined(separator: ", ")), not \(roleName.debugDescription)")
         }
         let contentType = try string("datacontenttype", required: false)
         let mediaType = contentType.map(Self.mediaType)
@@ -101,55 +101,55 @@ public enum CloudEventCodec {
             switch value {
             case .number(let digits) where digits.allSatisfy({ (0x30...0x39).contains($0) }):
                 guard let parsed = UInt64(String(decoding: digits, as: UTF8.self)) else {
-                    throw ValidationError(field: "expectedversion", reason: "must be a whole number of events from 0 to \(UInt64.max)")
+                    throw EventValidationError(field: "expectedversion", reason: "must be a whole number of events from 0 to \(UInt64.max)")
                 }
                 expectedVersion = parsed
             case .string(let text) where !text.isEmpty && text.utf8.allSatisfy({ (0x30...0x39).contains($0) }):
                 guard let parsed = UInt64(text) else {
-                    throw ValidationError(field: "expectedversion", reason: "must be a whole number of events from 0 to \(UInt64.max)")
+                    throw EventValidationError(field: "expectedversion", reason: "must be a whole number of events from 0 to \(UInt64.max)")
                 }
                 expectedVersion = parsed
             case .null:
                 break
             default:
-                throw ValidationError(field: "expectedversion", reason: "must be a whole number of events, 0 or more (not \(value.kind) such as true, -1 or 1.5)")
+                throw EventValidationError(field: "expectedversion", reason: "must be a whole number of events, 0 or more (not \(value.kind) such as true, -1 or 1.5)")
             }
         }
         let message: any SwiftProtobuf.Message
         switch (values["data"], values["data_base64"]) {
         case (.some, .some):
-            throw ValidationError(field: "data_base64", reason: "cannot be given with data; give one of them")
+            throw EventValidationError(field: "data_base64", reason: "cannot be given with data; give one of them")
         case (.some(.object(let json)), nil):
             if let mediaType, mediaType != "application/json" {
-                throw ValidationError(field: "datacontenttype", reason: "must be application/json for data (parameters such as ; charset=utf-8 are allowed), not \(contentType ?? "")")
+                throw EventValidationError(field: "datacontenttype", reason: "must be application/json for data (parameters such as ; charset=utf-8 are allowed), not \(contentType ?? "")")
             }
             do {
                 message = try type.messageType.init(jsonUTF8Bytes: Array(json), options: JSONDecodingOptions())
             } catch let error as JSONDecodingError {
-                throw ValidationError(field: "data", reason: describe(error, type: type))
+                throw EventValidationError(field: "data", reason: describe(error, type: type))
             }
         case (.some(let other), nil):
-            throw ValidationError(field: "data", reason: "must be a JSON object, not \(other.kind)")
+            throw EventValidationError(field: "data", reason: "must be a JSON object, not \(other.kind)")
         case (nil, .some(.string(let encoded))):
             guard mediaType == "application/protobuf" else {
-                throw ValidationError(field: "datacontenttype", reason: "must be application/protobuf with data_base64 (the binary protobuf of the message named by type)")
+                throw EventValidationError(field: "datacontenttype", reason: "must be application/protobuf with data_base64 (the binary protobuf of the message named by type)")
             }
             guard let bytes = Data(base64Encoded: encoded) else {
-                throw ValidationError(field: "data_base64", reason: "is not valid base64")
+                throw EventValidationError(field: "data_base64", reason: "is not valid base64")
             }
             do {
                 let decoded = try type.messageType.init(serializedBytes: [UInt8](bytes))
                 guard decoded.unknownFields.data.isEmpty else {
-                    throw ValidationError(field: "data_base64", reason: "holds fields that are not fields of \(type.name)")
+                    throw EventValidationError(field: "data_base64", reason: "holds fields that are not fields of \(type.name)")
                 }
                 message = decoded
             } catch let error as BinaryDecodingError {
-                throw ValidationError(field: "data_base64", reason: "does not decode as \(type.name) (\(error))")
+                throw EventValidationError(field: "data_base64", reason: "does not decode as \(type.name) (\(error))")
             }
         case (nil, .some(let other)):
-            throw ValidationError(field: "data_base64", reason: "must be a base64 string, not \(other.kind)")
+            throw EventValidationError(field: "data_base64", reason: "must be a base64 string, not \(other.kind)")
         case (nil, nil):
-            throw ValidationError(field: "data", reason: "is required (or data_base64 with application/protobuf)")
+            throw EventValidationError(field: "data", reason: "is required (or data_base64 with application/protobuf)")
         }
         return ClinicalEventInput(
             id: id, source: source, patientId: subject, time: time, actorId: actorId, actorRole: role,

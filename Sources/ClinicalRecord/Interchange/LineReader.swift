@@ -19,7 +19,7 @@ struct LineReader {
 
     /// The next line without its newline, or `nil` at the end.
     ///
-    /// - Throws: ``ValidationError`` for a line longer than the limit, or an input that cannot be read.
+    /// - Throws: ``EventValidationError`` for a line longer than the limit, or an input that cannot be read.
     mutating func next(lineNumber: Int) throws -> ArraySlice<UInt8>? {
         while true {
             if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
@@ -28,7 +28,7 @@ struct LineReader {
                 return line
             }
             if buffer.count - start > maxLineBytes {
-                throw ValidationError(line: lineNumber, field: "line", reason: "is longer than \(maxLineBytes) bytes; a line is at most that")
+                throw EventValidationError(line: lineNumber, field: "line", reason: "is longer than \(maxLineBytes) bytes; a line is at most that")
             }
             if finished {
                 guard start < buffer.count else { return nil }
@@ -42,7 +42,7 @@ struct LineReader {
             do {
                 chunk = try handle.read(upToCount: 1 << 20) ?? Data()
             } catch {
-                throw ValidationError(line: lineNumber, field: "file", reason: "cannot be read (\(SystemErrorText.reason(error)))")
+                throw EventValidationError(line: lineNumber, field: "file", reason: "cannot be read (\(SystemErrorText.reason(error)))")
             }
             if chunk.isEmpty { finished = true }
             bytesRead += chunk.count

@@ -16,7 +16,7 @@ final class ParsePipeline: @unchecked Sendable {
     struct Line: Sendable {
         let number: Int
         /// `nil` for a blank line.
-        let result: Result<ClinicalEventInput, ValidationError>?
+        let result: Result<ClinicalEventInput, EventValidationError>?
     }
 
     struct Batch: Sendable {
@@ -88,10 +88,10 @@ final class ParsePipeline: @unchecked Sendable {
                     number += 1
                     raw.append((number, Array(line)))
                 }
-            } catch let error as ValidationError {
+            } catch let error as EventValidationError {
                 readFailure = Line(number: number + 1, result: .failure(error))
             } catch {
-                readFailure = Line(number: number + 1, result: .failure(ValidationError(line: number + 1, field: "file", reason: "\(error)")))
+                readFailure = Line(number: number + 1, result: .failure(EventValidationError(line: number + 1, field: "file", reason: "\(error)")))
             }
             if raw.count < batchSize || readFailure != nil { stop = true }
             let parsed = Self.parse(raw, workers: workers) + (readFailure.map { [$0] } ?? [])
@@ -121,7 +121,7 @@ final class ParsePipeline: @unchecked Sendable {
                     results.set(index, Line(number: number, result: nil))
                     continue
                 }
-                do throws(ValidationError) {
+                do throws(EventValidationError) {
                     results.set(index, Line(number: number, result: .success(try CloudEventCodec.decode(bytes, lineNumber: number))))
                 } catch {
                     results.set(index, Line(number: number, result: .failure(error)))

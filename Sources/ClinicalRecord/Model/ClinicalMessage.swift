@@ -8,7 +8,7 @@ public protocol ClinicalMessage: SwiftProtobuf.Message {
     /// The event type this message is the payload of.
     static var eventType: ClinicalEventType { get }
     /// Checks the fields: required ones present, enums known, numbers in range, texts within
-    /// their limits. Throws ``ValidationError`` naming `data.<field>` and the reason.
+    /// their limits. Throws ``EventValidationError`` naming `data.<field>` and the reason.
     func checkFields(_ check: FieldCheck) throws
     /// The entries of the same patient this event refers to: each must have been recorded earlier.
     var references: [ClinicalReference] { get }
@@ -67,8 +67,8 @@ public struct FieldCheck: Sendable {
     /// The longest long text (descriptions, notes), in UTF-8 bytes.
     public static let longTextBytes = 10_000
 
-    func refuse(_ name: String, _ reason: String) -> ValidationError {
-        ValidationError(field: "data.\(name)", reason: reason)
+    func refuse(_ name: String, _ reason: String) -> EventValidationError {
+        EventValidationError(field: "data.\(name)", reason: reason)
     }
 
     /// A required text, not blank, within `limit` bytes.

@@ -33,10 +33,10 @@ struct Forget: AsyncParsableCommand {
 
     func validate() throws {
         guard reason.contains(where: { !$0.isWhitespace }) else {
-            throw ArgumentParser.ValidationError("--reason must not be empty.")
+            throw ValidationError("--reason must not be empty.")
         }
         guard ActorRole(rawValue: role) != nil else {
-            throw ArgumentParser.ValidationError("--role must be one of \(ActorRole.allCases.map(\.rawValue).joined(separator: ", ")), not \(role.debugDescription).")
+            throw ValidationError("--role must be one of \(ActorRole.allCases.map(\.rawValue).joined(separator: ", ")), not \(role.debugDescription).")
         }
     }
 
@@ -45,7 +45,7 @@ struct Forget: AsyncParsableCommand {
         defer { store.close() }
         let events = try store.eventCount(ofPatient: id)
         guard events > 0 else {
-            throw ArgumentParser.ValidationError("Patient \(id) has no record in \(try options.path()).")
+            throw ValidationError("Patient \(id) has no record in \(try options.path()).")
         }
         if !yes {
             FileHandle.standardError.write(Data("""
@@ -56,7 +56,7 @@ struct Forget: AsyncParsableCommand {
                 Type the patient id to confirm:\u{20}
                 """.utf8))
             guard let answer = readLine(strippingNewline: true), answer.trimmingCharacters(in: .whitespaces) == id else {
-                throw ArgumentParser.ValidationError("Not confirmed; nothing was forgotten.")
+                throw ValidationError("Not confirmed; nothing was forgotten.")
             }
         }
         let actorId = actor ?? operatingSystemUser

@@ -37,7 +37,7 @@ struct Patient: AsyncParsableCommand {
     func validate() throws {
         try checkAsOf(asOf)
         if let timeZone, TimeZone(identifier: timeZone) == nil {
-            throw ArgumentParser.ValidationError("--time-zone must be an IANA time zone such as Europe/Berlin, not \(timeZone.debugDescription).")
+            throw ValidationError("--time-zone must be an IANA time zone such as Europe/Berlin, not \(timeZone.debugDescription).")
         }
     }
 
@@ -45,14 +45,14 @@ struct Patient: AsyncParsableCommand {
         let store = try options.open()
         defer { store.close() }
         guard try store.eventCount(ofPatient: id) > 0 else {
-            throw ArgumentParser.ValidationError("Patient \(id) has no record in \(try options.path()).")
+            throw ValidationError("Patient \(id) has no record in \(try options.path()).")
         }
         // A forgotten patient's record holds nothing personal to read, and takes no more events.
         if try !store.isForgotten(id) {
             try await access.recordAccess(to: id, in: store, what: "Record shown by patient-records patient")
         }
         guard let state = try store.patientState(id, asOf: asOf.flatMap(AsOf.init)) else {
-            throw ArgumentParser.ValidationError("Patient \(id) had no events as of \(asOf ?? "now").")
+            throw ValidationError("Patient \(id) had no events as of \(asOf ?? "now").")
         }
         let display = timeZone.flatMap(TimeZone.init(identifier:)).map(Display.init) ?? Display()
         if let html {
@@ -88,7 +88,7 @@ struct Disclosures: AsyncParsableCommand {
         let store = try options.open(readOnly: false)
         defer { store.close() }
         guard try store.eventCount(ofPatient: id) > 0 else {
-            throw ArgumentParser.ValidationError("Patient \(id) has no record in \(try options.path()).")
+            throw ValidationError("Patient \(id) has no record in \(try options.path()).")
         }
         try await access.recordAccess(to: id, in: store, what: "Accounting of disclosures shown by patient-records disclosures")
         let disclosures = try store.disclosures(of: id)

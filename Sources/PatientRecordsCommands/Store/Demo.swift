@@ -35,7 +35,7 @@ struct Demo: AsyncParsableCommand {
     @Flag(help: "No progress on the terminal.") var quiet = false
 
     func validate() throws {
-        guard patients > 0 else { throw ArgumentParser.ValidationError("--patients must be at least 1.") }
+        guard patients > 0 else { throw ValidationError("--patients must be at least 1.") }
     }
 
     func run() async throws {
@@ -56,7 +56,7 @@ struct Demo: AsyncParsableCommand {
             source: "urn:clinic:demo", patientId: show, time: ClinicalTime.now,
             actorId: ProcessInfo.processInfo.environment["USER"] ?? "admin", actorRole: .admin, message: access))
         guard let state = try store.patientState(show) else {
-            throw ArgumentParser.ValidationError("Patient \(show) has no record in \(try options.path()).")
+            throw ValidationError("Patient \(show) has no record in \(try options.path()).")
         }
         print(PatientStateText.render(state))
         print("")

@@ -30,12 +30,12 @@ struct Generate: AsyncParsableCommand {
     @Flag(help: "No progress on the terminal.") var quiet = false
 
     func validate() throws {
-        guard patients > 0 else { throw ArgumentParser.ValidationError("--patients must be at least 1.") }
+        guard patients > 0 else { throw ValidationError("--patients must be at least 1.") }
         guard (1...ClinicGenerator.maximumMonths).contains(months) else {
-            throw ArgumentParser.ValidationError("--months must be from 1 to \(ClinicGenerator.maximumMonths) (times are kept to 2262).")
+            throw ValidationError("--months must be from 1 to \(ClinicGenerator.maximumMonths) (times are kept to 2262).")
         }
-        guard patients <= 10_000_000 else { throw ArgumentParser.ValidationError("--patients must be at most 10,000,000.") }
-        guard (0...1).contains(ruleBreakingShare) else { throw ArgumentParser.ValidationError("--rule-breaking-share must be between 0 and 1.") }
+        guard patients <= 10_000_000 else { throw ValidationError("--patients must be at most 10,000,000.") }
+        guard (0...1).contains(ruleBreakingShare) else { throw ValidationError("--rule-breaking-share must be between 0 and 1.") }
     }
 
     func run() async throws {

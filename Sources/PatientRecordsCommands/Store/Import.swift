@@ -70,7 +70,7 @@ struct Export: AsyncParsableCommand {
         defer { store.close() }
         if let patient {
             guard try store.eventCount(ofPatient: patient) > 0 else {
-                throw ArgumentParser.ValidationError("Patient \(patient) has no record in \(try options.path()).")
+                throw ValidationError("Patient \(patient) has no record in \(try options.path()).")
             }
             try await access.recordAccess(to: patient, in: store, what: format == .fhir ? "Record exported as FHIR by patient-records export" : "Record exported by patient-records export")
         } else {

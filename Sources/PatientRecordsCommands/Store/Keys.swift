@@ -38,12 +38,12 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             guard !FileManager.default.fileExists(atPath: newKeyFile) else {
-                throw ArgumentParser.ValidationError("\(newKeyFile) exists already; the new key goes to a new file.")
+                throw ValidationError("\(newKeyFile) exists already; the new key goes to a new file.")
             }
             let store = try options.open(readOnly: false)
             defer { store.close() }
             guard store.isSealed else {
-                throw ArgumentParser.ValidationError("The store at \(try options.path()) was created without sealing; it has no master key to rotate.")
+                throw ValidationError("The store at \(try options.path()) was created without sealing; it has no master key to rotate.")
             }
             try store.rotateMasterKey(newKeyFile: newKeyFile)
             print("The store at \(try options.path()) now opens with \(newKeyFile) only.")
@@ -65,7 +65,7 @@ struct Keys: AsyncParsableCommand {
         func run() async throws {
             let path = try options.path()
             guard let keyFile = options.keyFile ?? ProcessInfo.processInfo.environment["PATIENT_RECORDS_KEY_FILE"] else {
-                throw ArgumentParser.ValidationError("Give the key file to check with --key-file FILE.")
+                throw ValidationError("Give the key file to check with --key-file FILE.")
             }
             if try PatientRecordStore.keyFileOpensStore(keyFile, at: path) {
                 print("The key file \(keyFile) opens the store at \(path).")

@@ -32,7 +32,7 @@ struct Ship: AsyncParsableCommand {
     @Flag(help: "No progress on the terminal.") var quiet = false
 
     func validate() throws {
-        guard (1...20_000).contains(batch) else { throw ArgumentParser.ValidationError("--batch must be from 1 to 20,000 records.") }
+        guard (1...20_000).contains(batch) else { throw ValidationError("--batch must be from 1 to 20,000 records.") }
     }
 
     func run() async throws {
@@ -87,7 +87,7 @@ struct Restore: AsyncParsableCommand {
         let destination = self.destination
         let keyFile = self.keyFile ?? PatientRecordStore.defaultKeyDirectory + "/" + storeId + ".key"
         guard !FileManager.default.fileExists(atPath: destination) else {
-            throw ArgumentParser.ValidationError("\(destination) exists already; a store is restored into a new directory.")
+            throw ValidationError("\(destination) exists already; a store is restored into a new directory.")
         }
         let progress = TerminalProgress("Restoring", total: nil, quiet: quiet)
         let restored = try await target.withConnection(logger: quietLogger) { client -> UInt64 in

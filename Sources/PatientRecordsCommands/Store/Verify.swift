@@ -32,7 +32,7 @@ struct Verify: AsyncParsableCommand {
 
     func validate() throws {
         if let expectHead, ChainHead(expectHead) == nil {
-            throw ArgumentParser.ValidationError("--expect-head must be 64 hexadecimal digits, @, and a sequence number, not \(expectHead.debugDescription).")
+            throw ValidationError("--expect-head must be 64 hexadecimal digits, @, and a sequence number, not \(expectHead.debugDescription).")
         }
     }
 

@@ -87,7 +87,7 @@ public struct ClinicService: Sendable {
             let recorded = try await store.record(input)
             return Self.json(recorded.wasAlreadyStored ? .ok : .created,
                              ["sequence": recorded.sequence, "streamVersion": recorded.streamVersion, "alreadyStored": recorded.wasAlreadyStored])
-        } catch let error as ValidationError {
+        } catch let error as EventValidationError {
             context.logger.info("event refused", metadata: ["field": "\(error.field)"])
             return Self.json(.unprocessableContent, ["field": error.field, "reason": error.reason])
         }
