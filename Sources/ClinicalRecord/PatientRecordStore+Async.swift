@@ -14,26 +14,26 @@
 /// importing.cancel()   // the import stops; nothing of it was stored
 /// ```
 extension PatientRecordStore {
-    /// ``importEvents(fromFile:progress:)`` for async callers: cancellable, all or nothing.
+    /// ``importEvents(fromFile:progress:)-8uptd`` for async callers: cancellable, all or nothing.
     @discardableResult
     public func importEvents(fromFile path: String, progress: ImportProgress? = nil) async throws -> ImportSummary {
         try await importEvents(from: .file(path), progress: progress)
     }
 
-    /// ``importEvents(from:progress:)`` for async callers: cancellable, all or nothing.
+    /// ``importEvents(from:progress:)-9jo`` for async callers: cancellable, all or nothing.
     @discardableResult
     public func importEvents(from source: ImportSource, progress: ImportProgress? = nil) async throws -> ImportSummary {
         try await LongWork.run("patient-records.import") { try self.importEvents(from: source, progress: progress) }
     }
 
-    /// ``refreshSnapshots(progress:)`` for async callers: cancellable; a cancelled refresh leaves
+    /// ``refreshSnapshots(progress:)-1qvjq`` for async callers: cancellable; a cancelled refresh leaves
     /// the snapshots as they were.
     @discardableResult
     public func refreshSnapshots(progress: ReplayProgress? = nil) async throws -> SnapshotRefresh {
         try await LongWork.run("patient-records.refresh") { try self.refreshSnapshots(progress: progress) }
     }
 
-    /// ``backup(to:progress:)`` for async callers. The copy is made by LMDB in one call and is
+    /// ``backup(to:progress:)-9ihmd`` for async callers. The copy is made by LMDB in one call and is
     /// not interrupted; cancelling before it starts stops it.
     @discardableResult
     public func backup(to destination: String, progress: (@Sendable (_ copied: Int, _ total: Int) -> Void)? = nil) async throws -> VerificationReport {
@@ -42,7 +42,7 @@ extension PatientRecordStore {
 }
 
 extension ClinicalReplay {
-    /// ``run(_:asOf:checkingChain:progress:)`` for async callers: cancellable; the partitions'
+    /// ``run(_:asOf:checkingChain:progress:)-3oyx4`` for async callers: cancellable; the partitions'
     /// threads are stopped and joined before `CancellationError` is thrown.
     public func run(_ store: PatientRecordStore, asOf: AsOf? = nil, checkingChain chain: Bool = false, progress: ReplayProgress? = nil) async throws -> ReplayResult {
         try await LongWork.run("patient-records.replay") { try self.run(store, asOf: asOf, checkingChain: chain, progress: progress) }

@@ -35,7 +35,7 @@ extension PatientRecordStore {
         try importEvents(from: .file(path), progress: progress)
     }
 
-    /// Imports CloudEvents NDJSON from `source`, all or nothing (see ``importEvents(fromFile:progress:)``).
+    /// Imports CloudEvents NDJSON from `source`, all or nothing (see ``importEvents(fromFile:progress:)-8uptd``).
     @discardableResult
     public func importEvents(from source: ImportSource, progress: ImportProgress? = nil) throws -> ImportSummary {
         try withSpan("PatientRecordStore.import", ofKind: .internal) { span in

@@ -1,7 +1,7 @@
 @_spi(RawRecords) import EventStore
 
 /// The log's identity and reads, so that nothing built on the record store needs the
-/// ``EventStore`` underneath.
+/// `EventStore` underneath.
 extension PatientRecordStore {
     /// The store's id (a UUID), fixed when it was created: the name of its key file and of its
     /// shipped copy.
@@ -28,7 +28,7 @@ extension PatientRecordStore {
 
     /// Events as they are committed: the history from `sequence` first, then each new commit
     /// (woken by the commit, not polling). Headers and payloads as stored; see
-    /// ``EventSubscription``.
+    /// `EventSubscription` in EventStore.
     public func subscribe(from sequence: UInt64 = 1) -> EventSubscription {
         events.subscribe(from: sequence)
     }
@@ -37,7 +37,7 @@ extension PatientRecordStore {
 extension PatientRecordStore {
     /// Copies the store, while it is in use, into the new directory `destination`; the copy is
     /// verified before it is given its name. The master key is not copied (see
-    /// ``EventStore/backup(to:progress:)``).
+    /// `EventStore.backup(to:progress:)`).
     @discardableResult
     public func backup(to destination: String, progress: (@Sendable (_ copied: Int, _ total: Int) -> Void)? = nil) throws -> VerificationReport {
         try events.backup(to: destination, progress: progress)

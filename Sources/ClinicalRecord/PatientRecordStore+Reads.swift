@@ -39,8 +39,11 @@ extension PatientRecordStore {
     /// read is in that patient's audit trail and, for a disclosure, in their accounting of
     /// disclosures. Forgotten patients are left out (nothing of theirs can be read).
     ///
-    /// - Parameter patients: the patients read; `nil` for every patient with a record (a read of
-    ///   the whole store: an export, an audit of everyone).
+    /// - Parameters:
+    ///   - read: who read, in what role, for what purpose (and to whom it was disclosed).
+    ///   - patients: the patients read; `nil` for every patient with a record (a read of the
+    ///     whole store: an export, an audit of everyone).
+    ///   - time: when the read happened.
     /// - Returns: the number of reads recorded.
     @discardableResult
     public func recordRead(_ read: RecordRead, of patients: [String]? = nil, at time: Int64 = ClinicalTime.now) throws -> Int {

@@ -19,7 +19,7 @@ public struct RecordVerification: Sendable {
 
 extension PatientRecordStore {
     /// Checks everything the store can rebuild from its log: the log itself (see
-    /// ``EventStore/verify(expecting:)``), that every payload decodes as its event type, that the
+    /// `EventStore.verify(expecting:)`), that every payload decodes as its event type, that the
     /// `clinical-references` index holds exactly the entries the log defines, and that every
     /// patient snapshot equals the state rebuilt from that patient's events.
     ///

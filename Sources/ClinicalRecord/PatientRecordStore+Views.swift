@@ -5,8 +5,11 @@ extension PatientRecordStore {
     /// The patient's state rebuilt from their events, voided events left out, optionally as of
     /// a sequence or recorded time. `nil` when the patient has no events (up to that point).
     ///
-    /// - Parameter now: the time to judge expiries, ages and "the last 7 days" at; by default the
-    ///   as-of time, or the current time.
+    /// - Parameters:
+    ///   - patientId: the patient (their stream id, compared as bytes).
+    ///   - asOf: a sequence or recorded time to stop at; the head by default.
+    ///   - now: the time to judge expiries, ages and "the last 7 days" at; by default the as-of
+    ///     time, or the current time.
     public func patientState(_ patientId: String, asOf: AsOf? = nil, now: Int64? = nil) throws -> PatientState? {
         let builder = try events.read { reader -> PatientStateBuilder? in
             let through = try ClinicalReplay.lastSequence(reader, asOf: asOf)

@@ -4,7 +4,7 @@ import Tracing
 import SwiftProtobuf
 
 /// The patient record store a clinic's services embed: validated recording, patient state, the
-/// audit trail, and CloudEvents import and export, over an ``EventStore``.
+/// audit trail, and CloudEvents import and export, over an `EventStore`.
 ///
 /// ```swift
 /// let records = try PatientRecordStore.open(at: "/var/lib/clinic/records")
@@ -32,6 +32,9 @@ public final class PatientRecordStore: Sendable {
     /// gets a new master key in a new key file, so nothing needs setting up.
     ///
     /// - Parameters:
+    ///   - path: the store's directory; a new store is made only in a new or empty one.
+    ///   - readOnly: open for reading only (several processes may; writers go on).
+    ///   - durable: whether each commit is flushed to disk before it is acknowledged.
     ///   - keyFile: the master key file; shorthand for `keys: .file(keyFile)`.
     ///   - keys: where the master key is; by default the store's own file in
     ///     ``defaultKeyDirectory`` (`<store id>.key`). The library reads no environment variable
@@ -138,7 +141,7 @@ public final class PatientRecordStore: Sendable {
     ///
     /// - Throws: ``EventValidationError`` when the role may not forget (only `admin` and `system`),
     ///   the reason is empty, or the patient is not registered or already forgotten;
-    ///   ``EventStoreError/notSealed(path:)`` for a store created without sealing.
+    ///   `EventStoreError.notSealed(path:)` for a store created without sealing.
     @discardableResult
     public func forget(_ patientId: String, reason: String, actorId: String, actorRole: ActorRole, source: String, time: Int64 = ClinicalTime.now) async throws -> Recorded {
         var message = Ketamine_V1_PatientForgotten()

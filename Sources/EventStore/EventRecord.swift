@@ -52,19 +52,19 @@ public enum PayloadState: Sendable, Hashable {
     /// Sealed, and the payload does not open under its key: the bytes were changed.
     case damaged
 
-    /// Whether ``EventRecordView/payload`` holds the payload in the clear.
+    /// Whether the record's payload can be read in the clear.
     public var isReadable: Bool { self == .clear || self == .opened }
 }
 
 /// One stored event, read in place from the memory map without copying.
 ///
 /// Valid only inside the read scope that produced it. Every accessor stays inside the record's
-/// bytes: a damaged record is refused by ``init(sequence:bytes:)``, never read past its end.
+/// bytes: a damaged record is refused when the view is made, never read past its end.
 public struct EventRecordView {
     public let sequence: UInt64
     /// The stored record, payload sealed or not.
     @_spi(RawRecords) public let bytes: UnsafeRawBufferPointer
-    /// Whether ``payload`` can be read.
+    /// Whether the payload can be read.
     public internal(set) var payloadState: PayloadState
     /// The opened payload of a sealed record.
     var plaintext: UnsafeRawBufferPointer?

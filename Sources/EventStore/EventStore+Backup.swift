@@ -13,8 +13,10 @@ extension EventStore {
     /// its owner only. The copy keeps the store's id and opens with the same master key, which
     /// is not copied.
     ///
-    /// - Parameter progress: called now and then with the bytes copied so far and the bytes the
-    ///   store uses (an upper bound of the copy's size).
+    /// - Parameters:
+    ///   - destination: the new directory of the copy; it must not exist.
+    ///   - progress: called now and then with the bytes copied so far and the bytes the store
+    ///     uses (an upper bound of the copy's size).
     @discardableResult
     public func backup(to destination: String, progress: (@Sendable (_ copied: Int, _ total: Int) -> Void)? = nil) throws -> VerificationReport {
         let manager = FileManager.default

@@ -22,7 +22,7 @@ import Synchronization
 /// - ``appendAtomically(_:)``
 /// - ``read(_:)``
 /// - ``subscribe(from:)``
-/// - ``verify()``
+/// - ``verify(expecting:)``
 public final class EventStore: Sendable {
     /// How a store is opened.
     public struct Options: Sendable {

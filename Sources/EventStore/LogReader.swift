@@ -82,14 +82,14 @@ public struct LogReader: ~Copyable {
         try forEachStoredRecord(from: sequence) { try body(try opened($0)) }
     }
 
-    /// How many bytes of records a scan reads between two ``Environment/releaseReadPages()``.
+    /// How many bytes of records a scan reads between two `Environment.releaseReadPages()` in the LMDB layer.
     /// The pages of the log lie among those of the indexes written in the same transactions,
     /// and the kernel maps a fault's neighbours with it (fault-around): a few MiB of records
     /// map some tens of MiB of the file, which is what a scan then keeps resident.
     static let releaseEvery = 4 << 20
 
     /// Gives back to the kernel the pages of the map this process has read (see
-    /// ``Environment/releaseReadPages()``), for long walks over indexes.
+    /// `Environment.releaseReadPages()` in the LMDB layer), for long walks over indexes.
     public func releaseReadPages() {
         txn.environment.releaseReadPages()
     }

@@ -109,6 +109,8 @@ public final class StoreRestorer {
     /// Starts a restore into `destination`, which must not exist.
     ///
     /// - Parameters:
+    ///   - destination: the directory of the new store; it must not exist.
+    ///   - identity: the shipped store's identity (id, format, key check).
     ///   - masterKey: the store's master key; required for a sealed store (its head is sealed
     ///     with it, and it must match the shipped key check).
     ///   - indexes: the application indexes to create (empty).

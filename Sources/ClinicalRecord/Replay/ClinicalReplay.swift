@@ -62,7 +62,7 @@ public typealias ReplayProgress = @Sendable (_ replayed: UInt64, _ through: UInt
 /// for (patient, builder) in result.states(of: states) { print(patient, builder.lastSequence) }
 /// ```
 ///
-/// The log is read in place inside one read transaction by ``ParallelReplay``: headers route
+/// The log is read in place inside one read transaction by `ParallelReplay` (EventStore): headers route
 /// each event to the partition that owns its patient, and only events some projection declared
 /// are opened, once, on that partition's thread, and handed to every projection that reads them.
 /// Voids are found first by a pass over EntryVoided headers alone, so every projection is told
@@ -88,6 +88,9 @@ public struct ClinicalReplay: Sendable {
     /// Replays `from`…`through` (the head of the snapshot when larger) of one snapshot.
     ///
     /// - Parameters:
+    ///   - reader: the snapshot to replay (see `EventStore.read(_:)`).
+    ///   - from: the first sequence to replay.
+    ///   - through: the last sequence to replay.
     ///   - partitions: parallel workers over disjoint sets of patients; one per core by default.
     ///   - chain: checks the hash chain in the same pass (from the first record on; needs `from` 1)
     ///     and stops at the first record that does not verify; see ``ReplayResult/integrity``.

@@ -46,7 +46,7 @@ enum PatientSnapshots {
     }
 }
 
-/// What ``PatientRecordStore/refreshSnapshots(progress:)`` did.
+/// What ``PatientRecordStore/refreshSnapshots(progress:)-1qvjq`` did.
 public struct SnapshotRefresh: Sendable {
     /// The checkpoint before and after.
     public let from: UInt64, through: UInt64

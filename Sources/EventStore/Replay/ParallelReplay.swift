@@ -109,6 +109,7 @@ public enum ParallelReplay {
     ///
     /// - Parameters:
     ///   - reader: the snapshot; its records are read in place.
+    ///   - range: the sequences to read, the types wanted, and whether the chain is checked.
     ///   - partitions: one per worker; with one, everything runs on the calling thread.
     ///   - progress: called on the calling thread now and then with the last sequence routed.
     /// - Returns: the partitions after every record has been applied, in the same order, and
