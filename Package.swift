@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "ClinicalRecord", targets: ["ClinicalRecord"]),
         .library(name: "Compliance", targets: ["Compliance"]),
+        // Synthetic clinic histories (the demo, tests, benchmarks): not part of the record store.
+        .library(name: "ClinicGenerator", targets: ["ClinicGenerator"]),
         .library(name: "LogShipping", targets: ["LogShipping"]),
         .executable(name: "patient-records", targets: ["patient-records"]),
         .executable(name: "patient-records-replay", targets: ["patient-records-replay"]),
@@ -85,6 +87,13 @@ let package = Package(
             dependencies: ["ClinicalRecord", "EventStore", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
+        // Synthetic clinic histories that break chosen rules on purpose: above Compliance, whose
+        // rule ids name what it breaks.
+        .target(
+            name: "ClinicGenerator",
+            dependencies: ["ClinicalRecord", "Compliance", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: swiftSettings
+        ),
         // The log shipped to PostgreSQL, and read back (restore, a network's compliance).
         .target(
             name: "LogShipping",
@@ -101,6 +110,7 @@ let package = Package(
                 "EventStore",
                 "ClinicalRecord",
                 "Compliance",
+                "ClinicGenerator",
                 "LogShipping",
                 "CCrashOutput",
                 .product(name: "Logging", package: "swift-log"),
@@ -139,14 +149,14 @@ let package = Package(
         ),
         .testTarget(
             name: "ClinicalRecordTests",
-            dependencies: ["ClinicalRecord", "EventStore", "LMDB", "TestSupport",
+            dependencies: ["ClinicalRecord", "ClinicGenerator", "EventStore", "LMDB", "TestSupport",
                            .product(name: "Tracing", package: "swift-distributed-tracing"),
                            .product(name: "InMemoryTracing", package: "swift-distributed-tracing")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ComplianceTests",
-            dependencies: ["Compliance", "ClinicalRecord", "EventStore", "LMDB", "TestSupport"],
+            dependencies: ["Compliance", "ClinicalRecord", "ClinicGenerator", "EventStore", "LMDB", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

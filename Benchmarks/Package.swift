@@ -26,6 +26,7 @@ let package = Package(
                 .product(name: "EventStore", package: "PatientRecordStore"),
                 .product(name: "ClinicalRecord", package: "PatientRecordStore"),
                 .product(name: "Compliance", package: "PatientRecordStore"),
+                .product(name: "ClinicGenerator", package: "PatientRecordStore"),
             ]
         ),
         // The reference of the process rows: a plain C scan of `events` (see its main.c).
@@ -78,6 +79,7 @@ let package = Package(
                 .product(name: "EventStore", package: "PatientRecordStore"),
                 .product(name: "ClinicalRecord", package: "PatientRecordStore"),
                 .product(name: "Compliance", package: "PatientRecordStore"),
+                .product(name: "ClinicGenerator", package: "PatientRecordStore"),
             ],
             path: "Benchmarks/Replay",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -1,3 +1,4 @@
+import ClinicGenerator
 import ClinicalRecord
 import Testing
 

@@ -1,4 +1,5 @@
 @_spi(RawRecords) import ClinicalRecord
+import ClinicGenerator
 import EventStore
 import Foundation
 import SwiftProtobuf

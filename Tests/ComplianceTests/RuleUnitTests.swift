@@ -1,3 +1,4 @@
+import ClinicGenerator
 import ClinicalRecord
 @testable import Compliance
 import Foundation

@@ -1,3 +1,4 @@
+import ClinicGenerator
 import Benchmark
 import BenchmarkFixtures
 @_spi(RawRecords) import ClinicalRecord

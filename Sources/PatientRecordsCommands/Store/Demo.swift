@@ -1,3 +1,4 @@
+import ClinicGenerator
 import ArgumentParser
 import ClinicalRecord
 @_spi(RawRecords) import EventStore

@@ -1,3 +1,5 @@
+import ClinicalRecord
+import Compliance
 import Foundation
 import SwiftProtobuf
 
@@ -59,78 +61,85 @@ public struct ClinicGenerator: Sendable {
         return writer.events
     }
 
-    /// The rules a rule-breaking session may break, one each: the 33 clinical rules of
-    /// docs/COMPLIANCE.md (`integrity` is the log's, not a session's).
-    public enum Violation: String, CaseIterable, Sendable {
-        // At the first dose of the first plan (the intake decides them).
-        case consentBeforeDose = "consent-before-dose"
-        case evaluationBeforeFirstDose = "evaluation-before-first-dose"
-        case baselineAssessment = "baseline-assessment"
-        case medicalHistoryBeforeDose = "medical-history-before-dose"
-        case contraindication
-        case substanceUseDisorder = "substance-use-disorder"
-        case interactingMedication = "interacting-medication"
-        case minimumAge = "minimum-age"
-        case remsEnrollment = "rems-enrollment"
-        case offLabelConsent = "off-label-consent"
-        // At any session.
-        case preSessionCheckMissing = "pre-session-check-missing"
-        case fasting
-        case escort
-        case bloodPressureThreshold = "blood-pressure-threshold"
-        case dosePlanMismatch = "dose-plan-mismatch"
-        case doseRange = "dose-range"
-        case infusionDuration = "infusion-duration"
-        case doseBeforeRiskEvaluation = "dose-before-risk-evaluation"
-        case esketamineVitals = "esketamine-vitals"
-        case postDoseVitalsAlert = "post-dose-vitals-alert"
-        case dischargeVitals = "discharge-vitals"
-        case monitoringDuration = "monitoring-duration"
-        case dischargeWithUnresolvedEffect = "discharge-with-unresolved-effect"
-        case dischargeReadiness = "discharge-readiness"
-        case drivingAdvice = "driving-advice"
-        case esketamineSetting = "esketamine-setting"
-        case prescriberOnSite = "prescriber-on-site"
-        case remsFormDeadline = "rems-form-deadline"
-        case sessionFrequency = "session-frequency"
-        case measurementBasedCare = "measurement-based-care"
-        case suicideRiskFollowUp = "suicide-risk-follow-up"
-        case wasteWitness = "waste-witness"
-        case wasteReconciliation = "waste-reconciliation"
+    /// A rule the generator can break on purpose: one of the compliance rules (the same ids,
+    /// so a forced break and the finding it gives are one name).
+    public typealias Violation = Rule
 
-        /// Broken at the intake, seen at the first dose (forced at session 1).
-        public var atIntake: Bool {
-            switch self {
-            case .consentBeforeDose, .evaluationBeforeFirstDose, .baselineAssessment, .medicalHistoryBeforeDose, .contraindication,
-                 .substanceUseDisorder, .interactingMedication, .minimumAge, .remsEnrollment, .offLabelConsent:
-                true
-            default:
-                false
-            }
-        }
+    /// The 33 clinical rules the generator can break, in the order it draws them (the intake's
+    /// first). The hash chain's integrity is not broken by a history but by damage to a store.
+    public static let breakableRules: [Rule] = [
+        .consentBeforeDose,
+        .evaluationBeforeFirstDose,
+        .baselineAssessment,
+        .medicalHistoryBeforeDose,
+        .contraindication,
+        .substanceUseDisorder,
+        .interactingMedication,
+        .minimumAge,
+        .remsEnrollment,
+        .offLabelConsent,
+        .preSessionCheckMissing,
+        .fasting,
+        .escort,
+        .bloodPressureThreshold,
+        .dosePlanMismatch,
+        .doseRange,
+        .infusionDuration,
+        .doseBeforeRiskEvaluation,
+        .esketamineVitals,
+        .postDoseVitalsAlert,
+        .dischargeVitals,
+        .monitoringDuration,
+        .dischargeWithUnresolvedEffect,
+        .dischargeReadiness,
+        .drivingAdvice,
+        .esketamineSetting,
+        .prescriberOnSite,
+        .remsFormDeadline,
+        .sessionFrequency,
+        .measurementBasedCare,
+        .suicideRiskFollowUp,
+        .wasteWitness,
+        .wasteReconciliation,
+    ]
+}
 
-        /// Whether a session of this kind can break it.
-        func applies(to course: Course, positionInPlan: Int, maintenance: Bool) -> Bool {
-            let esketamine = course.modality == .esketamineNasal
-            let injected = course.modality == .ketamineIv || course.modality == .ketamineIm
-            switch self {
-            case .remsEnrollment, .remsFormDeadline: return esketamine && !course.inpatient
-            case .esketamineVitals, .dosePlanMismatch: return esketamine
-            case .esketamineSetting, .prescriberOnSite: return esketamine && !course.inpatient
-            case .offLabelConsent: return !esketamine
-            case .infusionDuration: return course.modality == .ketamineIv
-            case .wasteWitness, .wasteReconciliation, .doseRange: return injected
-            // Every third dose of a plan is the one measurement-based care asks a score for; the
-            // sixth of the first plan's is also the next plan's baseline, so it is left alone.
-            case .measurementBasedCare: return positionInPlan % 3 == 0 && (maintenance || positionInPlan == 3)
-            // A session brought forward shortens two gaps between doses, and each may make a
-            // week of too many; the first session of a course has one gap after it only.
-            case .sessionFrequency: return maintenance || positionInPlan == 1
-            default: return true
-            }
+extension Rule {
+    // What the generator knows of each rule it breaks.
+    /// Broken at the intake, seen at the first dose (forced at session 1).
+    public var atIntake: Bool {
+        switch self {
+        case .consentBeforeDose, .evaluationBeforeFirstDose, .baselineAssessment, .medicalHistoryBeforeDose, .contraindication,
+             .substanceUseDisorder, .interactingMedication, .minimumAge, .remsEnrollment, .offLabelConsent:
+            true
+        default:
+            false
         }
     }
 
+    /// Whether a session of this kind can break it.
+    func applies(to course: ClinicGenerator.Course, positionInPlan: Int, maintenance: Bool) -> Bool {
+        let esketamine = course.modality == .esketamineNasal
+        let injected = course.modality == .ketamineIv || course.modality == .ketamineIm
+        switch self {
+        case .remsEnrollment, .remsFormDeadline: return esketamine && !course.inpatient
+        case .esketamineVitals, .dosePlanMismatch: return esketamine
+        case .esketamineSetting, .prescriberOnSite: return esketamine && !course.inpatient
+        case .offLabelConsent: return !esketamine
+        case .infusionDuration: return course.modality == .ketamineIv
+        case .wasteWitness, .wasteReconciliation, .doseRange: return injected
+        // Every third dose of a plan is the one measurement-based care asks a score for; the
+        // sixth of the first plan's is also the next plan's baseline, so it is left alone.
+        case .measurementBasedCare: return positionInPlan % 3 == 0 && (maintenance || positionInPlan == 3)
+        // A session brought forward shortens two gaps between doses, and each may make a
+        // week of too many; the first session of a course has one gap after it only.
+        case .sessionFrequency: return maintenance || positionInPlan == 1
+        default: return true
+        }
+    }
+}
+
+extension ClinicGenerator {
     /// What one patient is treated with, and where.
     struct Course {
         let modality: Ketamine_V1_Modality
@@ -188,7 +197,7 @@ private struct PatientHistoryWriter {
         // An intake breaks a rule three times as often as a session: there is one intake to a
         // patient's many sessions, and ten rules to draw from.
         guard random.chance(generator.ruleBreakingShare * (intake ? 3 : 1)) else { return nil }
-        let candidates = Violation.allCases.filter {
+        let candidates = ClinicGenerator.breakableRules.filter {
             $0.atIntake == intake && $0.applies(to: course, positionInPlan: positionInPlan, maintenance: maintenance)
         }
         return candidates.randomElement(using: &random)
