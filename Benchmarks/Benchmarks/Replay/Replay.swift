@@ -1,6 +1,6 @@
 import ClinicGenerator
 import Benchmark
-import BenchmarkFixtures
+@_spi(RawRecords) import BenchmarkFixtures
 @_spi(RawRecords) import ClinicalRecord
 import Compliance
 @_spi(RawRecords) import EventStore

@@ -73,7 +73,7 @@ public final class SQLiteLog: @unchecked Sendable {
     /// Calls `body` with each record in sequence order, optionally of some types only (the
     /// `type` column does the routing SQLite can do).
     /// Sealed payloads are opened with `opener` (the store's keys), as the store's replay does.
-    public func forEachRecord(types: [UInt16]? = nil, opener: RecordOpener? = nil, _ body: (EventRecordView) throws -> Void) throws {
+    @_spi(RawRecords) public func forEachRecord(types: [UInt16]? = nil, opener: RecordOpener? = nil, _ body: (EventRecordView) throws -> Void) throws {
         let filter = types.map { " WHERE type IN (" + $0.map(String.init).joined(separator: ",") + ")" } ?? ""
         let select = try prepare("SELECT seq, record FROM events" + filter + " ORDER BY seq")
         defer { sqlite3_finalize(select) }
