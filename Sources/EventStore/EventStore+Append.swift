@@ -13,29 +13,34 @@ extension EventStore {
     ///   at `expectedVersion`, ``EventStoreError/duplicateEventId(id:storedAt:)``,
     ///   ``EventStoreError/invalidEvent(_:)`` for an event the store cannot take.
     @discardableResult
-    public func append(_ events: [NewEvent], to stream: String, expectedVersion: ExpectedVersion = .any) async throws -> AppendResult {
+    public func append(_ events: [NewEvent], to stream: String, expectedVersion: ExpectedVersion = .any) async throws(EventStoreError) -> AppendResult {
         let results = try await appendAtomically([StreamAppend(stream: stream, events: events, expectedVersion: expectedVersion)])
         return results[0]
     }
 
     /// Appends to several streams at once: every part lands, or none does.
     @discardableResult
-    public func appendAtomically(_ parts: [StreamAppend]) async throws -> [AppendResult] {
-        // A span in the host's tracer (a no-op until it bootstraps one), child of the caller's.
-        try await withSpan("EventStore.append", ofKind: .internal) { span in
-            span.attributes["patient_record_store.events"] = Int64(parts.reduce(0) { $0 + $1.events.count })
-            let writer = try acceptingWriter(for: parts)
-            return try await withCheckedThrowingContinuation { continuation in
-                writer.submit(parts) { continuation.resume(with: $0) }
+    public func appendAtomically(_ parts: [StreamAppend]) async throws(EventStoreError) -> [AppendResult] {
+        do {
+            // A span in the host's tracer (a no-op until it bootstraps one), child of the caller's.
+            return try await withSpan("EventStore.append", ofKind: .internal) { span in
+                span.attributes["patient_record_store.events"] = Int64(parts.reduce(0) { $0 + $1.events.count })
+                let writer = try acceptingWriter(for: parts)
+                return try await withCheckedThrowingContinuation { continuation in
+                    writer.submit(parts) { continuation.resume(with: $0) }
+                }
             }
+        } catch {
+            throw EventStoreError.converting(error, operation: "append to the store", path: path)
         }
     }
 
     /// ``append(_:to:expectedVersion:)`` for callers on plain threads: blocks until durable.
     @discardableResult
-    public func appendAndWait(_ events: [NewEvent], to stream: String, expectedVersion: ExpectedVersion = .any) throws -> AppendResult {
+    public func appendAndWait(_ events: [NewEvent], to stream: String, expectedVersion: ExpectedVersion = .any) throws(EventStoreError) -> AppendResult {
         let parts = [StreamAppend(stream: stream, events: events, expectedVersion: expectedVersion)]
-        let writer = try acceptingWriter(for: parts)
+        let writer: GroupCommitWriter
+        do { writer = try acceptingWriter(for: parts) } catch { throw EventStoreError.converting(error, operation: "append to the store", path: path) }
         let done = DispatchSemaphore(value: 0)
         let outcome = OutcomeBox()
         writer.submit(parts) { result in
@@ -45,7 +50,7 @@ extension EventStore {
         done.wait()
         // The writer always completes a submitted request before signalling.
         guard let result = outcome.result else { throw EventStoreError.closed(path: path) }
-        return try result.get()[0]
+        do { return try result.get()[0] } catch { throw EventStoreError.converting(error, operation: "append to the store", path: path) }
     }
 
     /// Appends `events` to `stream` in the clear and destroys the stream's data key in the same

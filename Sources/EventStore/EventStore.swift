@@ -139,7 +139,15 @@ public final class EventStore: Sendable {
     /// - Throws: ``EventStoreError`` for a file where the directory should be, a directory it may
     ///   not use or that holds something else, a damaged store, a store of another format
     ///   version, and a sealed store without its master key.
-    public static func open(at path: String, options: Options = Options()) throws -> EventStore {
+    public static func open(at path: String, options: Options = Options()) throws(EventStoreError) -> EventStore {
+        do {
+            return try openUntyped(at: path, options: options)
+        } catch {
+            throw EventStoreError.converting(error, operation: "open the store", path: path)
+        }
+    }
+
+    private static func openUntyped(at path: String, options: Options) throws -> EventStore {
         let preparation = try prepareDirectory(path, options: options)
         let openKey = (path as NSString).resolvingSymlinksInPath
         let claimed = openStores.withLock { $0.insert(openKey).inserted }

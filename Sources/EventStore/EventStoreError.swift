@@ -25,6 +25,11 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
             (error as? EventStoreError)?.code == code
         }
 
+        /// The same match where the error is typed (`throws(EventStoreError)`).
+        public static func ~= (code: Code, error: EventStoreError) -> Bool {
+            error.code == code
+        }
+
         /// The path is a file, not a directory.
         public static let notADirectory = Code(rawValue: "not-a-directory")
         /// No store exists at the path (opening read-only, or without permission to create one).
@@ -255,6 +260,16 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
             return true
         }
         return false
+    }
+
+    /// Any failure of an operation whose failures are all the store's, as an ``EventStoreError``:
+    /// an LMDB error is `storage`, and anything else (which would be a bug) is `storage` too,
+    /// with its description, so that such an operation can declare `throws(EventStoreError)`.
+    static func converting(_ error: any Error, operation: String, path: String) -> EventStoreError {
+        switch wrap(error, operation: operation, path: path) {
+        case let error as EventStoreError: error
+        default: EventStoreError(code: .storage, message: "Could not \(operation): \(error).", path: path)
+        }
     }
 
     /// `error` as an ``EventStoreError`` when it is an LMDB error; otherwise unchanged.

@@ -208,30 +208,39 @@ extension EventStore {
         }
     }
 
+    /// Runs a read whose failures are all the store's, with its errors typed.
+    private func typedRead<R>(_ body: (borrowing LogReader) throws -> R) throws(EventStoreError) -> R {
+        do {
+            return try read(body)
+        } catch {
+            throw EventStoreError.converting(error, operation: "read the store", path: path)
+        }
+    }
+
     /// The sequence of the last event (0 when the log is empty).
-    public func head() throws -> UInt64 {
-        try read { try $0.head() }
+    public func head() throws(EventStoreError) -> UInt64 {
+        try typedRead { try $0.head() }
     }
 
     /// The number of events in `stream` (0 when it does not exist).
-    public func streamVersion(_ stream: String) throws -> UInt64 {
-        try read { try $0.streamVersion(stream) }
+    public func streamVersion(_ stream: String) throws(EventStoreError) -> UInt64 {
+        try typedRead { try $0.streamVersion(stream) }
     }
 
     /// Up to `limit` events from global `sequence` on, copied.
-    public func events(from sequence: UInt64 = 1, limit: Int = .max) throws -> [RecordedEvent] {
+    public func events(from sequence: UInt64 = 1, limit: Int = .max) throws(EventStoreError) -> [RecordedEvent] {
         try collect(.log(from: sequence), limit: limit) { $0.event }
     }
 
     /// Up to `limit` events of `stream` from `version` on, copied.
-    public func events(inStream stream: String, from version: UInt64 = 1, limit: Int = .max) throws -> [RecordedEvent] {
+    public func events(inStream stream: String, from version: UInt64 = 1, limit: Int = .max) throws(EventStoreError) -> [RecordedEvent] {
         try collect(.stream(stream, from: version), limit: limit) { $0.event }
     }
 
     /// Up to `limit` headers from `sequence` on: ids, types, times, no payload copied or opened.
-    public func headers(from sequence: UInt64 = 1, limit: Int = .max) throws -> [EventHeader] {
+    public func headers(from sequence: UInt64 = 1, limit: Int = .max) throws(EventStoreError) -> [EventHeader] {
         guard limit > 0 else { return [] }
-        return try read { reader in
+        return try typedRead { reader in
             var out: [EventHeader] = []
             try reader.forEachStoredRecord(from: sequence) { view in
                 out.append(view.header)
@@ -242,8 +251,8 @@ extension EventStore {
     }
 
     /// The event with id `id`, or `nil` when it is not stored.
-    public func event(id: String) throws -> RecordedEvent? {
-        try read { reader in
+    public func event(id: String) throws(EventStoreError) -> RecordedEvent? {
+        try typedRead { reader in
             guard let sequence = try reader.sequence(ofEventId: id) else { return nil }
             return try reader.record(at: sequence)?.event
         }
@@ -254,9 +263,9 @@ extension EventStore {
         case stream(String, from: UInt64)
     }
 
-    private func collect<T>(_ range: Range, limit: Int, _ map: (EventRecordView) -> T) throws -> [T] {
+    private func collect<T>(_ range: Range, limit: Int, _ map: (EventRecordView) -> T) throws(EventStoreError) -> [T] {
         guard limit > 0 else { return [] }
-        return try read { reader in
+        return try typedRead { reader in
             var out: [T] = []
             let keepGoing = { (view: EventRecordView) -> Bool in
                 out.append(map(view))

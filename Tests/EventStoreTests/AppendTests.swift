@@ -47,6 +47,16 @@ struct AppendTests {
             }
             #expect(try store.head() == 1)
             #expect(try store.event(id: "e2") == nil)
+            // Appends and reads declare `throws(EventStoreError)`: the caught error is typed, so
+            // its code is read without a cast, and matched by code in a catch pattern.
+            do {
+                try await store.append([event("e2")], to: "S", expectedVersion: .exactly(7))
+                Issue.record("the append at a wrong version landed")
+            } catch EventStoreError.versionConflict {
+                #expect(try store.streamVersion("S") == 1)
+            } catch {
+                Issue.record("\(error.code): \(error.message)")
+            }
         }
     }
 
