@@ -3,8 +3,8 @@
 /// The log's identity and reads, so that nothing built on the record store needs the
 /// `EventStore` underneath.
 extension PatientRecordStore {
-    /// The store's id (a UUID), fixed when it was created: the name of its key file and of its
-    /// shipped copy.
+    /// The store's id (32 hex digits), fixed when it was created: the name of its key file and
+    /// of its shipped copy.
     public var storeId: String { events.storeId }
     /// The store format version written in the data file.
     public var formatVersion: UInt32 { events.formatVersion }
@@ -27,8 +27,9 @@ extension PatientRecordStore {
     }
 
     /// Events as they are committed: the history from `sequence` first, then each new commit
-    /// (woken by the commit, not polling). Headers and payloads as stored; see
-    /// `EventSubscription` in EventStore.
+    /// (woken by the commit, not polling), each copied with its payload opened. A service that
+    /// shows them to someone records the read first, as for any read. See `EventSubscription`
+    /// in EventStore.
     public func subscribe(from sequence: UInt64 = 1) -> EventSubscription {
         events.subscribe(from: sequence)
     }
