@@ -87,6 +87,11 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let notSealed = Code(rawValue: "not-sealed")
         /// A backup's destination cannot take a copy.
         public static let backupDestination = Code(rawValue: "backup-destination")
+        /// An index the store was not opened with (see `EventStore.Options.indexes`).
+        public static let unknownIndex = Code(rawValue: "unknown-index")
+        /// The cryptographic library failed to seal or wrap (not a wrong key: that is
+        /// ``wrongMasterKey`` or ``streamKeyUnreadable``).
+        public static let cryptography = Code(rawValue: "cryptography")
     }
 
     /// What kind of failure this is.
@@ -146,6 +151,8 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
     public static let streamKeyUnreadable = Code.streamKeyUnreadable
     public static let notSealed = Code.notSealed
     public static let backupDestination = Code.backupDestination
+    public static let unknownIndex = Code.unknownIndex
+    public static let cryptography = Code.cryptography
 
     // The kinds of failure, each with its sentence.
 
@@ -246,6 +253,12 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
     }
     public static func backupDestination(path: String, reason: String) -> EventStoreError {
         EventStoreError(code: .backupDestination, message: "Cannot back up to \(path): \(reason).", path: path)
+    }
+    public static func unknownIndex(_ name: String) -> EventStoreError {
+        EventStoreError(code: .unknownIndex, message: "There is no index named \(name); declare it in EventStore.Options.indexes when the store is opened.")
+    }
+    public static func cryptography(_ what: String) -> EventStoreError {
+        EventStoreError(code: .cryptography, message: "The cryptographic library failed: \(what). Nothing was written.")
     }
 
     /// Whether the file system of `path` has (almost) no room left, or the store's data file

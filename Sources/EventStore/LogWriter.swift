@@ -62,7 +62,7 @@ struct LogWriter {
     /// check passes, so a refusal leaves the transaction as it was.
     func append(_ part: StreamAppend, in txn: borrowing WriteTransaction, tail: inout LogTail, now: Int64, session: SealingSession?) throws -> AppendResult {
         if part.destroysKey && session == nil {
-            throw EventStoreError.invalidEvent("This store does not seal payloads; it keeps no data key to destroy.")
+            throw EventStoreError(code: .notSealed, message: "This store was created without sealing; it keeps no data key to destroy.")
         }
         let current = try layout.streamVersion(of: part.stream, in: txn)
         var stored: [AppendResult.Position?] = []

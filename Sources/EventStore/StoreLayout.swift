@@ -25,7 +25,7 @@ struct StoreLayout: Sendable {
 
     func index(named name: String) throws -> Database {
         guard let database = indexes[name] else {
-            throw EventStoreError.invalidEvent("There is no index named \(name); declare it in EventStore.Options.indexes.")
+            throw EventStoreError.unknownIndex(name)
         }
         return database
     }

@@ -36,6 +36,20 @@ struct AppendTests {
         }
     }
 
+    @Test func anIndexTheStoreWasNotOpenedWithIsRefusedByItsOwnCode() async throws {
+        try await withStore { store, _ async throws in
+            let entry = IndexEntry(index: "no-such-index", key: Array("k".utf8), value: Array("v".utf8))
+            do {
+                try await store.appendAtomically([StreamAppend(stream: "S", events: [event("e1")], indexEntries: [entry])])
+                Issue.record("an entry of an undeclared index was written")
+            } catch {
+                #expect(error.code == .unknownIndex, "\(error.code): \(error.message)")
+                #expect(error.message.contains("no-such-index"))
+            }
+            #expect(try store.head() == 0)
+        }
+    }
+
     @Test func aWrongExpectedVersionIsRefusedAndWritesNothing() async throws {
         try await withStore { store, _ async throws in
             try await store.append([event("e1")], to: "S")

@@ -82,7 +82,7 @@ final class DataKey {
 
     /// Seals `plaintext` with a fresh random nonce, authenticated with `aad`.
     func seal(_ plaintext: [UInt8], aad: [UInt8]) throws -> [UInt8] {
-        guard let context = context(decrypting: false) else { throw EventStoreError.invalidEvent("OpenSSL could not set up AES-256-GCM") }
+        guard let context = context(decrypting: false) else { throw EventStoreError.cryptography("OpenSSL could not set up AES-256-GCM") }
         var out = [UInt8](repeating: 0, count: Self.nonceSize + plaintext.count + Self.tagSize)
         let sealed = out.withUnsafeMutableBufferPointer { buffer -> Bool in
             guard let base = buffer.baseAddress, RAND_bytes(base, Int32(Self.nonceSize)) == 1,
@@ -98,7 +98,7 @@ final class DataKey {
             guard EVP_EncryptFinal_ex(context, base + Self.nonceSize + plaintext.count, &final) == 1 else { return false }
             return copenssl_gcm_get_tag(context, Int32(Self.tagSize), base + Self.nonceSize + plaintext.count) == 1
         }
-        guard sealed else { throw EventStoreError.invalidEvent("OpenSSL could not seal a payload") }
+        guard sealed else { throw EventStoreError.cryptography("OpenSSL could not seal a payload") }
         return out
     }
 }

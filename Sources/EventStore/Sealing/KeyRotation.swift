@@ -74,7 +74,7 @@ extension StoreSealing {
         let sealed = try key.withUnsafeBytes { raw in
             try AES.GCM.seal(raw, using: master.key, authenticating: Self.wrappingContext(stream))
         }
-        guard let combined = sealed.combined else { throw EventStoreError.invalidEvent("AES-GCM gave no combined form") }
+        guard let combined = sealed.combined else { throw EventStoreError.cryptography("AES-GCM gave no combined form") }
         return paddedValue([Self.wrappedKeyFormat] + Array(combined))
     }
 }

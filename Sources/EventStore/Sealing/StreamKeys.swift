@@ -108,7 +108,7 @@ struct StoreSealing: Sendable {
     }
 
     private static func combined(_ box: AES.GCM.SealedBox) throws -> [UInt8] {
-        guard let combined = box.combined else { throw EventStoreError.invalidEvent("AES-GCM gave no combined form") }
+        guard let combined = box.combined else { throw EventStoreError.cryptography("AES-GCM gave no combined form") }
         return Array(combined)
     }
 
