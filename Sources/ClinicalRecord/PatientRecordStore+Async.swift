@@ -26,6 +26,13 @@ extension PatientRecordStore {
         try await LongWork.run("patient-records.import") { try self.importEvents(from: source, progress: progress) }
     }
 
+    /// Records `inputs` in one transaction, all or none, for async callers: on a thread of its
+    /// own, cancellable (nothing is written when cancelled). See the synchronous form.
+    @discardableResult
+    public func importEvents(_ inputs: some Sequence<ClinicalEventInput> & Sendable, progress: ImportProgress? = nil) async throws -> ImportSummary {
+        try await LongWork.run("patient-records.import") { try self.importEvents(inputs, progress: progress) }
+    }
+
     /// ``refreshSnapshots(progress:)-1qvjq`` for async callers: cancellable; a cancelled refresh leaves
     /// the snapshots as they were.
     @discardableResult

@@ -169,7 +169,7 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         EventStoreError(code: .permissionDenied, message: "Permission denied for the store at \(path); run as the user that owns it or fix its permissions.", path: path)
     }
     public static func writableByOthers(path: String, mode: UInt32) -> EventStoreError {
-        EventStoreError(code: .writableByOthers, message: "\(path) can be written by other users (mode \(String(mode, radix: 8))); a patient record must be writable by its owner only: run chmod go-w on it.", path: path)
+        EventStoreError(code: .writableByOthers, message: "\(path) can be written by other users (mode \(String(mode, radix: 8))); a store must be writable by its owner only: run chmod go-w on it.", path: path)
     }
     public static func notAnEventStore(path: String, reason: String) -> EventStoreError {
         EventStoreError(code: .notAnEventStore, message: "\(path) holds a data file that does not open as an event store (\(reason)): it is damaged or belongs to something else. Nothing was changed; restore the store from a backup.", path: path)
