@@ -47,6 +47,8 @@ let package = Package(
         ),
         // One line instead of a register dump when a tool crashes (no memory contents printed).
         .target(name: "CCrashOutput"),
+        // The processors this process may run on (its affinity mask), for the replay's partitions.
+        .target(name: "CProcessorCount"),
         // LMDB's calls behind a guard that turns a fault on a damaged page into an error.
         .target(
             name: "CLMDBGuard",
@@ -62,6 +64,7 @@ let package = Package(
             dependencies: [
                 "LMDB",
                 "COpenSSL",
+                "CProcessorCount",
                 .product(name: "Crypto", package: "swift-crypto"),
                 // The host's logging, metrics and tracing; no-ops until it wires them.
                 .product(name: "Logging", package: "swift-log"),

@@ -29,8 +29,14 @@ public struct ClinicGenerator: Sendable {
     public var maintenance = false
     /// One rule broken at one session of every patient and no other (`ruleBreakingShare` is
     /// then ignored), for tests and demonstrations of a single rule. Patients are then treated
-    /// in the clinic (no inpatients) for treatment-resistant depression (no MDSI plans).
-    public var forced: (violation: Violation, session: Int)?
+    /// in the clinic (no inpatients) for treatment-resistant depression (no MDSI plans). The rule
+    /// must be one of ``breakableRules`` (`integrity` is broken by damaging a store, not here).
+    public var forced: (violation: Violation, session: Int)? {
+        didSet {
+            precondition(forced.map { Self.breakableRules.contains($0.violation) } ?? true,
+                         "\(forced?.violation.rawValue ?? "") is not a rule a generated history can break")
+        }
+    }
 
     public init(seed: UInt64 = 42, patients: Int = 40, months: Int = 6, ruleBreakingShare: Double = 0.04,
                 start: Int64 = ClinicalTime.parse("2026-01-05T00:00:00Z") ?? 0) {
@@ -107,7 +113,7 @@ public struct ClinicGenerator: Sendable {
 extension Rule {
     // What the generator knows of each rule it breaks.
     /// Broken at the intake, seen at the first dose (forced at session 1).
-    public var atIntake: Bool {
+    package var atIntake: Bool {
         switch self {
         case .consentBeforeDose, .evaluationBeforeFirstDose, .baselineAssessment, .medicalHistoryBeforeDose, .contraindication,
              .substanceUseDisorder, .interactingMedication, .minimumAge, .remsEnrollment, .offLabelConsent:

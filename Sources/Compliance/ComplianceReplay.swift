@@ -116,7 +116,7 @@ public enum ComplianceReplay {
     }
 
     /// The compliance replay of a store for async callers: on a thread of its own,
-    /// cancellable (the replay stops within a few thousand events and throws `CancellationError`).
+    /// cancellable (the replay looks at cancellation every 16,384 records and throws `CancellationError`).
     public static func run(_ store: PatientRecordStore, asOf: AsOf? = nil, policy: Policy = Policy(), progress: ReplayProgress? = nil) async throws -> ComplianceReport {
         try await LongWork.run("patient-records.compliance") { try run(store, asOf: asOf, policy: policy, progress: progress) }
     }

@@ -93,6 +93,7 @@ extension EventStore {
     }
 
     private func acceptingWriter(for parts: [StreamAppend]) throws -> GroupCommitWriter {
+        if isClosed { throw EventStoreError.closed(path: path) }
         guard let writer = appendWriter else { throw EventStoreError.readOnly(path: path) }
         try Self.validate(parts)
         return writer

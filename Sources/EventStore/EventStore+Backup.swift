@@ -19,6 +19,8 @@ extension EventStore {
     ///     uses (an upper bound of the copy's size).
     @discardableResult
     public func backup(to destination: String, progress: (@Sendable (_ copied: Int, _ total: Int) -> Void)? = nil) throws -> VerificationReport {
+        // A closed store is refused before anything is made on disk.
+        let environment = try environment
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         if manager.fileExists(atPath: destination, isDirectory: &isDirectory) {
@@ -37,7 +39,6 @@ extension EventStore {
         var moved = false
         defer { if !moved { try? manager.removeItem(atPath: partial) } }
 
-        let environment = try environment
         let total = (environment.info().lastPage + 1) * environment.pageSize
         let monitor = progress.map { report in CopyMonitor(file: partial + "/data.mdb", total: total, report: report) }
         do {

@@ -62,6 +62,7 @@ extension EventStore {
     /// If the map fills up, the transaction is undone, the map grows and `body` runs again from
     /// the start: it must be repeatable (read its input anew).
     public func withExclusiveTransaction<R>(_ body: (inout ExclusiveAppender) throws -> R) throws -> R {
+        if isClosed { throw EventStoreError.closed(path: path) }
         guard appendWriter != nil else { throw EventStoreError.readOnly(path: path) }
         let writer = LogWriter(layout: layout)
         do {
@@ -72,6 +73,8 @@ extension EventStore {
                     session: layout.sealing.map { SealingSession(sealing: $0, meta: layout.meta) })
                 let start = appender.tail
                 let result = try body(&appender)
+                // Closed while the body ran: nothing of it is committed.
+                if isClosed { throw EventStoreError.closed(path: path) }
                 if appender.tail != start { try writer.writeHead(appender.tail, in: txn) }
                 return result
             }

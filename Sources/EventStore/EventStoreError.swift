@@ -61,7 +61,7 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let invalidEvent = Code(rawValue: "invalid-event")
         /// A stored record could not be read.
         public static let corruptRecord = Code(rawValue: "corrupt-record")
-        /// LMDB or the file system failed underneath (see ``EventStoreError/underlying``).
+        /// LMDB or the file system failed underneath (see ``EventStoreError/underlyingDescription``).
         public static let storage = Code(rawValue: "storage")
         /// Another process uses the store through a different lock file.
         public static let lockFileReplaced = Code(rawValue: "lock-file-replaced")
@@ -98,8 +98,11 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
     public let code: Code
     /// One sentence: what happened and what to do.
     public let message: String
-    /// The LMDB or file-system error underneath, when there is one.
-    public let underlying: LMDBError?
+    /// The LMDB or file-system error underneath, when there is one (LMDB is an implementation
+    /// detail of the store: clients read ``underlyingDescription``).
+    package let underlying: LMDBError?
+    /// What LMDB or the file system reported underneath, when there is one: for logs.
+    public var underlyingDescription: String? { underlying.map { String(describing: $0) } }
     /// The store directory or file concerned, when there is one.
     public var path: String?
     /// The stream concerned, when there is one.
@@ -109,7 +112,11 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
     /// The sequence concerned (a damaged record, an id stored already), when there is one.
     public var sequence: UInt64?
 
-    public init(code: Code, message: String, underlying: LMDBError? = nil, path: String? = nil, stream: String? = nil, eventId: String? = nil, sequence: UInt64? = nil) {
+    public init(code: Code, message: String, path: String? = nil, stream: String? = nil, eventId: String? = nil, sequence: UInt64? = nil) {
+        self.init(code: code, message: message, underlying: nil, path: path, stream: stream, eventId: eventId, sequence: sequence)
+    }
+
+    package init(code: Code, message: String, underlying: LMDBError?, path: String? = nil, stream: String? = nil, eventId: String? = nil, sequence: UInt64? = nil) {
         self.code = code
         self.message = message
         self.underlying = underlying
@@ -174,7 +181,10 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
     public static func notAnEventStore(path: String, reason: String) -> EventStoreError {
         EventStoreError(code: .notAnEventStore, message: "\(path) holds a data file that does not open as an event store (\(reason)): it is damaged or belongs to something else. Nothing was changed; restore the store from a backup.", path: path)
     }
-    public static func damaged(path: String, reason: String, underlying: LMDBError? = nil) -> EventStoreError {
+    public static func damaged(path: String, reason: String) -> EventStoreError {
+        damaged(path: path, reason: reason, underlying: nil)
+    }
+    package static func damaged(path: String, reason: String, underlying: LMDBError?) -> EventStoreError {
         EventStoreError(code: .damaged, message: "The store at \(path) is damaged: \(reason). Nothing was changed; restore the store from a backup.", underlying: underlying, path: path)
     }
     public static func formatVersionMismatch(path: String, found: UInt32, supported: ClosedRange<UInt32>) -> EventStoreError {
@@ -201,7 +211,7 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
     public static func corruptRecord(sequence: UInt64, reason: String) -> EventStoreError {
         EventStoreError(code: .corruptRecord, message: "The record at sequence \(sequence) is damaged: \(reason).", sequence: sequence)
     }
-    public static func storage(operation: String, _ error: LMDBError, path: String? = nil) -> EventStoreError {
+    package static func storage(operation: String, _ error: LMDBError, path: String? = nil) -> EventStoreError {
         // LMDB reports a write cut short by a full disk as an I/O error.
         let error = error == .ioError && path.map(diskIsFull) == true ? LMDBError.noSpace : error
         let message = switch error {

@@ -36,7 +36,10 @@ public struct EventSubscription: AsyncSequence, Sendable {
             while index == buffer.count {
                 if Task.isCancelled || store.isClosed { return nil }
                 let generation = store.commits.generation
-                buffer = try store.events(from: next, limit: chunkSize)
+                let chunk = Result { [next, chunkSize] in try store.events(from: next, limit: chunkSize) }
+                // Closed between the check above and the read: the subscription ends.
+                if case .failure(let error) = chunk, (error as? EventStoreError)?.code == .closed { return nil }
+                buffer = try chunk.get()
                 index = 0
                 if buffer.isEmpty {
                     await store.commits.wait(after: generation, timeout: pollInterval)

@@ -72,6 +72,8 @@ public struct LogShipper: Sendable {
                 return
             case .failed(let error):
                 if let diverged = error as? Diverged { throw diverged }
+                // The local store failing (closed, damaged) is not PostgreSQL going away: no retry.
+                if let local = error as? EventStoreError { throw local }
                 if Task.isCancelled { return }
                 if episode.progressed { pause = .milliseconds(100) }
                 logger.warning("shipping to \(target) failed; trying again on a new connection",

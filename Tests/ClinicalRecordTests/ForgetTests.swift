@@ -20,7 +20,7 @@ struct ForgetTests {
     func aForgottenPatientCanNoLongerBeReadAndEveryoneElseIsUntouched() async throws {
         try await withRecordStore { store, directory in
             let generator = ClinicGenerator(seed: 11, patients: 12, months: 3)
-            try store.importEvents(generator.allEvents())
+            try await store.importEvents(generator.allEvents())
             try await store.refreshSnapshots()
             let patient = ClinicGenerator.patientId(4)
             let others = (0..<12).map { ClinicGenerator.patientId($0) }.filter { $0 != patient }
@@ -72,7 +72,7 @@ struct ForgetTests {
 
     @Test func theForgetEventIsRecordedOnlyByForget() async throws {
         try await withRecordStore { store, _ in
-            try store.importEvents(ClinicGenerator(seed: 3, patients: 2, months: 1).allEvents())
+            try await store.importEvents(ClinicGenerator(seed: 3, patients: 2, months: 1).allEvents())
             var forgotten = Ketamine_V1_PatientForgotten()
             forgotten.reason = "erasure request"
             let input = ClinicalEventInput(source: "urn:test", patientId: ClinicGenerator.patientId(0), time: 0, actorId: "u-admin", actorRole: .system, message: forgotten)

@@ -74,7 +74,7 @@ struct RoleTests {
     func everyPathRefusesWhatTheRoleMayNotRecordAndTakesTheRest(role: ActorRole) async throws {
         try await withRecordStore { store, _ in
             let examples = RoundTripTests.examples().filter { $0.type != .patientForgotten }
-            try store.importEvents(examples)
+            try await store.importEvents(examples)
             for type in ClinicalEventType.allCases where type != .patientForgotten {
                 let allowed = Self.allowed(role).contains(type.name)
                 let refusal = "actorrole: \(role.withArticle) may not record \(type.name)"
@@ -82,7 +82,7 @@ struct RoleTests {
                 let imported = try await Self.input(of: type, role: role, tag: "import", examples: examples, store: store)
                 let headBefore = try store.events.head()
                 do {
-                    try store.importEvents([imported])
+                    try await store.importEvents([imported])
                     #expect(allowed, "the import took \(type.name) from \(role.withArticle)")
                 } catch let error as EventValidationError {
                     #expect(!allowed && error.description == refusal, "import of \(type.name) by \(role.withArticle): \(error)")

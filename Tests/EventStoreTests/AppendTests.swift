@@ -39,7 +39,7 @@ struct AppendTests {
     @Test func anIndexTheStoreWasNotOpenedWithIsRefusedByItsOwnCode() async throws {
         try await withStore { store, _ async throws in
             let entry = IndexEntry(index: "no-such-index", key: Array("k".utf8), value: Array("v".utf8))
-            do {
+            do throws(EventStoreError) {
                 try await store.appendAtomically([StreamAppend(stream: "S", events: [event("e1")], indexEntries: [entry])])
                 Issue.record("an entry of an undeclared index was written")
             } catch {
@@ -61,16 +61,16 @@ struct AppendTests {
             }
             #expect(try store.head() == 1)
             #expect(try store.event(id: "e2") == nil)
-            // Appends and reads declare `throws(EventStoreError)`: the caught error is typed, so
-            // its code is read without a cast, and matched by code in a catch pattern.
-            do {
+            // Appends and reads declare `throws(EventStoreError)`: in a `do throws(EventStoreError)`
+            // block the caught error is typed, so its code is read without a cast.
+            do throws(EventStoreError) {
                 try await store.append([event("e2")], to: "S", expectedVersion: .exactly(7))
                 Issue.record("the append at a wrong version landed")
-            } catch EventStoreError.versionConflict {
-                #expect(try store.streamVersion("S") == 1)
             } catch {
-                Issue.record("\(error.code): \(error.message)")
+                #expect(error.code == .versionConflict, "\(error.code): \(error.message)")
+                #expect(error.stream == "S")
             }
+            #expect(try store.streamVersion("S") == 1)
         }
     }
 

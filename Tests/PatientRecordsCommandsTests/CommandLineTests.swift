@@ -25,6 +25,24 @@ struct Executable {
     struct Running {
         let process: Process
         let out: Pipe, err: Pipe
+        /// The process's standard input, when it was started with one to write to.
+        var input: FileHandle?
+
+        /// Writes `text` to the process's standard input on a thread of its own (a pipe takes
+        /// 64 KiB at most before the child reads), then closes it when `closing`. A child that
+        /// has ended makes it throw (EPIPE), not end the test process by SIGPIPE.
+        func write(_ text: String, closing: Bool) async throws {
+            guard let input else { return }
+            signal(SIGPIPE, SIG_IGN)
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                Thread {
+                    continuation.resume(with: Result {
+                        try input.write(contentsOf: Data(text.utf8))
+                        if closing { try input.close() }
+                    })
+                }.start()
+            }
+        }
 
         /// ``finish()`` on a thread of its own (see ``Executable/run(_:in:input:environment:)``).
         func finish() async -> Outcome {
@@ -55,7 +73,8 @@ struct Executable {
     }
 
     /// Starts the tool and returns at once; `environment` is added to the test's own.
-    func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+    /// With `input`, the process reads a pipe the test writes with ``Running/write(_:closing:)``.
+    func start(_ arguments: [String], environment: [String: String] = [:], input: Bool = false) throws -> Running {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: name.hasPrefix("/") ? name : Self.directory + "/" + name)
         process.arguments = arguments
@@ -63,9 +82,10 @@ struct Executable {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        let stdin = Pipe()
+        process.standardInput = input ? stdin : FileHandle.nullDevice
         try process.run()
-        return Running(process: process, out: out, err: err)
+        return Running(process: process, out: out, err: err, input: input ? stdin.fileHandleForWriting : nil)
     }
 
     @discardableResult

@@ -22,7 +22,7 @@ private func setUp() -> PatientRecordStore {
 }
 
 /// One fuzz input as an NDJSON file imported into the store: it lands whole or not at all, and a
-/// refusal is a EventValidationError naming the line. Nothing may crash, and the store must verify.
+/// refusal is an EventValidationError naming the line. Nothing may crash, and the store must verify.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzImport(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let store = setUp()

@@ -1,3 +1,4 @@
+import CProcessorCount
 import Crypto
 import Foundation
 import LMDB
@@ -91,7 +92,13 @@ public struct ReplayRange: Sendable {
 /// pointers stay valid; the queues are bounded, so memory does not grow with the log.
 public enum ParallelReplay {
     /// A good number of partitions for this machine: one per core.
-    public static var defaultPartitions: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+    /// Progress is reported, and cancellation looked at (``LongWork``), every 16,384 records
+    /// read (a mask of the count of records visited).
+    static let checkInterval = (1 << 14) - 1
+
+    /// A good number of partitions for this machine: one per core this process may run on (its
+    /// CPU affinity, as `taskset` or a container's cpuset set it), else one per online core.
+    public static var defaultPartitions: Int { max(1, Int(prs_processor_count())) }
 
     /// The partition that owns `stream`: FNV-1a of its bytes.
     @inline(__always)
@@ -132,10 +139,12 @@ public enum ParallelReplay {
         /// Walks the range with the chain checked in the same pass; `route` gets each record that verified.
         func walk(_ route: (EventRecordView) throws -> Bool) throws {
             var routeStopped = false
+            var visited = 0
             do {
                 try reader.forEachRecordOrDamage(from: range.from) { sequence, bytes in
                     guard sequence <= through else { return false }
-                    if sequence & 0xFFFF == 0 {
+                    visited &+= 1
+                    if visited & checkInterval == 0 {
                         progress?(sequence)
                         try LongWork.checkCancellation()
                     }
@@ -195,10 +204,12 @@ public enum ParallelReplay {
         var previousHash = UnsafeRawBufferPointer(seed)
         var expected = chain?.expected ?? range.from
         var routeStopped = false
+        var visited = 0
         do {
             try reader.forEachRecordOrDamage(from: range.from) { sequence, bytes in
                 guard sequence <= through else { return false }
-                if sequence & 0xFFFF == 0 {
+                visited &+= 1
+                if visited & checkInterval == 0 {
                     progress?(sequence)
                     try LongWork.checkCancellation()
                 }
@@ -238,6 +249,12 @@ public enum ParallelReplay {
             integrity = ChainProblem(sequence: expected, reason: "the record is missing")
         }
         for (worker, batch) in zip(workers, batches) {
+            // A routing error (a damaged record, the caller's cancellation) discards the result:
+            // the workers drop what is queued and stop without finishing their partitions.
+            if routingError != nil {
+                worker.abandon()
+                continue
+            }
             if !batch.isEmpty { _ = worker.submit(batch) }
             worker.finish()
         }
@@ -294,6 +311,7 @@ public enum ParallelReplay {
         private let condition = NSCondition()
         private var queue: [[Routed]] = []
         private var finished = false
+        private var abandoned = false
         // Written by the worker thread only, read after it is done.
         private(set) var partition: P
         private(set) var error: (any Error)?
@@ -328,10 +346,25 @@ public enum ParallelReplay {
             condition.unlock()
         }
 
+        /// Drops the queued batches and stops the worker after the batch in hand, without
+        /// finishing its partition.
+        func abandon() {
+            condition.lock()
+            abandoned = true
+            queue.removeAll()
+            finished = true
+            condition.broadcast()
+            condition.unlock()
+        }
+
         func run() {
             while true {
                 condition.lock()
                 while queue.isEmpty && !finished { condition.wait() }
+                if abandoned {
+                    condition.unlock()
+                    return
+                }
                 if queue.isEmpty {
                     condition.unlock()
                     guard chainBroken == nil else { return }

@@ -74,6 +74,7 @@ extension EventStore {
     /// Writes projection checkpoints and snapshots in one transaction (durable like appends).
     /// The log is not touched.
     public func writeProjections(_ body: (borrowing ProjectionWriter) throws -> Void) throws {
+        if isClosed { throw EventStoreError.closed(path: path) }
         guard let database = layout.projections, !options.readOnly else {
             throw EventStoreError.readOnly(path: path)
         }
@@ -81,6 +82,8 @@ extension EventStore {
             try environment.write { txn in
                 try body(ProjectionWriter(txn: WriteTransaction(borrowing: txn), database: database,
                                           session: layout.sealing.map { SealingSession(sealing: $0, meta: layout.meta) }))
+                // Closed while the body ran: nothing of it is committed.
+                if isClosed { throw EventStoreError.closed(path: path) }
             }
         } catch let error as EventStoreError {
             throw error

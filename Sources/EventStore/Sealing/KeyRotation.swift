@@ -58,12 +58,13 @@ extension EventStore {
     public static func masterKeyOpens(_ key: MasterKey, storeAt path: String) throws -> Bool {
         var options = Options(readOnly: true)
         options.masterKey = .key(key)
-        do {
-            let store = try EventStore.open(at: path, options: options)
+        switch Result(catching: { () throws(EventStoreError) in try EventStore.open(at: path, options: options) }) {
+        case .success(let store):
             store.close()
             return true
-        } catch let error as EventStoreError where error.code == .wrongMasterKey {
-            return false
+        case .failure(let error):
+            if error.code == .wrongMasterKey { return false }
+            throw error
         }
     }
 }

@@ -45,7 +45,7 @@ struct Demo: AsyncParsableCommand {
         let generator = ClinicGenerator(seed: seed, patients: patients, months: 6)
         let inputs = generator.allEvents()
         let progress = TerminalProgress("Recording the demo clinic", total: inputs.count, quiet: quiet)
-        let summary = try store.importEvents(inputs, progress: progress.importing)
+        let summary = try await store.importEvents(inputs, progress: progress.importing)
         progress.finish()
         print("Demo clinic in \(try options.path()): \(inputs.count) events for \(patients) patients (\(summary.imported) new, \(summary.alreadyStored) already stored).")
         print("")

@@ -87,6 +87,7 @@ struct Backup: AsyncParsableCommand {
 
     func run() async throws {
         let source = try options.open(readOnly: true)
+        defer { source.close() }
         let progress = TerminalProgress("Backing up", total: 100, quiet: quiet)
         let report = try await source.backup(to: destination) { copied, total in
             progress.update(total > 0 ? copied * 100 / total : 0, detail: "\(copied >> 20) of \(total >> 20) MiB")
