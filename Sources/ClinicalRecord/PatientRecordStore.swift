@@ -67,9 +67,9 @@ public final class PatientRecordStore: Sendable {
         Self.defaultKeyDirectory + "/" + events.storeId + ".key"
     }
 
-    /// Closes the store: events already given to ``record(_:)`` are committed, then every later
-    /// use (record, reads, replays, import, export, verify) throws `EventStoreError` with code
-    /// `closed`, and subscriptions end. The same directory can be opened again once the last
+    /// Closes the store: events already given to ``record(_:)`` are committed, an import or
+    /// snapshot refresh under way is rolled back, then every later use (record, reads, replays,
+    /// import, export, verify) throws `EventStoreError` with code `closed`, and subscriptions end. The same directory can be opened again once the last
     /// reference to this instance is released.
     public func close() { events.close() }
 
