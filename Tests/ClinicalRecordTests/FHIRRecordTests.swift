@@ -108,13 +108,7 @@ struct FHIRRecordTests {
         try await withRecordStore { store, _ in
             let time = ClinicalTime.parse("2026-01-05T08:00:00Z") ?? 0
             let inputs = ["C_1", "C-1"].map { patient in
-                var registration = Ketamine_V1_PatientRegistered()
-                registration.givenName = "Ana"
-                registration.familyName = "Ruiz"
-                registration.birthDate = "1980-05-01"
-                registration.sex = .female
-                registration.weightKg = 70
-                return ClinicalEventInput(source: "urn:test", patientId: patient, time: time, actorId: "u-staff-1", actorRole: .staff, message: registration)
+                ClinicalEventInput(source: "urn:test", patientId: patient, time: time, actorId: "u-staff-1", actorRole: .staff, message: sampleRegistration())
             }
             try store.importEvents(inputs)
             let bundles = try Self.bundles(store)

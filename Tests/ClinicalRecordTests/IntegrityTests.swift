@@ -17,12 +17,7 @@ struct RecordIntegrityTests {
     @Test func precomposedAndDecomposedIdsAreTwoPatientsAndNewDecomposedIdsAreRefused() async throws {
         #expect(Self.nfc == Self.nfd && Array(Self.nfc.utf8) != Array(Self.nfd.utf8))
         try await withRecordStore { store, directory in
-            var registration = Ketamine_V1_PatientRegistered()
-            registration.givenName = "Ana"
-            registration.familyName = "Ruiz"
-            registration.birthDate = "1980-05-01"
-            registration.sex = .female
-            registration.weightKg = 70
+            let registration = sampleRegistration()
             func input(_ patient: String, id: String) -> ClinicalEventInput {
                 ClinicalEventInput(id: id, source: "urn:test", patientId: patient, time: 1_700_000_000_000_000_000,
                                    actorId: "u-staff-1", actorRole: .staff, message: registration)

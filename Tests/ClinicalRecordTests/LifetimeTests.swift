@@ -126,12 +126,9 @@ import Testing
             }
             expectClosed("import") { try store.importEvents(fromFile: samplePath) }
             do {
-                var registration = Ketamine_V1_PatientRegistered()
-                registration.givenName = "Ana"
-                registration.familyName = "Ruiz"
                 _ = try await store.record(ClinicalEventInput(
                     source: "urn:test", patientId: "P-CLOSED", time: ClinicalTime.now,
-                    actorId: "u-staff-1", actorRole: .staff, message: registration))
+                    actorId: "u-staff-1", actorRole: .staff, message: sampleRegistration()))
                 Issue.record("record worked after close()")
             } catch let error as EventStoreError {
                 #expect(error.code == .closed)

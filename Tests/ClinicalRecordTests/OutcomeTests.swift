@@ -53,13 +53,7 @@ struct OutcomeTests {
                 inputs.append(ClinicalEventInput(source: "urn:test", patientId: "P-1", time: start + day * Self.day + minutes * 60_000_000_000,
                                                  actorId: "u-\(role.rawValue)", actorRole: role, message: message))
             }
-            var registration = Ketamine_V1_PatientRegistered()
-            registration.givenName = "Ana"
-            registration.familyName = "Test"
-            registration.birthDate = "1980-05-01"
-            registration.sex = .female
-            registration.weightKg = 80
-            add(0, 0, .staff, registration)
+            add(0, 0, .staff, sampleRegistration(familyName: "Test", weightKg: 80))
             var events: [(Int64, Int64, ActorRole, any SwiftProtobuf.Message)] = []
             for (day, total) in scores {
                 var assessment = Ketamine_V1_AssessmentRecorded()

@@ -13,6 +13,17 @@ func withRecordStore<R>(_ body: (PatientRecordStore, String) async throws -> R) 
     }
 }
 
+/// A complete registration (Ana, born 1980-05-01, female) for tests that need a patient.
+func sampleRegistration(familyName: String = "Ruiz", weightKg: Double = 70) -> Ketamine_V1_PatientRegistered {
+    var registration = Ketamine_V1_PatientRegistered()
+    registration.givenName = "Ana"
+    registration.familyName = familyName
+    registration.birthDate = "1980-05-01"
+    registration.sex = .female
+    registration.weightKg = weightKg
+    return registration
+}
+
 /// The shared sample history of the specification.
 let samplePath = Sample.path
 

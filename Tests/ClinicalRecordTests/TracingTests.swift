@@ -17,14 +17,8 @@ struct TracingTests {
     @Test func anEventsTraceparentReachesTheTracerAndTheAppendIsAChildOfTheRecord() async throws {
         let tracer = Self.tracer
         try await withRecordStore { store, _ in
-            var registration = Ketamine_V1_PatientRegistered()
-            registration.givenName = "Ana"
-            registration.familyName = "Traced"
-            registration.birthDate = "1980-05-01"
-            registration.sex = .female
-            registration.weightKg = 70
             var input = ClinicalEventInput(source: "urn:test", patientId: "TRACE-1", time: ClinicalTime.parse("2026-01-05T08:00:00Z") ?? 0,
-                                           actorId: "u-staff-1", actorRole: .staff, message: registration)
+                                           actorId: "u-staff-1", actorRole: .staff, message: sampleRegistration(familyName: "Traced"))
             let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
             input.traceparent = traceparent
             try await store.record(input)
