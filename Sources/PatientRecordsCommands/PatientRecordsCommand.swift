@@ -56,12 +56,16 @@ public struct StoreOptions: ParsableArguments {
         return try PatientRecordStore.open(at: path, readOnly: readOnly, keys: try masterKeySource())
     }
 
+    /// The key file named by --key-file, else by `PATIENT_RECORDS_KEY_FILE` (when not empty).
+    func namedKeyFile(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        keyFile ?? environment["PATIENT_RECORDS_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     /// Where the master key is: --key-file, else the file named by `PATIENT_RECORDS_KEY_FILE`,
     /// else the key in `PATIENT_RECORDS_KEY`, else the store's own file in the default directory.
     /// The tools' environment variables are read here, in the command layer, never by the library.
     func masterKeySource(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MasterKeySource {
-        if let keyFile { return .file(keyFile) }
-        if let file = environment["PATIENT_RECORDS_KEY_FILE"], !file.isEmpty { return .file(file) }
+        if let file = namedKeyFile(environment: environment) { return .file(file) }
         if let text = environment["PATIENT_RECORDS_KEY"], !text.isEmpty {
             return .key(try MasterKey(hex: text, source: "the environment variable PATIENT_RECORDS_KEY"))
         }

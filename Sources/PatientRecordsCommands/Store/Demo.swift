@@ -67,7 +67,7 @@ struct Demo: AsyncParsableCommand {
         print("")
         print(report.isIntact ? "Hash chain verified over \(report.log.eventsVerified) events." : "Verification failed: \(report.log.problem ?? report.problems.first ?? "")")
         if store.isSealed {
-            let keyFile = options.keyFile ?? ProcessInfo.processInfo.environment["PATIENT_RECORDS_KEY_FILE"] ?? store.defaultKeyFile
+            let keyFile = options.namedKeyFile() ?? store.defaultKeyFile
             print("Payloads are sealed with a key per patient; the master key is in \(keyFile) (keep it apart from backups).")
         }
     }

@@ -64,7 +64,7 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             let path = try options.path()
-            guard let keyFile = options.keyFile ?? ProcessInfo.processInfo.environment["PATIENT_RECORDS_KEY_FILE"] else {
+            guard let keyFile = options.namedKeyFile() else {
                 throw ValidationError("Give the key file to check with --key-file FILE.")
             }
             if try PatientRecordStore.keyFileOpensStore(keyFile, at: path) {
