@@ -92,9 +92,16 @@ public struct ReplayRange: Sendable {
 /// pointers stay valid; the queues are bounded, so memory does not grow with the log.
 public enum ParallelReplay {
     /// A good number of partitions for this machine: one per core.
-    /// Progress is reported, and cancellation looked at (``LongWork``), every 16,384 records
-    /// read (a mask of the count of records visited).
-    static let checkInterval = (1 << 14) - 1
+    /// Counts a record visited; every 16,384 records, reports progress and looks at the
+    /// caller's cancellation (``LongWork``).
+    @inline(__always)
+    private static func visit(_ sequence: UInt64, count visited: inout Int, progress: ((UInt64) -> Void)?) throws {
+        visited &+= 1
+        if visited & ((1 << 14) - 1) == 0 {
+            progress?(sequence)
+            try LongWork.checkCancellation()
+        }
+    }
 
     /// A good number of partitions for this machine: one per core this process may run on (its
     /// CPU affinity, as `taskset` or a container's cpuset set it), else one per online core.
@@ -143,11 +150,7 @@ public enum ParallelReplay {
             do {
                 try reader.forEachRecordOrDamage(from: range.from) { sequence, bytes in
                     guard sequence <= through else { return false }
-                    visited &+= 1
-                    if visited & checkInterval == 0 {
-                        progress?(sequence)
-                        try LongWork.checkCancellation()
-                    }
+                    try visit(sequence, count: &visited, progress: progress)
                     if chain != nil, let problem = chain?.check(sequence: sequence, bytes: bytes) {
                         integrity = ChainProblem(sequence: min(sequence, chain?.expected ?? sequence), reason: problem)
                         return false
@@ -208,11 +211,7 @@ public enum ParallelReplay {
         do {
             try reader.forEachRecordOrDamage(from: range.from) { sequence, bytes in
                 guard sequence <= through else { return false }
-                visited &+= 1
-                if visited & checkInterval == 0 {
-                    progress?(sequence)
-                    try LongWork.checkCancellation()
-                }
+                try visit(sequence, count: &visited, progress: progress)
                 if chain != nil && sequence != expected {
                     integrity = ChainProblem(sequence: min(sequence, expected), reason: sequence > expected
                         ? "the log jumps from sequence \(expected - 1) to \(sequence)" : "sequence \(sequence) comes after \(expected - 1)")
