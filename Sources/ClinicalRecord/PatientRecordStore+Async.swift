@@ -1,4 +1,4 @@
-@_spi(RawRecords) import EventStore
+import EventStore
 
 /// The long operations for async callers: each runs on a thread of its own (not a thread of the
 /// cooperative pool), reports progress through its callback, and answers the calling task's

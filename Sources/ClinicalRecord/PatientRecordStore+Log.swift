@@ -1,4 +1,4 @@
-@_spi(RawRecords) import EventStore
+import EventStore
 
 /// The log's identity and reads, so that nothing built on the record store needs the
 /// `EventStore` underneath.

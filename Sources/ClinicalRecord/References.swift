@@ -1,4 +1,4 @@
-@_spi(RawRecords) import EventStore
+import EventStore
 import SwiftProtobuf
 
 /// What validation needs to read of the record: a snapshot, or the import's own transaction.

@@ -1,4 +1,4 @@
-@_spi(RawRecords) import EventStore
+import EventStore
 
 /// This release of the record store, as the tools' `--version` prints it.
 public enum Release {

@@ -1,5 +1,5 @@
 import ClinicalRecord
-@_spi(RawRecords) import EventStore
+import EventStore
 import Foundation
 
 /// The result of a compliance replay, shaped as docs/COMPLIANCE.md's JSON report.

@@ -1,5 +1,5 @@
 import ClinicalRecord
-@_spi(RawRecords) import EventStore
+import EventStore
 
 // What the rules need of one patient's record, folded event by event from the payloads read in
 // place: typed values, times as integers, ids kept once per entry (never one String per event).

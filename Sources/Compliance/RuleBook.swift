@@ -1,5 +1,5 @@
 import ClinicalRecord
-@_spi(RawRecords) import EventStore
+import EventStore
 import Foundation
 
 /// A rule judged once for each dose, when its session has settled. It sees the dose, its

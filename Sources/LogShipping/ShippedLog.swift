@@ -1,4 +1,4 @@
-@_spi(RawRecords) import EventStore
+import EventStore
 import Foundation
 import Logging
 import PostgresNIO

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import ClinicalRecord
-@_spi(RawRecords) import EventStore
+import EventStore
 
 /// `patient-records`: the admin command line of the patient record store.
 public struct PatientRecordsCommand: AsyncParsableCommand {

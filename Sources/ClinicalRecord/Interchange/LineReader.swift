@@ -1,4 +1,4 @@
-@_spi(RawRecords) import EventStore
+import EventStore
 import Foundation
 
 /// Reads a file or pipe line by line in fixed-size chunks: memory stays constant however large

@@ -1,4 +1,4 @@
-@_spi(RawRecords) import EventStore
+import EventStore
 import Foundation
 
 /// Reads and parses the lines of an import ahead of the transaction that records them: a

@@ -1,4 +1,4 @@
-@_spi(RawRecords) import EventStore
+import EventStore
 import SwiftProtobuf
 
 /// One stored event as projections see it: its header, read in place from the record, and its

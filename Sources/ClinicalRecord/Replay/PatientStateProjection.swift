@@ -1,4 +1,4 @@
-@_spi(RawRecords) import EventStore
+import EventStore
 
 /// Each patient's current state (``PatientStateBuilder``): reads every event, voided ones counted only.
 public struct PatientStateProjection: PatientProjection {

@@ -1,5 +1,5 @@
 import ClinicalRecord
-@_spi(RawRecords) import EventStore
+import EventStore
 import Foundation
 
 // Before a patient is dosed: consent, evaluation, baseline, history, contraindications, risk.

@@ -1,5 +1,5 @@
 import ClinicalRecord
-@_spi(RawRecords) import EventStore
+import EventStore
 import Foundation
 
 // Rules judged on an assessment or on a waste rather than on a dose.

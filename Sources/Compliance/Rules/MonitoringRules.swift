@@ -1,5 +1,5 @@
 import ClinicalRecord
-@_spi(RawRecords) import EventStore
+import EventStore
 import Foundation
 
 // After the dose: vital signs, how long the patient stayed, and whether they were fit to leave.

@@ -1,5 +1,5 @@
 import ClinicalRecord
-@_spi(RawRecords) import EventStore
+import EventStore
 import Foundation
 
 // The session: the pre-session check, the dose itself, and what esketamine's REMS asks.

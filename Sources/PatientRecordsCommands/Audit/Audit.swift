@@ -1,6 +1,6 @@
 import ArgumentParser
 import ClinicalRecord
-@_spi(RawRecords) import EventStore
+import EventStore
 import Foundation
 
 /// `patient-records audit`: who did what, when, to which record.

@@ -2,7 +2,7 @@ import ArgumentParser
 import LogShipping
 import ClinicalRecord
 import Compliance
-@_spi(RawRecords) import EventStore
+import EventStore
 import Foundation
 
 /// `patient-records-replay`: replays the record and reports every compliance rule broken.

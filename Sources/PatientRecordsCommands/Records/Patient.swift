@@ -1,7 +1,7 @@
 import ArgumentParser
 import ClinicalRecord
 import Compliance
-@_spi(RawRecords) import EventStore
+import EventStore
 import Foundation
 
 /// `patient-records patient`: one patient's current state; the read is recorded.

@@ -1,7 +1,7 @@
 import ClinicGenerator
 import ArgumentParser
 import ClinicalRecord
-@_spi(RawRecords) import EventStore
+import EventStore
 import Foundation
 
 /// `patient-records demo`: builds a sample clinic and shows what the store does.

@@ -1,7 +1,7 @@
 import ClinicGenerator
 import ArgumentParser
 import ClinicalRecord
-@_spi(RawRecords) import EventStore
+import EventStore
 
 /// `patient-records generate`: a realistic synthetic history.
 struct Generate: AsyncParsableCommand {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import ClinicalRecord
-@_spi(RawRecords) import EventStore
+import EventStore
 
 /// `patient-records import`: CloudEvents NDJSON, all or nothing.
 struct Import: AsyncParsableCommand {

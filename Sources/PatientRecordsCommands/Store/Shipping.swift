@@ -1,6 +1,6 @@
 import ArgumentParser
 import ClinicalRecord
-@_spi(RawRecords) import EventStore
+import EventStore
 import Foundation
 import LogShipping
 import Logging

@@ -1,6 +1,6 @@
 import ArgumentParser
 import ClinicalRecord
-@_spi(RawRecords) import EventStore
+import EventStore
 
 /// `patient-records verify`: recompute the hash chain and check everything the log defines.
 struct Verify: AsyncParsableCommand {
