@@ -133,10 +133,17 @@ enum EventCodec {
     static func decode(_ record: EventRecordView, forgotten: Bool = false) throws -> ClinicalEvent? {
         guard let type = ClinicalEventType(rawValue: record.type) else { return nil }
         let isForgotten = record.payloadState == .keyDestroyed
-        guard record.payloadState.isReadable || (forgotten && isForgotten) else { throw UnreadablePayload(state: record.payloadState) }
+        guard record.payloadState.isReadable || (forgotten && isForgotten) else {
+            throw UnreadablePayload(state: record.payloadState, sequence: record.sequence)
+        }
         // Decoded straight from the memory map: no copy of the bytes.
-        let envelope = try Ketamine_V1_EventEnvelope(serializedBytes: record.metadata.bytes)
-        let message = isForgotten ? type.messageType.init() : try type.messageType.init(serializedBytes: record.payload.bytes)
+        let envelope: Ketamine_V1_EventEnvelope, message: any ClinicalMessage
+        do { envelope = try Ketamine_V1_EventEnvelope(serializedBytes: record.metadata.bytes) } catch {
+            throw DecodingText.damagedRecord(sequence: record.sequence, part: "envelope", error)
+        }
+        do { message = isForgotten ? type.messageType.init() : try type.messageType.init(serializedBytes: record.payload.bytes) } catch {
+            throw DecodingText.damagedRecord(sequence: record.sequence, part: "payload (\(type.name))", error)
+        }
         var event = ClinicalEvent(
             sequence: record.sequence, streamVersion: record.streamVersion, id: record.id,
             patientId: record.streamId, type: type, time: record.occurredAt, recordedAt: record.recordedAt,
@@ -151,8 +158,20 @@ enum EventCodec {
 /// Why a stored event's payload cannot be read.
 public struct UnreadablePayload: Error, Sendable, CustomStringConvertible {
     public let state: PayloadState
+    /// The record's sequence, when it is known where the payload was read.
+    public var sequence: UInt64?
+
+    public init(state: PayloadState, sequence: UInt64? = nil) {
+        self.state = state
+        self.sequence = sequence
+    }
 
     public var description: String {
+        (sequence.map { "the record at sequence \($0): " } ?? "") + reason
+    }
+
+    /// Why, without the sequence.
+    public var reason: String {
         switch state {
         case .keyDestroyed: "the patient was forgotten: the data key that sealed it was destroyed"
         case .keyMissing: "the store holds no data key for the patient"

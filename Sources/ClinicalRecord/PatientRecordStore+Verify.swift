@@ -51,7 +51,7 @@ extension PatientRecordStore {
                 } catch {
                     if undecodable == nil {
                         undecodable = record.sequence
-                        problems.append("the record at sequence \(record.sequence) does not decode (\(error))")
+                        problems.append(Self.undecodable(record.sequence, error))
                     }
                 }
                 return true
@@ -136,5 +136,17 @@ extension PatientRecordStore {
 
     private func isForgotten(_ patient: String, _ reader: borrowing LogReader) throws -> Bool {
         try References.exists(.forgotten, "", patient: patient, in: reader)
+    }
+}
+
+extension PatientRecordStore {
+    /// A record that does not decode, as one of verify's problems (a fragment of a sentence).
+    static func undecodable(_ sequence: UInt64, _ error: any Error) -> String {
+        switch error {
+        case let error as UnreadablePayload: "the record at sequence \(sequence): \(error.reason)"
+        case let error as EventStoreError:
+            String((error.message.prefix(1).lowercased() + error.message.dropFirst()).reversed().drop(while: { $0 == "." }).reversed())
+        default: "the record at sequence \(sequence) does not decode: \(DecodingText.reason(error))"
+        }
     }
 }

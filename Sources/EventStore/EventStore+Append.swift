@@ -80,13 +80,15 @@ extension EventStore {
     /// Whether payloads can be read: the store does not seal them, or it was opened with its key.
     public var opensPayloads: Bool { !isSealed || layout.sealing != nil }
 
-    /// Overwrites the copies of `bytes` that LMDB's copy-on-write left in free pages.
+    /// Overwrites the copies of `bytes` that LMDB's copy-on-write left in free pages: now where
+    /// no reader can see them, later (by the commits that follow) where a reader still can.
     func wipeStaleCopies(of bytes: [UInt8]) throws {
         do {
             try environment.write { txn in
                 try txn.put(Bytes.bigEndian(UInt64(Clock.nanosecondsSinceEpoch())), forKey: StoreLayout.MetaKey.maintenance, in: layout.meta)
             }
-            try environment.overwriteFreePages(containing: bytes)
+            try scrubs.process(environment: environment, meta: layout.meta)
+            try scrubs.retire(bytes, environment: environment, meta: layout.meta)
         } catch {
             throw EventStoreError.wrap(error, operation: "overwrite the destroyed key's old pages", path: path)
         }

@@ -39,13 +39,14 @@ extension EventStore {
         var moved = false
         defer { if !moved { try? manager.removeItem(atPath: partial) } }
 
-        let total = (environment.info().lastPage + 1) * environment.pageSize
+        let total = environment.usedBytes
         let monitor = progress.map { report in CopyMonitor(file: partial + "/data.mdb", total: total, report: report) }
         do {
             try environment.copy(to: partial, compacting: true)
         } catch {
             monitor?.stop()
-            throw EventStoreError.wrap(error, operation: "copy the store to \(destination)", path: destination)
+            // The partial copy is where a full disk or a file size limit shows.
+            throw EventStoreError.wrap(error, operation: "copy the store to \(destination)", path: partial)
         }
         monitor?.stop()
         let data = partial + "/data.mdb"

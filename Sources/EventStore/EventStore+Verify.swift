@@ -14,6 +14,10 @@ public struct VerificationReport: Sendable, Hashable {
     public let head: ChainHead?
     /// Whether the head's seal was checked with the master key (a sealed store opened with its key).
     public let headSealChecked: Bool
+    /// Pages of the data file in use by its databases and in LMDB's free list, each owned once
+    /// (the file's structure was checked page by page); `nil` when that check could not run.
+    public var livePages: UInt64?
+    public var freePages: UInt64?
 
     public var isIntact: Bool { firstBadSequence == nil && problem == nil }
 }
@@ -127,9 +131,25 @@ extension EventStore {
             }
             let verified = chain.expected - 1
             let head = verified > 0 ? ChainHead(sequence: verified, hash: chain.lastHash) : nil
+            var structure: StructureReport?
             func report(_ bad: UInt64?, _ reason: String?, sealChecked: Bool = false) -> VerificationReport {
-                VerificationReport(eventsVerified: bad.map { $0 - 1 } ?? verified, firstBadSequence: bad, problem: reason,
-                                   head: bad == nil ? head : nil, headSealChecked: sealChecked)
+                var made = VerificationReport(eventsVerified: bad.map { $0 - 1 } ?? verified, firstBadSequence: bad, problem: reason,
+                                              head: bad == nil ? head : nil, headSealChecked: sealChecked)
+                made.livePages = structure?.livePages
+                made.freePages = structure?.freePages
+                return made
+            }
+            // The file's structure, page by page: every page below the last one owned once, the
+            // free list sound (a damaged free list verifies record by record until a write reuses
+            // a live page from it).
+            do {
+                structure = try reader.txn.auditStructure()
+            } catch {
+                return report(nil, "the data file could not be read to check its structure (\(error))")
+            }
+            if let damage = structure?.problem {
+                structure = nil
+                return report(problem?.0, "the data file's structure is damaged: " + String(damage.reversed().drop(while: { $0 == "." }).reversed()))
             }
             if let (sequence, reason) = problem { return report(sequence, reason) }
             if let anchor, !anchorSeen {

@@ -87,6 +87,8 @@ public final class EventStore: Sendable {
     let layout: StoreLayout
     let appendWriter: GroupCommitWriter?
     let commits = CommitSignal()
+    /// Places in free pages where a retired secret waits for its readers to finish.
+    let scrubs = PendingScrubs()
     /// The metrics and the logger of ``Options/observability``, made once.
     let instruments: StoreInstruments
     private let openKey: String
@@ -108,6 +110,11 @@ public final class EventStore: Sendable {
             let logWriter = LogWriter(layout: layout)
             let commits = self.commits
             let instruments = self.instruments
+            let scrubs = self.scrubs, meta = opened.layout.meta
+            // A store left with places to scrub (by a process that ended) takes them up.
+            if (try? environment.read({ try $0.value(forKey: StoreLayout.MetaKey.scrubPending, in: meta) != nil })) == true {
+                scrubs.noteWork()
+            }
             appendWriter = GroupCommitWriter(name: "event-store-writer", path: path) { requests in
                 let started = ContinuousClock.now
                 let result = Result { () throws -> [Result<[AppendResult], EventStoreError>] in
@@ -116,6 +123,9 @@ public final class EventStore: Sendable {
                     }
                 }
                 commits.notify()
+                // A retired secret whose readers have finished is overwritten now; failing to is
+                // not this append's failure (the places stay recorded for the next commit).
+                if scrubs.mayHaveWork, case .success = result { try? scrubs.process(environment: environment, meta: meta) }
                 let outcome = result.mapError { EventStoreError.wrap($0, operation: "append to the store", path: path) }
                 instruments.committed(requests, outcome, after: ContinuousClock.now - started)
                 return outcome
@@ -516,6 +526,9 @@ public final class EventStore: Sendable {
     public func close() {
         guard !closedFlag.exchange(true, ordering: .acquiringAndReleasing) else { return }
         appendWriter?.stop()
+        // Retired secrets whose readers have finished meanwhile are overwritten before the store
+        // is put away (what a reader still holds stays recorded for the next writer).
+        if appendWriter != nil { try? scrubs.process(environment: lmdb, meta: layout.meta) }
         // Subscriptions waiting for a commit wake up, see the store closed and end.
         commits.notify()
     }

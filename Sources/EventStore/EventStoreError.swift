@@ -212,12 +212,15 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         EventStoreError(code: .corruptRecord, message: "The record at sequence \(sequence) is damaged: \(reason).", sequence: sequence)
     }
     package static func storage(operation: String, _ error: LMDBError, path: String? = nil) -> EventStoreError {
-        // LMDB reports a write cut short by a full disk as an I/O error.
-        let error = error == .ioError && path.map(diskIsFull) == true ? LMDBError.noSpace : error
+        // LMDB reports a write cut short by a full disk as an I/O error (and a copy written with
+        // O_DIRECT, cut short by a file size limit, as an invalid argument).
+        let error = (error == .ioError || error == .invalidArgument) && path.map(diskIsFull) == true ? LMDBError.noSpace : error
         let message = switch error {
         case LMDBError.noSpace, LMDBError.fileTooLarge, LMDBError(rawValue: EDQUOT):
             "Could not \(operation): \(error); the disk (or the file size limit) is full. Nothing of this write was stored and everything stored before is intact: free space and try again."
-        case LMDBError.corrupted, LMDBError.pageNotFound, LMDBError.dataFileTruncated, LMDBError.pageFault:
+        case LMDBError.fileShrank:
+            "Could not \(operation): \(error). Nothing was changed: find what truncated the file, then run verify (restore the store from a backup if it says damaged)."
+        case _ where error.isDamage:
             "Could not \(operation): \(error). The store is damaged; nothing was changed: restore it from a backup."
         case LMDBError.lockFileReplaced, LMDBError.lockFileMissing:
             "Could not \(operation): \(error). Nothing was written: stop every process that uses the store, then open it again."
@@ -225,7 +228,7 @@ public struct EventStoreError: Error, Sendable, Hashable, CustomStringConvertibl
             "Could not \(operation): \(error)."
         }
         let code: Code = switch error {
-        case LMDBError.corrupted, LMDBError.pageNotFound, LMDBError.dataFileTruncated, LMDBError.pageFault: .damaged
+        case _ where error.isDamage: .damaged
         case LMDBError.lockFileReplaced, LMDBError.lockFileMissing: .lockFileReplaced
         default: .storage
         }

@@ -161,7 +161,12 @@ public final class StoreRestorer {
 
     private func writing<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
         guard let environment else { throw EventStoreError.closed(path: destination) }
-        return try environment.write(body)
+        do {
+            return try environment.write(body)
+        } catch let error as LMDBError {
+            // The partial store's directory is where a full disk or file size limit shows.
+            throw EventStoreError.storage(operation: "write the restored store into \(partial)", error, path: partial)
+        }
     }
 
     /// Writes the shipped `stream-keys` entries (wrapped keys and tombstones).

@@ -55,6 +55,10 @@ struct StoreLayout: Sendable {
         static let headSeal = Array("head-seal".utf8)
         /// Bumped after a destroyed key's pages are freed, so that no meta page refers to them.
         static let maintenance = Array("maintenance".utf8)
+        /// Places in free pages where a retired secret (a destroyed data key) still lies because a
+        /// reader could see them when it was retired: overwritten by a later commit (see
+        /// `EventStore+Scrub.swift`). Page numbers and digests only, never the secret.
+        static let scrubPending = Array("scrub-pending".utf8)
     }
 
     enum Sealing {

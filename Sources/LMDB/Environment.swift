@@ -51,17 +51,21 @@ public final class Environment: @unchecked Sendable {
     public init(path: String, options: Options = Options()) throws(LMDBError) {
         clmdb_install_fault_guard()
         try ProcessLocks.prepare(directory: path)
+        // LMDB trusts its meta pages; damaged ones are refused before it reads them.
+        try Self.checkMetaPages(directory: path)
         var env: OpaquePointer?
         try check(mdb_env_create(&env))
         guard let env else { throw LMDBError.invalid }
         do {
+            // An assertion of LMDB's inside a guarded call becomes that call's error, not abort().
+            try check(clmdb_env_set_assert(env))
             try check(mdb_env_set_maxdbs(env, MDB_dbi(options.maxDatabases)))
             try check(mdb_env_set_maxreaders(env, UInt32(options.maxReaders)))
             try check(mdb_env_set_mapsize(env, options.mapSize))
             var flags = UInt32(MDB_NOTLS)
             if options.readOnly { flags |= UInt32(MDB_RDONLY) }
             if !options.durable { flags |= UInt32(MDB_NOSYNC) }
-            try check(mdb_env_open(env, path, flags, options.fileMode))
+            try check(clmdb_env_open(env, path, flags, options.fileMode))
             locks = try ProcessLocks(directory: path, readOnly: options.readOnly)
         } catch {
             mdb_env_close(env)
@@ -81,6 +85,7 @@ public final class Environment: @unchecked Sendable {
     }
 
     deinit {
+        bounds.release()
         mdb_env_close(handle)
     }
 
@@ -105,6 +110,13 @@ public final class Environment: @unchecked Sendable {
         guard let base = bounds.start else { return }
         let used = min(mapSize, (locks.dataFileSize() + pageSize - 1) / pageSize * pageSize)
         _ = madvise(base, used, MADV_DONTNEED)
+    }
+
+    /// The bytes of the data file the last commit uses (its pages), saturating rather than
+    /// trapping on a damaged page count.
+    public var usedBytes: Int {
+        let (bytes, overflow) = info().lastPage.addingReportingOverflow(1).partialValue.multipliedReportingOverflow(by: pageSize)
+        return overflow ? Int.max : bytes
     }
 
     /// Whether nothing was ever committed: a data file LMDB has just created.
@@ -134,16 +146,20 @@ public final class Environment: @unchecked Sendable {
         while true {
             do {
                 return try resizeLock.withShared {
+                    let faults = try checkNoFaults()
                     let txn = try begin(parent: nil, readOnly: true)
                     do {
                         try checkFileSize()
                         let result = try body(ReadTransaction(handle: txn, environment: self))
+                        // What was read in place after a page vanished under it is not used.
+                        guard bounds.faults == faults else { throw LMDBError.fileShrank }
                         // Committing a read transaction is how a database handle opened in it
                         // becomes visible to others; otherwise abort is the cheaper release.
                         if commitHandles { try commit(txn) } else { mdb_txn_abort(txn) }
                         return result
                     } catch {
                         mdb_txn_abort(txn)
+                        if bounds.faults != faults { throw LMDBError.fileShrank }
                         throw error
                     }
                 }
@@ -168,14 +184,21 @@ public final class Environment: @unchecked Sendable {
             do {
                 return try resizeLock.withShared {
                     try locks.withWriterLock {
+                        let faults = try checkNoFaults()
+                        // What the writer relies on (the meta pages, the free list whose pages it
+                        // reuses) is checked first: a write into a damaged free list would
+                        // overwrite live pages and still be acknowledged.
+                        try checkBeforeWrite()
                         let txn = try begin(parent: nil, readOnly: false)
                         let result: R
                         do {
                             try checkFollowsLastCommit(txn)
                             try checkFileSize()
                             result = try body(WriteTransaction(handle: txn, environment: self))
+                            guard bounds.faults == faults else { throw LMDBError.fileShrank }
                         } catch {
                             mdb_txn_abort(txn)
+                            if bounds.faults != faults { throw LMDBError.fileShrank }
                             throw error
                         }
                         try commit(txn)
@@ -194,13 +217,22 @@ public final class Environment: @unchecked Sendable {
     /// commit faulted on a damaged page (the guard's code), when it must still be aborted.
     func commit(_ txn: OpaquePointer) throws(LMDBError) {
         let rc = clmdb_txn_commit(txn)
-        if rc == LMDBError.pageFault.rawValue { mdb_txn_abort(txn) }
+        if rc == LMDBError.pageFault.rawValue || rc == LMDBError.assertion.rawValue { mdb_txn_abort(txn) }
         try check(rc)
+    }
+
+    /// Refuses every transaction once a page of the map vanished under a reader of this process
+    /// (the file shrank): the map then holds zeros there until the environment is opened again.
+    /// Returns the count of such faults, for the transaction to compare when it ends.
+    private func checkNoFaults() throws(LMDBError) -> UInt {
+        let faults = bounds.faults
+        guard faults == 0 else { throw LMDBError.fileShrank }
+        return faults
     }
 
     func begin(parent: OpaquePointer?, readOnly: Bool) throws(LMDBError) -> OpaquePointer {
         var txn: OpaquePointer?
-        try check(mdb_txn_begin(handle, parent, readOnly ? UInt32(MDB_RDONLY) : 0, &txn))
+        try check(clmdb_txn_begin(handle, parent, readOnly ? UInt32(MDB_RDONLY) : 0, &txn))
         guard let txn else { throw LMDBError.badTransaction }
         return txn
     }
@@ -217,8 +249,9 @@ public final class Environment: @unchecked Sendable {
     /// Refuses a data file shorter than the pages its last commit uses: reading them through the
     /// map would end the process with SIGBUS.
     func checkFileSize() throws(LMDBError) {
-        let needed = (info().lastPage + 1) * pageSize
-        guard locks.dataFileSize() >= needed else { throw LMDBError.dataFileTruncated }
+        // The page count is read from the file: a damaged one must not overflow.
+        let (needed, overflow) = info().lastPage.addingReportingOverflow(1).partialValue.multipliedReportingOverflow(by: pageSize)
+        guard !overflow, locks.dataFileSize() >= needed else { throw LMDBError.dataFileTruncated }
     }
 
     private func locateMap() {
@@ -258,7 +291,7 @@ public final class Environment: @unchecked Sendable {
     public func reserve(room bytes: Int) throws {
         guard !options.readOnly else { return }
         try resizeLock.withExclusive { () throws(LMDBError) in
-            let used = (info().lastPage + 1) * pageSize
+            let used = usedBytes
             guard mapSize - used < bytes else { return }
             try check(mdb_env_set_mapsize(handle, used + bytes))
             locateMap()
@@ -274,49 +307,95 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
-    /// Overwrites with zeros every copy of `bytes` left in the free pages of the data file, and
-    /// flushes the file. Values LMDB replaced live on in the pages it copied them from until it
-    /// reuses them; this removes them now (for a destroyed key, say). Call it after two commits
-    /// since the value was replaced, so that neither meta page still refers to the old pages.
+    /// Overwrites with zeros every copy of `bytes` left in free pages that no reader can see any
+    /// more, flushes the file, and returns the places a reader may still see, for a later
+    /// ``scrub(_:matching:)`` (keep them durably: a crash in between must not forget them).
     ///
-    /// Returns the number of copies overwritten.
-    @discardableResult
-    public func overwriteFreePages(containing bytes: [UInt8]) throws -> Int {
-        guard !bytes.isEmpty, !options.readOnly else { return 0 }
-        // LMDB reads its free list only in a read transaction; holding the writer lock keeps
-        // every writer (of this process and others) from reusing a page meanwhile.
-        return try resizeLock.withShared {
+    /// Values LMDB replaced live on in the pages it copied them from until it reuses them. A page
+    /// freed by commit F is part of every older snapshot: it is overwritten only when no reader
+    /// of any process holds a snapshot older than F, and not before two commits have passed since
+    /// the value was replaced (so that neither meta page still refers to it) — LMDB's own rule for
+    /// reusing a page. A running backup or replay therefore never sees a page change under it.
+    public func scrubFreePages(containing bytes: [UInt8]) throws -> ScrubOutcome {
+        guard !bytes.isEmpty, !options.readOnly else { return ScrubOutcome() }
+        return try withFreePages { free, safe in
+            var outcome = ScrubOutcome()
+            let fileSize = locks.dataFileSize()
+            for (page, freedBy) in free where page >= 0 && (page + 1) * pageSize <= fileSize {
+                guard let contents = locks.readBytes(count: pageSize, at: page * pageSize) else { continue }
+                var offset = 0
+                while let found = Self.firstIndex(of: bytes, in: contents, from: offset) {
+                    let site = ScrubSite(page: page, offset: found, length: bytes.count, freedBy: freedBy)
+                    if safe(freedBy) {
+                        try locks.overwrite([UInt8](repeating: 0, count: bytes.count), at: page * pageSize + found)
+                        outcome.overwritten += 1
+                    } else {
+                        outcome.deferred.append(site)
+                    }
+                    offset = found + bytes.count
+                }
+            }
+            if outcome.overwritten > 0 { try locks.sync() }
+            return outcome
+        }
+    }
+
+    /// Overwrites the `sites` that no reader can see any more and whose bytes `matching` still
+    /// recognises (a page LMDB reused since was written whole, and holds nothing of the old
+    /// value: it is dropped). Returns the sites a reader may still see.
+    public func scrub(_ sites: [ScrubSite], matching: (ScrubSite, [UInt8]) -> Bool) throws -> [ScrubSite] {
+        guard !sites.isEmpty, !options.readOnly else { return sites }
+        return try withFreePages { free, safe in
+            let freedBy = Dictionary(free, uniquingKeysWith: { first, _ in first })
+            var waiting: [ScrubSite] = []
+            var overwritten = 0
+            for site in sites {
+                // No longer free: reused (and rewritten whole) since; nothing of the value is left.
+                guard let freed = freedBy[site.page] else { continue }
+                guard safe(freed) else {
+                    waiting.append(site)
+                    continue
+                }
+                let at = site.page * pageSize + site.offset
+                guard site.offset + site.length <= pageSize, let found = locks.readBytes(count: site.length, at: at), matching(site, found) else { continue }
+                try locks.overwrite([UInt8](repeating: 0, count: site.length), at: at)
+                overwritten += 1
+            }
+            if overwritten > 0 { try locks.sync() }
+            return waiting
+        }
+    }
+
+    /// Runs `body` with LMDB's free list (each free page and the commit that freed it) and a test
+    /// of whether a page freed by a commit may be overwritten now, holding the writer lock so that
+    /// no writer of any process reuses a page meanwhile.
+    private func withFreePages<R>(_ body: ([(page: Int, freedBy: UInt64)], (UInt64) -> Bool) throws -> R) throws -> R {
+        try resizeLock.withShared {
             try locks.withWriterLock {
                 let txn = try begin(parent: nil, readOnly: true)
                 defer { mdb_txn_abort(txn) }
-                var free: [Int] = []
+                var free: [(page: Int, freedBy: UInt64)] = []
                 try ReadTransaction(handle: txn, environment: self).withFreeListCursor { cursor in
                     var entry = try cursor.first()
                     while let current = entry {
-                        // The value is a count, then that many page numbers, each a size_t.
+                        // The key is the commit that freed the pages; the value a count, then
+                        // that many page numbers, each a size_t.
+                        let freedBy = current.key.count == 8 ? current.key.loadUnaligned(as: UInt64.self) : UInt64.max
                         let words = current.value.count / MemoryLayout<Int>.stride
                         if words > 1 {
                             let count = current.value.loadUnaligned(as: Int.self)
                             for index in 1...min(max(count, 1), words - 1) {
-                                free.append(current.value.loadUnaligned(fromByteOffset: index * MemoryLayout<Int>.stride, as: Int.self))
+                                free.append((current.value.loadUnaligned(fromByteOffset: index * MemoryLayout<Int>.stride, as: Int.self), freedBy))
                             }
                         }
                         entry = try cursor.next()
                     }
                 }
-                var overwritten = 0
-                let fileSize = locks.dataFileSize()
-                for page in free where page >= 0 && (page + 1) * pageSize <= fileSize {
-                    guard let contents = locks.readBytes(count: pageSize, at: page * pageSize) else { continue }
-                    var offset = 0
-                    while let found = Self.firstIndex(of: bytes, in: contents, from: offset) {
-                        try locks.overwrite([UInt8](repeating: 0, count: bytes.count), at: page * pageSize + found)
-                        overwritten += 1
-                        offset = found + bytes.count
-                    }
-                }
-                if overwritten > 0 { try locks.sync() }
-                return overwritten
+                // LMDB reuses the pages freed by commit F only when F is older than every reader's
+                // snapshot and than the last commit (whose predecessor's meta page still names them).
+                let last = UInt64(mdb_txn_id(txn))
+                let oldest = min(clmdb_oldest_reader(handle), last)
+                return try body(free) { freedBy in freedBy < oldest }
             }
         }
     }

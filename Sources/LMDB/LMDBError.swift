@@ -1,4 +1,5 @@
 import CLMDB
+import CLMDBGuard
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -19,8 +20,17 @@ import Darwin
 public struct LMDBError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The raw return code: an `MDB_*` constant (negative) or an `errno` value (positive).
     public let rawValue: Int32
+    /// What was found, for the codes this layer detects itself (``damaged``, ``assertion``):
+    /// one sentence naming the page and the field. Not part of equality: errors are matched by code.
+    public let detail: String?
 
-    public init(rawValue: Int32) { self.rawValue = rawValue }
+    public init(rawValue: Int32, detail: String? = nil) {
+        self.rawValue = rawValue
+        self.detail = detail
+    }
+
+    public static func == (lhs: LMDBError, rhs: LMDBError) -> Bool { lhs.rawValue == rhs.rawValue }
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 
     /// `MDB_KEYEXIST`: key/data pair already exists.
     public static let keyExists = LMDBError(rawValue: MDB_KEYEXIST)
@@ -88,6 +98,15 @@ public struct LMDBError: Error, Hashable, Sendable, CustomStringConvertible {
     /// LMDB faulted reading a damaged page (it followed a pointer outside its data); the fault
     /// was caught and the call failed instead of ending the process.
     public static let pageFault = LMDBError(rawValue: -31_004)
+    /// One of LMDB's own assertions failed on a damaged page; the call failed instead of the
+    /// process aborting. ``detail`` holds LMDB's text.
+    public static let assertion = LMDBError(rawValue: -31_005)
+    /// The file's structure is damaged (a meta page, the free list, a tree, the accounting of
+    /// pages), found by this layer's own check of the file; ``detail`` names the page and field.
+    public static let damaged = LMDBError(rawValue: -31_006)
+    /// The data file shrank while this process read it in place: a page vanished under a reader.
+    /// Nothing read in that transaction is used.
+    public static let fileShrank = LMDBError(rawValue: -31_007)
 
     public var description: String {
         switch self {
@@ -99,14 +118,35 @@ public struct LMDBError: Error, Hashable, Sendable, CustomStringConvertible {
             "the data file data.mdb is shorter than the pages its last commit uses (truncated, or only partly copied)"
         case .pageFault:
             "a page of the data file is damaged (reading it faulted)"
+        case .assertion:
+            "a page of the data file is damaged (LMDB's check \(Self.assertionText(detail)) failed)"
+        case .damaged:
+            detail.map { "the data file's structure is damaged: " + $0.trimmingSuffix(".") } ?? "the data file's structure is damaged"
+        case .fileShrank:
+            "the data file data.mdb shrank while it was being read (truncated under a running reader); what was read is not used"
         default:
             String(cString: mdb_strerror(rawValue))
         }
     }
 
+    /// `'IS_LEAF(mp)'` out of LMDB's `mdb.c:1234: Assertion 'IS_LEAF(mp)' failed in f()`.
+    private static func assertionText(_ text: String?) -> String {
+        guard let text, let start = text.firstIndex(of: "'"), let end = text[text.index(after: start)...].firstIndex(of: "'") else {
+            return "of a page"
+        }
+        return String(text[start...end])
+    }
+
     /// Lets `catch LMDBError.mapFull { … }` match a thrown error.
     public static func ~= (pattern: LMDBError, error: any Error) -> Bool {
         (error as? LMDBError) == pattern
+    }
+
+    /// Whether the error says the data file is damaged (or shrank under a reader), as opposed
+    /// to a refusal, a full disk or a lock.
+    public var isDamage: Bool {
+        [LMDBError.corrupted, .pageNotFound, .dataFileTruncated, .pageFault, .assertion, .damaged, .fileShrank, .panic, .invalid]
+            .contains(self)
     }
 
     /// Whether the error came from the file system rather than from LMDB itself.
@@ -116,5 +156,18 @@ public struct LMDBError: Error, Hashable, Sendable, CustomStringConvertible {
 /// Turns an LMDB return code into a thrown ``LMDBError``.
 @inline(__always)
 func check(_ code: Int32) throws(LMDBError) {
-    if code != 0 { throw LMDBError(rawValue: code) }
+    if code != 0 { throw LMDBError.from(code) }
+}
+
+extension LMDBError {
+    /// The error for `code`, with LMDB's assertion text when a guarded call caught one.
+    static func from(_ code: Int32) -> LMDBError {
+        code == LMDBError.assertion.rawValue ? LMDBError(rawValue: code, detail: String(cString: clmdb_last_assertion())) : LMDBError(rawValue: code)
+    }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
+    }
 }

@@ -1,4 +1,5 @@
 import CLMDB
+import CLMDBGuard
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -49,9 +50,25 @@ final class MapBounds: Sendable {
             }
         }
         #endif
+        // The fault guard turns a SIGBUS inside the map (the file shrank under a reader) into
+        // a page of zeros and a count that the read transaction checks.
+        if let old = start, UInt(bitPattern: old) != found?.0 { clmdb_unregister_map(old) }
+        slot.store(found.map { Int(clmdb_register_map(UnsafeMutableRawPointer(bitPattern: $0.0), Int($0.1 - $0.0))) } ?? -1, ordering: .releasing)
         base.store(found?.0 ?? 0, ordering: .releasing)
         mapEnd.store(found?.1 ?? 0, ordering: .releasing)
         fileEnd.store((found?.0 ?? 0) + UInt(fileSize), ordering: .releasing)
+    }
+
+    /// The map's slot in the fault guard, -1 when it has none.
+    private let slot = Atomic<Int>(-1)
+
+    /// Pages of this map that vanished under a reader (the file shrank) and now read as zeros.
+    var faults: UInt { UInt(clmdb_map_faults(Int32(slot.load(ordering: .acquiring)))) }
+
+    /// Forgets the map (the environment is closing).
+    func release() {
+        if let old = start { clmdb_unregister_map(old) }
+        base.store(0, ordering: .releasing)
     }
 
     /// The first address of the map, when it was found.

@@ -21,6 +21,8 @@ import Darwin
 final class ProcessLocks: @unchecked Sendable {
     // @unchecked: `descriptor` and `lockFile` never change after init; `writer` is a mutex.
     private let descriptor: Int32
+    /// The data file, open for reading its pages without the map (the structure audit).
+    var fileDescriptor: Int32 { descriptor }
     private let lockFilePath: String
     private let lockFile: (device: UInt64, inode: UInt64)
     private let writer: UnsafeMutablePointer<pthread_mutex_t>

@@ -53,6 +53,19 @@ extension TransactionReading where Self: ~Copyable {
         return try body(cursor)
     }
 
+    /// The id of the commit this transaction sees (a read) or will make (a write).
+    public var transactionId: UInt64 { UInt64(mdb_txn_id(handle)) }
+
+    /// The structure of the data file as this transaction's commit left it (see
+    /// ``Environment/audit(_:transaction:)``). `nil` when a writer moved on by two commits during
+    /// the check, so that the meta page of this snapshot was reused: nothing can be said then.
+    public func auditStructure() throws -> StructureReport? {
+        let seen = transactionId
+        let report = try environment.audit(.full, transaction: seen)
+        if !report.isSound && environment.info().lastTransaction >= Int(seen) + 2 { return nil }
+        return report
+    }
+
     /// Runs `body` with a cursor over LMDB's free list (transaction id → free page numbers).
     func withFreeListCursor<R>(_ body: (borrowing Cursor) throws -> R) throws -> R {
         let cursor = try Cursor(transaction: handle, dbi: 0, environment: environment)

@@ -15,6 +15,9 @@ public enum CommandRunner {
         // A closed pipe is an error a write returns (EPIPE), handled where output is written,
         // not a signal that ends the process mid-write.
         signal(SIGPIPE, SIG_IGN)
+        // A file size limit (ulimit -f) is a write that fails with EFBIG, reported as a full
+        // disk is, not a signal that ends the process mid-write.
+        signal(SIGXFSZ, SIG_IGN)
         // A crash prints one line, not the runtime's register dump and backtrace (memory that
         // may hold patient data), unless asked for (to report a bug).
         if ProcessInfo.processInfo.environment["PATIENT_RECORDS_CRASH_DETAILS"] != "1" {
@@ -39,14 +42,19 @@ public enum CommandRunner {
                 print(root.fullMessage(for: error))
                 exit(0)
             }
-            FileHandle.standardError.write(Data((sentence(root.message(for: error)) + "\n").utf8))
+            sayError(TerminalLine(untrusted: sentence(root.message(for: error), of: error)))
             exit(failure)
         }
     }
 
-    /// The message as one sentence: first line only, ending with a full stop.
-    static func sentence(_ message: String) -> String {
-        var text = message.split(separator: "\n").first.map(String.init) ?? "Unknown error"
+    /// The message as one sentence ending with a full stop. The store's own errors are one
+    /// sentence already, whatever line breaks the input they quote holds (those are escaped
+    /// with every other control character when the line is written); the argument parser's
+    /// messages may go on with a usage block, of which the first line is kept.
+    static func sentence(_ message: String, of error: any Error) -> String {
+        let own = String(describing: error)
+        let whole = message == own || message == "Error: " + own
+        var text = (whole ? message : message.split(separator: "\n").first.map(String.init)) ?? "Unknown error"
         if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
         text = text.trimmingCharacters(in: .whitespaces)
         if let last = text.last, !".!?".contains(last) { text += "." }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import LMDB
 import TestSupport
+import Synchronization
 import Testing
 @_spi(RawRecords) @testable import EventStore
 
@@ -206,13 +207,20 @@ struct SealingTests {
                 }
             }
             #expect(wrapped.allSatisfy { $0.count == StoreSealing.wrappedKeySize && $0[0] == StoreSealing.wrappedKeyFormat })
-            // A long reader (a replay, a backup) holds its snapshot while the keys are destroyed,
-            // so LMDB cannot reuse the pages that held them: their bytes stay in the live file.
+            // A long reader (a replay, a backup) holds its snapshot while the keys are destroyed:
+            // the pages that held them are part of its snapshot, and must not change under it
+            // (a backup taken then would hold a live patient with a zeroed key).
             let reading = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+            let seen = Mutex<[[UInt8]]>([])
+            let keys = store.layout.sealing!.keys
             Thread {
-                _ = try? store.read { _ in
+                _ = try? store.read { reader in
                     reading.signal()
                     release.wait()
+                    let inSnapshot = try forgotten.map { stream in
+                        Array(try reader.txn.bytes(forKey: Array(stream.utf8), in: keys)?.prefix(StoreSealing.wrappedKeySize) ?? [])
+                    }
+                    seen.withLock { $0 = inSnapshot }
                 }
                 done.signal()
             }.start()
@@ -222,6 +230,9 @@ struct SealingTests {
             }
             release.signal()
             done.wait()
+            #expect(seen.withLock { $0 } == wrapped, "a page was overwritten under a reader's snapshot")
+            // The copies a reader could still see were recorded; the next commit overwrites them.
+            try await store.append([event("after-the-reader")], to: "patient-after")
             func pieces(of key: [UInt8]) -> [[UInt8]] {
                 stride(from: 1, to: key.count - 16, by: 8).map { Array(key[$0..<($0 + 16)]) }
             }

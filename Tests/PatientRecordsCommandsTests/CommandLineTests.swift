@@ -324,7 +324,7 @@ struct VerifyDecodeTests {
             }
             let outcome = try await records.run(["verify", "--store", store])
             #expect(outcome.status == 1)
-            #expect(outcome.stdout.contains("the record at sequence 129 does not decode"), "\(outcome.stdout)")
+            #expect(outcome.stdout.contains("the record at sequence 129 is damaged: its payload (AssessmentRecorded) does not decode: its bytes are not a well-formed protobuf message"), "\(outcome.stdout)")
         }
     }
 }

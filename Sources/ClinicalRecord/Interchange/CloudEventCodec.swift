@@ -26,7 +26,7 @@ public enum CloudEventCodec {
         } catch let error as EventValidationError {
             throw error.at(line: lineNumber)
         } catch {
-            throw EventValidationError(line: lineNumber, field: "line", reason: "\(error)")
+            throw EventValidationError(line: lineNumber, field: "line", reason: DecodingText.reason(error))
         }
     }
 
@@ -144,7 +144,7 @@ public enum CloudEventCodec {
                 }
                 message = decoded
             } catch let error as BinaryDecodingError {
-                throw EventValidationError(field: "data_base64", reason: "does not decode as \(type.name) (\(error))")
+                throw EventValidationError(field: "data_base64", reason: "does not decode as \(type.name): \(DecodingText.reason(error))")
             }
         case (nil, .some(let other)):
             throw EventValidationError(field: "data_base64", reason: "must be a base64 string, not \(other.kind)")
@@ -207,9 +207,14 @@ public enum CloudEventCodec {
     static func exportLine(_ record: EventRecordView) throws -> [UInt8]? {
         guard let type = ClinicalEventType(rawValue: record.type), type != .patientForgotten,
               record.payloadState != .keyDestroyed else { return nil }
-        guard record.payloadState.isReadable else { throw UnreadablePayload(state: record.payloadState) }
-        let envelope = try Ketamine_V1_EventEnvelope(serializedBytes: record.metadata.bytes)
-        let message = try type.messageType.init(serializedBytes: record.payload.bytes)
+        guard record.payloadState.isReadable else { throw UnreadablePayload(state: record.payloadState, sequence: record.sequence) }
+        let envelope: Ketamine_V1_EventEnvelope, message: any ClinicalMessage
+        do { envelope = try Ketamine_V1_EventEnvelope(serializedBytes: record.metadata.bytes) } catch {
+            throw DecodingText.damagedRecord(sequence: record.sequence, part: "envelope", error)
+        }
+        do { message = try type.messageType.init(serializedBytes: record.payload.bytes) } catch {
+            throw DecodingText.damagedRecord(sequence: record.sequence, part: "payload (\(type.name))", error)
+        }
         var out: [UInt8] = []
         out.reserveCapacity(record.payload.count * 3 + 512)
         try write(id: record.idBytes, type: type, subject: record.streamIdBytes, time: record.occurredAt, actor: record.actorBytes,

@@ -54,7 +54,12 @@ struct JSONScanner {
     static func members(of line: ArraySlice<UInt8>) throws(Failure) -> [(key: String, value: Value, raw: ArraySlice<UInt8>)] {
         var scanner = JSONScanner(line)
         scanner.skipSpace()
-        guard scanner.peek == UInt8(ascii: "{") else { throw Failure(reason: "is not a JSON object") }
+        guard scanner.peek == UInt8(ascii: "{") else {
+            if line[scanner.index...].starts(with: [0xEF, 0xBB, 0xBF]) {
+                throw Failure(reason: "begins with a byte order mark (U+FEFF); only the first line of a file may, and the mark is dropped there")
+            }
+            throw Failure(reason: "is not a JSON object")
+        }
         scanner.index += 1
         var out: [(key: String, value: Value, raw: ArraySlice<UInt8>)] = []
         scanner.skipSpace()

@@ -9,6 +9,8 @@ struct LineReader {
     private var buffer: [UInt8] = []
     private var start = 0
     private var finished = false
+    /// Whether the first bytes are still to be looked at (for a byte order mark).
+    private var atStart = true
     /// Bytes consumed so far, for progress.
     private(set) var bytesRead = 0
 
@@ -47,6 +49,12 @@ struct LineReader {
             if chunk.isEmpty { finished = true }
             bytesRead += chunk.count
             buffer.append(contentsOf: chunk)
+            // A UTF-8 byte order mark at the start of the file is taken and dropped, as most
+            // JSON tools do (editors on Windows write one).
+            if atStart && (buffer.count >= 3 || finished) {
+                atStart = false
+                if buffer.starts(with: [0xEF, 0xBB, 0xBF]) { start = 3 }
+            }
         }
     }
 }

@@ -91,7 +91,7 @@ public struct ReplayCommand: AsyncParsableCommand {
             try Self.writeJSON(report, to: &out)
             try out.flush()
         case .text:
-            print(Self.text(report))
+            say(Self.text(report))
         }
         if report.hasErrors { throw ExitCode(1) }
     }
@@ -148,8 +148,10 @@ public struct ReplayCommand: AsyncParsableCommand {
         try out.write("}}\n")
     }
 
-    static func text(_ report: ComplianceReport) -> String {
-        var out = ["Compliance as of \(report.asOf): \(report.eventsReplayed) events, \(report.patients) patients, \(report.findings.count) findings."]
+    /// The report as lines for a terminal: store ids (read from PostgreSQL), patient ids,
+    /// sessions and messages are values, escaped as every value written to a terminal is.
+    static func text(_ report: ComplianceReport) -> [TerminalLine] {
+        var out: [TerminalLine] = ["Compliance as of \(report.asOf): \(report.eventsReplayed) events, \(report.patients) patients, \(report.findings.count) findings."]
         if let forgotten = report.forgottenPatients {
             out.append("Forgotten, not judged (their entries can no longer be read): \(forgotten.joined(separator: ", ")).")
         }
@@ -158,17 +160,18 @@ public struct ReplayCommand: AsyncParsableCommand {
         for patient in byPatient.keys.sorted() {
             out.append("")
             let finding = byPatient[patient]?.first
-            let store = finding?.store.map { "Store \($0), " } ?? ""
-            let subject = (finding?.patient ?? "").isEmpty ? (store.isEmpty ? "The log" : "the log") : "Patient \(finding?.patient ?? "")"
-            out.append(store + subject)
+            let store: TerminalLine = finding?.store.map { "Store \($0), " } ?? ""
+            let subject: TerminalLine = (finding?.patient ?? "").isEmpty ? (store.text.isEmpty ? "The log" : "the log") : "Patient \(finding?.patient ?? "")"
+            out.append("\(store)\(subject)")
             for finding in byPatient[patient] ?? [] {
-                out.append("  \(finding.severity == .error ? "error  " : "warning") \(finding.rule.rawValue)\(finding.session.map { " [\($0)]" } ?? "") seq \(finding.sequence): \(finding.message)")
+                let session: TerminalLine = finding.session.map { " [\($0)]" } ?? ""
+                out.append("  \(finding.severity == .error ? "error  " : "warning") \(finding.rule.rawValue)\(session) seq \(finding.sequence): \(finding.message)")
             }
         }
         if !report.summary.isEmpty {
             out.append("")
-            out.append("Summary: " + report.summary.keys.sorted().map { "\($0) \(report.summary[$0] ?? 0)" }.joined(separator: ", "))
+            out.append("Summary: \(report.summary.keys.sorted().map { "\($0) \(report.summary[$0] ?? 0)" }.joined(separator: ", "))")
         }
-        return out.joined(separator: "\n")
+        return out
     }
 }

@@ -60,7 +60,7 @@ struct Patient: AsyncParsableCommand {
             let findings = try ComplianceReplay.findings(ofPatient: id, in: store, asOf: asOf.flatMap(AsOf.init), policy: rules)
             try PrivateFile.write(PatientPage.html(state, findings: findings, display: display), to: html)
         }
-        if json { try writeJSON(PatientStateJSON(state)) } else { print(PatientStateText.render(state, display: display)) }
+        if json { try writeJSON(PatientStateJSON(state)) } else { say(TerminalLine(rendered: PatientStateText.render(state, display: display))) }
     }
 }
 
@@ -93,9 +93,9 @@ struct Disclosures: AsyncParsableCommand {
         try await access.recordAccess(to: id, in: store, what: "Accounting of disclosures shown by patient-records disclosures")
         let disclosures = try store.disclosures(of: id)
         if json { return try writeJSON(disclosures) }
-        if disclosures.isEmpty { return print("No disclosures of \(id)'s record in the last 6 years.") }
+        if disclosures.isEmpty { return say("No disclosures of \(id)'s record in the last 6 years.") }
         var table = Table(headers: ["date", "recipient", "purpose", "description", "voided"])
         table.rows = disclosures.map { [$0.date, $0.recipient, $0.purpose, $0.description, $0.voidedBy.map { "voided by \($0)" } ?? ""] }
-        print(table.render())
+        say(TerminalLine(rendered: table.render()))
     }
 }

@@ -5,7 +5,14 @@ import Foundation
 /// of one and no other user ever can.
 enum PrivateFile {
     static func write(_ text: String, to path: String) throws {
+        var isDirectory: ObjCBool = false
+        if path.hasSuffix("/") || (FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            throw CommandFailure("Could not write \(path): it is a directory; name a file in it, such as \((path as NSString).appendingPathComponent("page.html")).")
+        }
         let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            throw CommandFailure("Could not write \(path): the directory \(directory) does not exist; create it first.")
+        }
         let temporary = (directory.isEmpty ? "." : directory) + "/." + (path as NSString).lastPathComponent + ".\(getpid()).tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else { throw failure(path, errno) }
@@ -29,7 +36,10 @@ enum PrivateFile {
     }
 
     private static func failure(_ path: String, _ code: Int32) -> CommandFailure {
-        CommandFailure("Could not write \(path): \(String(cString: strerror(code))).")
+        if code == EFBIG || code == ENOSPC || code == EDQUOT {
+            return CommandFailure("Could not write \(path): the disk or the file size limit is full; nothing was written: free space and try again.")
+        }
+        return CommandFailure("Could not write \(path): \(String(cString: strerror(code))).")
     }
 }
 

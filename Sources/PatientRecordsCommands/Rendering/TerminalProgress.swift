@@ -34,7 +34,7 @@ public final class TerminalProgress: @unchecked Sendable {
         } else {
             text += "\(done)"
         }
-        if !detail.isEmpty { text += " (\(detail))" }
+        if !detail.isEmpty { text += " (\(TerminalText.safe(detail)))" }
         FileHandle.standardError.write(Data((text + "\u{1B}[K").utf8))
         drewSomething = true
     }

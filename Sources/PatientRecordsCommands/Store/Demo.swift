@@ -47,8 +47,8 @@ struct Demo: AsyncParsableCommand {
         let progress = TerminalProgress("Recording the demo clinic", total: inputs.count, quiet: quiet)
         let summary = try await store.importEvents(inputs, progress: progress.importing)
         progress.finish()
-        print("Demo clinic in \(try options.path()): \(inputs.count) events for \(patients) patients (\(summary.imported) new, \(summary.alreadyStored) already stored).")
-        print("")
+        say("Demo clinic in \(try options.path()): \(inputs.count) events for \(patients) patients (\(summary.imported) new, \(summary.alreadyStored) already stored).")
+        say("")
 
         var access = Ketamine_V1_RecordAccessed()
         access.purpose = .audit
@@ -59,16 +59,16 @@ struct Demo: AsyncParsableCommand {
         guard let state = try store.patientState(show) else {
             throw ValidationError("Patient \(show) has no record in \(try options.path()).")
         }
-        print(PatientStateText.render(state))
-        print("")
-        print("The last entries of the audit trail:")
-        print(AuditText.render(try store.auditTrail(AuditQuery(limit: 12))))
+        say(TerminalLine(rendered: PatientStateText.render(state)))
+        say("")
+        say("The last entries of the audit trail:")
+        say(TerminalLine(rendered: AuditText.render(try store.auditTrail(AuditQuery(limit: 12)))))
         let report = try store.verify()
-        print("")
-        print(report.isIntact ? "Hash chain verified over \(report.log.eventsVerified) events." : "Verification failed: \(report.log.problem ?? report.problems.first ?? "")")
+        say("")
+        say(report.isIntact ? "Hash chain verified over \(report.log.eventsVerified) events." : "Verification failed: \(report.log.problem ?? report.problems.first ?? "")")
         if store.isSealed {
             let keyFile = options.namedKeyFile() ?? store.defaultKeyFile
-            print("Payloads are sealed with a key per patient; the master key is in \(keyFile) (keep it apart from backups).")
+            say("Payloads are sealed with a key per patient; the master key is in \(keyFile) (keep it apart from backups).")
         }
     }
 }

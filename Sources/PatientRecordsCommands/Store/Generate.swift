@@ -60,6 +60,6 @@ struct Generate: AsyncParsableCommand {
         let snapshots = TerminalProgress("Snapshots", total: nil, quiet: quiet)
         try await store.refreshSnapshots(progress: snapshots.replaying)
         snapshots.finish()
-        print("Generated \(imported) events for \(patients) patients in \(try options.path()) (\(skipped) already stored).")
+        say("Generated \(imported) events for \(patients) patients in \(try options.path()) (\(skipped) already stored).")
     }
 }

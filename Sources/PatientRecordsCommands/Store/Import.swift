@@ -32,7 +32,7 @@ struct Import: AsyncParsableCommand {
         let progress = TerminalProgress("Importing", total: total, quiet: quiet)
         let summary = try await store.importEvents(from: source, progress: progress.importing)
         progress.finish()
-        print("Imported \(summary.imported) events (\(summary.alreadyStored) already stored) from \(summary.lines) lines.")
+        say("Imported \(summary.imported) events (\(summary.alreadyStored) already stored) from \(summary.lines) lines.")
     }
 }
 

@@ -46,8 +46,8 @@ struct Keys: AsyncParsableCommand {
                 throw ValidationError("The store at \(try options.path()) was created without sealing; it has no master key to rotate.")
             }
             try store.rotateMasterKey(newKeyFile: newKeyFile)
-            print("The store at \(try options.path()) now opens with \(newKeyFile) only.")
-            print("Keep the old key file apart until the backups made before today are destroyed; they open with it alone.")
+            say("The store at \(try options.path()) now opens with \(newKeyFile) only.")
+            say("Keep the old key file apart until the backups made before today are destroyed; they open with it alone.")
         }
     }
 
@@ -68,9 +68,9 @@ struct Keys: AsyncParsableCommand {
                 throw ValidationError("Give the key file to check with --key-file FILE.")
             }
             if try PatientRecordStore.keyFileOpensStore(keyFile, at: path) {
-                print("The key file \(keyFile) opens the store at \(path).")
+                say("The key file \(keyFile) opens the store at \(path).")
             } else {
-                print("The key file \(keyFile) does not open the store at \(path).")
+                say("The key file \(keyFile) does not open the store at \(path).")
                 throw ExitCode(1)
             }
         }

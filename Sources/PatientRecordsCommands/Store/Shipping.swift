@@ -53,7 +53,7 @@ struct Ship: AsyncParsableCommand {
             progress.update(Int(step.shippedThrough), detail: "through \(step.shippedThrough) of \(step.head), \(step.shipped) this run")
         }
         progress.finish()
-        if once { print("Shipped store \(log.storeId) to \(target) through sequence \(try log.head()).") }
+        if once { say("Shipped store \(log.storeId) to \(target) through sequence \(try log.head()).") }
     }
 }
 
@@ -112,7 +112,7 @@ struct Restore: AsyncParsableCommand {
         let store = try PatientRecordStore.open(at: destination, keyFile: keyFile)
         defer { store.close() }
         try store.rebuildFromLog()
-        print("Restored store \(storeId) into \(destination): \(restored) events; the indexes and snapshots were rebuilt from the log.")
+        say("Restored store \(storeId) into \(destination): \(restored) events; the indexes and snapshots were rebuilt from the log.")
     }
 }
 

@@ -52,12 +52,12 @@ struct Stats: AsyncParsableCommand {
         let report = Report(store: try options.path(), storeId: store.storeId, format: store.formatVersion, events: head, patients: patients, eventsByType: byType, unknownTypes: unknown,
                             firstRecorded: first.map(ClinicalTime.format), lastRecorded: last.map(ClinicalTime.format), dataFileBytes: size)
         if json { return try writeJSON(report) }
-        print("Store \(try options.path()) (id \(report.storeId), format \(report.format)): \(head) events, \(patients) patients, \(size) bytes on disk.")
-        if let first = report.firstRecorded, let last = report.lastRecorded { print("Recorded from \(first) to \(last).") }
+        say("Store \(try options.path()) (id \(report.storeId), format \(report.format)): \(head) events, \(patients) patients, \(size) bytes on disk.")
+        if let first = report.firstRecorded, let last = report.lastRecorded { say("Recorded from \(first) to \(last).") }
         var table = Table(headers: ["type", "events"])
         table.rows = byType.sorted { $0.value > $1.value }.map { [$0.key, String($0.value)] }
         if unknown > 0 { table.rows.append(["(types this version does not know)", String(unknown)]) }
-        print(table.render())
+        say(TerminalLine(rendered: table.render()))
     }
 }
 
@@ -93,6 +93,6 @@ struct Backup: AsyncParsableCommand {
             progress.update(total > 0 ? copied * 100 / total : 0, detail: "\(copied >> 20) of \(total >> 20) MiB")
         }
         progress.finish()
-        print("Backed up \(report.eventsVerified) events to \(destination); the copy verifies.")
+        say("Backed up \(report.eventsVerified) events to \(destination); the copy verifies.")
     }
 }

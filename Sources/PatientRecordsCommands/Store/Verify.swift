@@ -46,26 +46,29 @@ struct Verify: AsyncParsableCommand {
         let result = try records.verify(expecting: expectHead.flatMap(ChainHead.init))
         let log = result.log
         if let sequence = log.firstBadSequence {
-            print("Damaged: the first bad record is sequence \(sequence): \(log.problem ?? "unknown problem").")
+            say("Damaged: the first bad record is sequence \(sequence): \(log.problem ?? "unknown problem").")
             throw ExitCode(1)
         }
         if let problem = log.problem {
-            print("Damaged: \(problem).")
+            say("Damaged: \(problem).")
             throw ExitCode(1)
         }
         if let first = result.problems.first {
-            print("Damaged: \(first).")
-            for more in result.problems.dropFirst() { print("  and \(more).") }
+            say("Damaged: \(first).")
+            for more in result.problems.dropFirst() { say("  and \(more).") }
             throw ExitCode(1)
         }
         var checked = "the hash chain, the structure and the indexes verify"
+        if let live = log.livePages, let free = log.freePages {
+            checked += ", every page of the data file is owned once (\(live) in use, \(free) free)"
+        }
         if result.payloadsChecked {
             checked += ", every payload decodes, the clinical references and the snapshots match the log"
             if log.headSealChecked { checked += ", and the head's seal matches the master key" }
         } else {
             checked += " (without the master key: payloads, clinical references and the head's seal were not checked; give --key-file)"
         }
-        print("Intact: \(log.eventsVerified) events; \(checked).")
-        if let head = log.head { print("Head: \(head)") }
+        say("Intact: \(log.eventsVerified) events; \(checked).")
+        if let head = log.head { say("Head: \(head)") }
     }
 }

@@ -1,0 +1,86 @@
+import Crypto
+import LMDB
+import Synchronization
+
+/// Retired secrets (a destroyed data key) scrubbed from LMDB's free pages without pulling a page
+/// from under a reader. What a reader may still see when a secret is retired is written into
+/// `meta` (`scrub-pending`: page, offset, length, the commit that freed the page, and the
+/// SHA-256 of the secret, never the secret) in the same durable way as any write, and the commits
+/// that follow overwrite those places once no reader can see them: a crash in between forgets
+/// nothing, since every process that opens the store for writing takes the list up again.
+final class PendingScrubs: Sendable {
+    /// Whether `meta` may hold places still to scrub (checked after each commit while true).
+    private let pending = Atomic<Bool>(false)
+
+    var mayHaveWork: Bool { pending.load(ordering: .acquiring) }
+
+    func noteWork() { pending.store(true, ordering: .releasing) }
+
+    /// One place, as stored: page, offset, length, freed-by, digest.
+    struct Entry: Hashable {
+        let site: ScrubSite
+        let digest: [UInt8]
+
+        static let size = 8 + 4 + 4 + 8 + 32
+
+        var bytes: [UInt8] {
+            Bytes.bigEndian(UInt64(site.page)) + withUnsafeBytes(of: UInt32(site.offset).bigEndian) { Array($0) }
+                + withUnsafeBytes(of: UInt32(site.length).bigEndian) { Array($0) } + Bytes.bigEndian(site.freedBy) + digest
+        }
+
+        static func decode(_ raw: UnsafeRawBufferPointer) -> [Entry] {
+            guard raw.count % size == 0 else { return [] }
+            return stride(from: 0, to: raw.count, by: size).compactMap { start in
+                let slice = UnsafeRawBufferPointer(rebasing: raw[start..<(start + size)])
+                guard let page = Bytes.uint64(bigEndian: UnsafeRawBufferPointer(rebasing: slice[0..<8])),
+                      let freedBy = Bytes.uint64(bigEndian: UnsafeRawBufferPointer(rebasing: slice[16..<24])),
+                      page < UInt64(Int.max) else { return nil }
+                let offset = Int(slice.loadUnaligned(fromByteOffset: 8, as: UInt32.self).bigEndian)
+                let length = Int(slice.loadUnaligned(fromByteOffset: 12, as: UInt32.self).bigEndian)
+                return Entry(site: ScrubSite(page: Int(page), offset: offset, length: length, freedBy: freedBy), digest: Array(slice[24..<size]))
+            }
+        }
+    }
+
+    static func digest(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+
+    /// Scrubs `secret` from the free pages now where no reader can see it, and records the rest.
+    func retire(_ secret: [UInt8], environment: Environment, meta: Database) throws {
+        let outcome = try environment.scrubFreePages(containing: secret)
+        guard !outcome.deferred.isEmpty else { return }
+        let digest = Self.digest(secret)
+        try environment.write { txn in
+            let stored = try txn.value(forKey: StoreLayout.MetaKey.scrubPending, in: meta).map { Array($0) } ?? []
+            try txn.put(stored + outcome.deferred.flatMap { Entry(site: $0, digest: digest).bytes }, forKey: StoreLayout.MetaKey.scrubPending, in: meta)
+        }
+        noteWork()
+    }
+
+    /// Overwrites the recorded places no reader can see any more; keeps the others recorded.
+    func process(environment: Environment, meta: Database) throws {
+        guard mayHaveWork else { return }
+        let entries = try environment.read { txn in
+            try txn.value(forKey: StoreLayout.MetaKey.scrubPending, in: meta).map(Entry.decode) ?? []
+        }
+        guard !entries.isEmpty else {
+            pending.store(false, ordering: .releasing)
+            return
+        }
+        let digests = Dictionary(entries.map { ($0.site, $0.digest) }, uniquingKeysWith: { first, _ in first })
+        let waiting = try environment.scrub(entries.map(\.site)) { site, found in Self.digest(found) == digests[site] }
+        guard waiting.count != entries.count else { return }
+        let left = Set(waiting)
+        try environment.write { txn in
+            // Entries recorded meanwhile (by another process) are kept.
+            let stored = try txn.value(forKey: StoreLayout.MetaKey.scrubPending, in: meta).map(Entry.decode) ?? []
+            let done = Set(entries.map(\.site)).subtracting(left)
+            let kept = stored.filter { !done.contains($0.site) }
+            if kept.isEmpty {
+                _ = try txn.delete(forKey: StoreLayout.MetaKey.scrubPending, in: meta)
+            } else {
+                try txn.put(kept.flatMap(\.bytes), forKey: StoreLayout.MetaKey.scrubPending, in: meta)
+            }
+        }
+        if waiting.isEmpty { pending.store(false, ordering: .releasing) }
+    }
+}
