@@ -459,6 +459,9 @@ static int check_overflow(auditor *a, walker *w, uint64_t leafpg, unsigned idx, 
         return damage(a, ov, "page %llu of %s should be an overflow page but its flags are 0x%x.", (ull)ov, w->what, flags);
     if (count < 1 || (uint64_t)count - 1 > a->last - ov)
         return damage(a, ov, "overflow page %llu of %s claims a run of %u pages, beyond the last page %llu.", (ull)ov, w->what, count, (ull)a->last);
+    if (ov + count > a->file_pages)  /* LMDB writes whole runs; reading past the file would fault */
+        return damage(a, ov, "the overflow run of %u pages at page %llu of %s extends beyond the end of the file (%llu bytes).",
+                      count, (ull)ov, w->what, (ull)a->fsize);
     if (dsize > (uint64_t)count * a->psize - PAGEHDRSZ)
         return damage(a, ov, "overflow page %llu of %s starts a run of %u pages, too short for its %llu-byte value.",
                       (ull)ov, w->what, count, (ull)dsize);

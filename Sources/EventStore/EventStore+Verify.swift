@@ -97,10 +97,13 @@ extension EventStore {
     /// - Parameter anchor: a head published earlier: the record at its sequence must still carry
     ///   its chain hash, which proves that nothing up to it was rewritten, with or without a key.
     public func verify(expecting anchor: ChainHead? = nil) throws -> VerificationReport {
-        try read { reader in
+        // The highest head this store committed, kept beside its key: the log must reach it and
+        // carry its hash there, or the file was rolled back.
+        let mark = layout.sealing != nil ? headAnchor?.read() : nil
+        return try read { reader in
             var chain = ChainCheck()
             var problem: (UInt64, String)?
-            var anchorSeen = false
+            var anchorSeen = false, markSeen = false
             do {
                 try reader.txn.withCursor(on: layout.events) { cursor in
                     var entry = try cursor.first()
@@ -114,6 +117,13 @@ extension EventStore {
                         if let reason {
                             problem = (min(sequence, chain.expected), reason)
                             return
+                        }
+                        if let mark, mark.sequence == sequence {
+                            markSeen = true
+                            guard chain.lastHash == mark.hash else {
+                                problem = (sequence, "it does not carry the chain hash this store committed for it (kept in \(headAnchor?.path ?? "")): the log was rewritten up to there")
+                                return
+                            }
                         }
                         if let anchor, anchor.sequence == sequence {
                             anchorSeen = true
@@ -154,6 +164,9 @@ extension EventStore {
             if let (sequence, reason) = problem { return report(sequence, reason) }
             if let anchor, !anchorSeen {
                 return report(nil, "the log ends at sequence \(verified), before the published head \(anchor)")
+            }
+            if let mark, !markSeen {
+                return report(nil, "the log ends at sequence \(verified), below the highest head this store committed (sequence \(mark.sequence), kept in \(headAnchor?.path ?? "")): the data file was rolled back to an older state (a tail dropped, or an older copy put in its place); if a backup was restored on purpose, remove that file")
             }
             // Every index entry belongs to a record: equal counts, each record's entries found.
             for (database, name) in [(layout.streams, "stream index"), (layout.eventIds, "event id index")] {

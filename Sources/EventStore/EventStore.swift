@@ -45,6 +45,11 @@ public final class EventStore: Sendable {
         /// Open a sealed store read-only without its master key: headers, the hash chain and the
         /// structure can be read and verified; payloads read back as ``PayloadState/sealed``.
         public var withoutMasterKey = false
+        /// A file outside the store where the highest committed head is kept (see `verify`): a
+        /// rollback of the data file to an older state, with its old head seal, is found against
+        /// it. By default, for a sealed store whose master key comes from a file, that file's
+        /// path with `.head` added; `nil` with a key given in memory.
+        public var headAnchorFile: String?
 
         /// Where the store reports what it does: a swift-log `Logger` and the prefix of its
         /// swift-metrics names (see ``Observability``). Nothing is reported, or printed, until
@@ -87,6 +92,8 @@ public final class EventStore: Sendable {
     let layout: StoreLayout
     let appendWriter: GroupCommitWriter?
     let commits = CommitSignal()
+    /// The highest committed head, kept outside the data file (a sealed store with a key file).
+    let headAnchor: HeadAnchor?
     /// Places in free pages where a retired secret waits for its readers to finish.
     let scrubs = PendingScrubs()
     /// The metrics and the logger of ``Options/observability``, made once.
@@ -104,6 +111,10 @@ public final class EventStore: Sendable {
         self.layout = opened.layout
         self.storeId = Bytes.hex(opened.storeId)
         self.isSealed = opened.isSealed
+        let anchorPath = options.headAnchorFile
+            ?? (opened.layout.sealing != nil ? options.masterKey?.keyFile(storeId: Bytes.hex(opened.storeId)).map { $0 + ".head" } : nil)
+        let headAnchor = anchorPath.map(HeadAnchor.init)
+        self.headAnchor = headAnchor
         if options.readOnly {
             appendWriter = nil
         } else {
@@ -117,11 +128,17 @@ public final class EventStore: Sendable {
             }
             appendWriter = GroupCommitWriter(name: "event-store-writer", path: path) { requests in
                 let started = ContinuousClock.now
-                let result = Result { () throws -> [Result<[AppendResult], EventStoreError>] in
+                let layout = logWriter.layout
+                let committed = Result { () throws -> ([Result<[AppendResult], EventStoreError>], LogTail) in
                     try environment.write { txn in
-                        try logWriter.commit(requests, in: txn, now: Clock.nanosecondsSinceEpoch())
+                        (try logWriter.commit(requests, in: txn, now: Clock.nanosecondsSinceEpoch()), try LogTail(layout: layout, txn: txn))
                     }
                 }
+                // Durable now: the mark outside the file follows.
+                if let headAnchor, case .success(let (_, tail)) = committed, tail.sequence > 0 {
+                    headAnchor.advance(to: ChainHead(sequence: tail.sequence, hash: tail.chainHash))
+                }
+                let result = committed.map(\.0)
                 commits.notify()
                 // A retired secret whose readers have finished is overwritten now; failing to is
                 // not this append's failure (the places stay recorded for the next commit).

@@ -127,9 +127,21 @@ public final class StoreRestorer {
         }
         self.destination = destination
         self.identity = identity
-        partial = destination + ".partial"
-        if FileManager.default.fileExists(atPath: partial) { try FileManager.default.removeItem(atPath: partial) }
-        try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // A work directory of its own, made by this restore (mkdir fails on one that exists):
+        // nothing someone else made is ever removed.
+        var made: String?
+        for _ in 0..<8 {
+            let candidate = destination + ".partial-" + Bytes.hex((0..<6).map { _ in UInt8.random(in: 0...255) })
+            if mkdir(candidate, 0o700) == 0 {
+                made = candidate
+                break
+            }
+            guard errno == EEXIST else {
+                throw EventStoreError(code: .storage, message: "Could not create the work directory \(candidate) beside \(destination): \(String(cString: strerror(errno))).", path: destination)
+            }
+        }
+        guard let made else { throw EventStoreError.directoryNotEmpty(path: destination + ".partial-…") }
+        partial = made
         var options = EventStore.Options()
         options.durable = false
         let environment = try EventStore.openEnvironment(partial, options: options)
@@ -207,8 +219,19 @@ public final class StoreRestorer {
         }
     }
 
+    /// The directory the store is built in until ``moveIntoPlace()``: open it there to rebuild
+    /// what is derived from the log, so that a failure leaves neither it nor the destination.
+    public var workDirectory: String { partial }
+
     /// Records the head (sealed with the master key), syncs, and moves the store into place.
     public func finish() throws {
+        try seal()
+        try moveIntoPlace()
+    }
+
+    /// Records the head (sealed with the master key) and syncs; the store stays in
+    /// ``workDirectory``, closed, until ``moveIntoPlace()``.
+    public func seal() throws {
         let chain = self.chain
         try writing { txn in
             guard chain.expected > 1 else { return }
@@ -222,6 +245,13 @@ public final class StoreRestorer {
         try environment?.sync()
         environment = nil
         for file in ["data.mdb", "lock.mdb"] { chmod(partial + "/" + file, 0o600) }
+    }
+
+    /// Renames the work directory to the destination (which must still not exist) and syncs the
+    /// parent directory. Until then, dropping the restorer removes the work directory.
+    public func moveIntoPlace() throws {
+        environment = nil
+        guard !FileManager.default.fileExists(atPath: destination) else { throw EventStoreError.directoryNotEmpty(path: destination) }
         guard rename(partial, destination) == 0 else {
             throw EventStoreError(code: .storage, message: "Could not move the restored store into \(destination): \(String(cString: strerror(errno))).", path: destination)
         }

@@ -110,6 +110,8 @@ public struct LogShipper: Sendable {
                 episode.shipped += step.count
                 episode.progressed = true
                 progress?(Progress(shippedThrough: step.through, head: step.head, shipped: episode.shipped))
+                // The valid prefix is committed; the damaged record is the local store's failure.
+                if let damaged = step.damaged { throw damaged }
                 if step.count == 0 {
                     if step.through >= stopAt {
                         episode.end = .finished
@@ -211,6 +213,8 @@ public struct LogShipper: Sendable {
         let count: UInt64
         let through: UInt64
         let head: UInt64
+        /// The local record the batch stopped before because it does not verify.
+        var damaged: EventStoreError?
     }
 
     /// One batch: read after the checkpoint, written with the new checkpoint in one transaction.
@@ -244,8 +248,18 @@ public struct LogShipper: Sendable {
                 }
                 var batch = Batch(head: head)
                 var streams = Set<[UInt8]>()
+                // Only what verifies goes out: each record's structure and its chain hash, from the
+                // hash shipped with the checkpoint. A damaged record stops the batch before it, so
+                // that PostgreSQL keeps a prefix that restores.
+                var chain = through > 0 ? ChainCheck(after: through, hash: shippedHash) : ChainCheck()
                 try reader.forEachStoredRecord(from: through + 1) { record in
                     guard record.sequence <= min(stopAt, through + UInt64(batchSize)) else { return false }
+                    if let problem = chain.check(sequence: record.sequence, bytes: record.bytes) {
+                        batch.damaged = EventStoreError.corruptRecord(
+                            sequence: record.sequence,
+                            reason: "\(problem); shipping stops before it, and PostgreSQL keeps the log through sequence \(record.sequence - 1), which restores. Restore the local store from a backup or from PostgreSQL")
+                        return false
+                    }
                     batch.records.append((record.sequence, record.type, Array(record.streamIdBytes), Array(record.bytes)))
                     batch.lastHash = Array(record.chainHash)
                     streams.insert(Array(record.streamIdBytes))
@@ -256,7 +270,7 @@ public struct LogShipper: Sendable {
                 }
                 return batch
             }
-            guard let last = batch.records.last else { return Step(count: 0, through: through, head: batch.head) }
+            guard let last = batch.records.last else { return Step(count: 0, through: through, head: batch.head, damaged: batch.damaged) }
             // Multi-row inserts, a few hundred rows to a statement (PostgreSQL takes 65,535 binds).
             for chunk in stride(from: 0, to: batch.records.count, by: 500) {
                 var sql = "INSERT INTO prs_records (store_id, sequence, type, stream, record) VALUES "
@@ -282,7 +296,7 @@ public struct LogShipper: Sendable {
                 UPDATE prs_stores SET shipped_through = \(Int64(last.sequence)), chain_hash = \(Data(batch.lastHash)), shipped_at = now()
                 WHERE store_id = \(storeId)
                 """, logger: logger)
-            return Step(count: UInt64(batch.records.count), through: last.sequence, head: batch.head)
+            return Step(count: UInt64(batch.records.count), through: last.sequence, head: batch.head, damaged: batch.damaged)
         }
     }
 
@@ -291,6 +305,7 @@ public struct LogShipper: Sendable {
         var records: [(sequence: UInt64, type: UInt16, stream: [UInt8], bytes: [UInt8])] = []
         var keys: [(stream: [UInt8], value: [UInt8])] = []
         var lastHash: [UInt8] = []
+        var damaged: EventStoreError?
 
         init(head: UInt64) { self.head = head }
     }

@@ -113,16 +113,23 @@ struct DamageTests {
             let store = directory + "/store"
             var named = 0
             for (tool, arguments) in [(replayTool, ["--store", store, "--format", "json"]), (records, ["audit", "--store", store, "--format", "json"])] {
-                for delay in [0, 20, 50, 100, 200, 400] {
+                for delay in [0, 5, 10, 20, 40, 80, 160, 320] {
                     try Self.lay(data, at: store)
                     let running = try tool.start(arguments)
                     try await Task.sleep(for: .milliseconds(delay))
                     #expect(truncate(store + "/data.mdb", off_t(data.count / 5)) == 0)
                     let outcome = await running.finish()
-                    IntegrityTests.expectRefusedOrFine(outcome, "\(arguments[0]) with the file truncated after \(delay) ms")
-                    if outcome.status != 0 {
+                    let what = "\(arguments[0]) with the file truncated after \(delay) ms"
+                    IntegrityTests.expectRefusedOrFine(outcome, what)
+                    if outcome.stderr.isEmpty {
+                        // Finished before the truncation: a whole report (the replay exits 1 when
+                        // it has error findings, with its report on stdout).
+                        #expect(outcome.status == 0 || (outcome.status == 1 && tool.name == replayTool.name), "\(what): status \(outcome.status)")
+                        #expect(outcome.stdout.hasSuffix("\n") && outcome.stdout.count > 100, "\(what): \(outcome.stdout.suffix(200))")
+                    } else {
                         named += 1
-                        #expect(outcome.stderr.contains("truncated") || outcome.stderr.contains("shrank") || outcome.stderr.contains("damaged"), "\(outcome.stderr)")
+                        #expect(outcome.status != 0)
+                        #expect(outcome.stderr.contains("truncated") || outcome.stderr.contains("shrank") || outcome.stderr.contains("damaged"), "\(what): \(outcome.stderr)")
                     }
                 }
             }
@@ -219,6 +226,29 @@ extension DamageTests {
             #expect(outcome.status != 0)
             #expect(outcome.stderr.contains("full"), "\(outcome.stderr)")
             #expect(!FileManager.default.fileExists(atPath: directory + "/copy"))
+        }
+    }
+}
+
+extension DamageTests {
+    /// The escaping rule holds by construction: the commands write text only through
+    /// `say`/`sayError` (whose interpolations are escaped) or the progress line; JSON is written
+    /// by its encoder and `--help` by the argument parser. A new `print(` elsewhere fails here.
+    @Test func theCommandsWriteTextOnlyThroughTheTerminalRule() throws {
+        var sources = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { sources.deleteLastPathComponent() }
+        sources.appendPathComponent("Sources/PatientRecordsCommands")
+        let allowed: Set<String> = ["TerminalText.swift", "TerminalProgress.swift", "AccessOptions.swift", "CommandRunner.swift"]
+        let files = try #require(FileManager.default.enumerator(atPath: sources.path)).compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") }
+        #expect(files.count > 10)
+        for file in files where !allowed.contains((file as NSString).lastPathComponent) {
+            let text = try String(contentsOfFile: sources.path + "/" + file, encoding: .utf8)
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let code = line.trimmingCharacters(in: .whitespaces)
+                guard !code.hasPrefix("//") else { continue }
+                #expect(!code.contains("print(") && !code.contains("standardError.write") && !code.contains("standardOutput.write"),
+                        "\(file):\(number + 1) writes to the terminal around the escaping rule: \(code)")
+            }
         }
     }
 }

@@ -31,16 +31,42 @@ struct NetworkReplay {
             guard !shipped.isEmpty else { throw CommandFailure("No store has shipped its log to this database.") }
             var reports: [(store: String, report: ComplianceReport)] = []
             for store in shipped {
-                reports.append((store.identity.storeId, try await Self.judge(store, client: client, keyDirectory: keyDirectory, policy: policy)))
+                // A store that cannot be judged (an id that is no id, no key file, a rewritten
+                // log) is that store's integrity finding; the other stores are judged all the same.
+                let report: ComplianceReport
+                do {
+                    report = try await Self.judge(store, client: client, keyDirectory: keyDirectory, policy: policy)
+                } catch let error as PostgresError {
+                    throw error
+                } catch {
+                    report = Self.unjudged(because: "\(error)")
+                }
+                reports.append((store.identity.storeId, report))
             }
             return reports
         }
         return ComplianceReport.merging(reports)
     }
 
+    /// The report of a store that could not be judged: one integrity finding saying why.
+    static func unjudged(because reason: String) -> ComplianceReport {
+        let message = "This store's shipped log could not be judged: " + String(reason.reversed().drop(while: { $0 == "." }).reversed()) + "."
+        let finding = Finding(rule: .integrity, patient: "", session: nil, eventId: "", sequence: 0, message: message)
+        return ComplianceReport(asOf: "", eventsReplayed: 0, patients: 0, findings: [finding], summary: [Rule.integrity.rawValue: 1])
+    }
+
+    /// Whether `id` may name a file: 32 hexadecimal digits, as every store id is. A row of
+    /// PostgreSQL is not trusted to hold one (`../../x` would name a key file elsewhere).
+    static func isStoreId(_ id: String) -> Bool {
+        id.utf8.count == 32 && id.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) || (0x41...0x46).contains($0) }
+    }
+
     /// One shipped store, judged.
     static func judge(_ store: ShippedLog.Store, client: PostgresConnection, keyDirectory: String, policy: Policy) async throws -> ComplianceReport {
         let id = store.identity.storeId
+        guard isStoreId(id) else {
+            throw CommandFailure("its store id \(id.debugDescription) is not 32 hexadecimal digits, so it names no key file")
+        }
         var opener: RecordOpener?
         if store.identity.isSealed {
             let keyFile = keyDirectory + "/" + id + ".key"

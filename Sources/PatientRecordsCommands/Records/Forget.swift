@@ -48,14 +48,13 @@ struct Forget: AsyncParsableCommand {
             throw ValidationError("Patient \(id) has no record in \(try options.path()).")
         }
         if !yes {
-            let shown = TerminalText.safe(id)
-            FileHandle.standardError.write(Data("""
-                Forgetting \(shown) destroys their data key: none of their \(events) entries can be read again \
+            sayError("""
+                Forgetting \(id) destroys their data key: none of their \(events) entries can be read again \
                 by anyone, from this store or from any backup made from now on.
                 Clinics must keep records for years (HIPAA: 6 years of documentation; state law may ask for \
-                longer). Go on only if \(shown) is entitled to erasure and no retention duty applies.
+                longer). Go on only if \(id) is entitled to erasure and no retention duty applies.
                 Type the patient id to confirm:\u{20}
-                """.utf8))
+                """, terminator: "")
             guard let answer = readLine(strippingNewline: true), answer.trimmingCharacters(in: .whitespaces) == id else {
                 throw ValidationError("Not confirmed; nothing was forgotten.")
             }

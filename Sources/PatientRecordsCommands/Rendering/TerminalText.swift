@@ -62,7 +62,7 @@ func say(_ lines: [TerminalLine]) {
     print(lines.map(\.text).joined(separator: "\n"))
 }
 
-/// Writes `line` and a line feed to standard error.
-func sayError(_ line: TerminalLine) {
-    FileHandle.standardError.write(Data((line.text + "\n").utf8))
+/// Writes `line` and `terminator` to standard error.
+func sayError(_ line: TerminalLine, terminator: String = "\n") {
+    FileHandle.standardError.write(Data((line.text + terminator).utf8))
 }

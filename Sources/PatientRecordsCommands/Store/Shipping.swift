@@ -105,13 +105,19 @@ struct Restore: AsyncParsableCommand {
                 try restorer.append(page)
                 progress.update(Int(restorer.restored), detail: "of \(shipped.shippedThrough)")
             }
-            try restorer.finish()
+            try restorer.seal()
+            // What is derived from the log is rebuilt in the work directory; only a whole store
+            // is moved to the destination, and any failure before leaves neither (the restorer
+            // removes its work directory when dropped).
+            do {
+                let store = try PatientRecordStore.open(at: restorer.workDirectory, keyFile: keyFile)
+                defer { store.close() }
+                try store.rebuildFromLog()
+            }
+            try restorer.moveIntoPlace()
             return restorer.restored
         }
         progress.finish()
-        let store = try PatientRecordStore.open(at: destination, keyFile: keyFile)
-        defer { store.close() }
-        try store.rebuildFromLog()
         say("Restored store \(storeId) into \(destination): \(restored) events; the indexes and snapshots were rebuilt from the log.")
     }
 }
