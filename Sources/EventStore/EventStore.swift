@@ -113,7 +113,7 @@ public final class EventStore: Sendable {
         self.isSealed = opened.isSealed
         let anchorPath = options.headAnchorFile
             ?? (opened.layout.sealing != nil ? options.masterKey?.keyFile(storeId: Bytes.hex(opened.storeId)).map { $0 + ".head" } : nil)
-        let headAnchor = anchorPath.map(HeadAnchor.init)
+        let headAnchor = anchorPath.map { HeadAnchor(path: $0, storePath: path) }
         self.headAnchor = headAnchor
         if options.readOnly {
             appendWriter = nil

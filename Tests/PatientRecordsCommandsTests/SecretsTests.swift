@@ -37,3 +37,124 @@ struct SecretsTests {
         }
     }
 }
+
+extension SecretsTests {
+    /// Every occurrence of `needle` in the files under `directory` (but `pg_wal`), as paths.
+    static func files(under directory: String, holding needle: Data) -> [String] {
+        var found: [String] = []
+        let enumerator = FileManager.default.enumerator(atPath: directory)
+        while let relative = enumerator?.nextObject() as? String {
+            guard !relative.hasPrefix("pg_wal") else { continue }
+            let path = directory + "/" + relative
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+                  let data = FileManager.default.contents(atPath: path) else { continue }
+            if data.range(of: needle) != nil { found.append(relative) }
+        }
+        return found
+    }
+
+    /// docs/DEPLOYMENT.md's erasure steps, run as written after `forget` and `ship`, leave no
+    /// copy of the forgotten patient's wrapped key in any file of the cluster outside its WAL,
+    /// even after an ANALYZE (the shipper sets those columns' statistics target to 0).
+    @Test(.timeLimit(.minutes(4)))
+    func erasureReachesEveryFileOfTheCluster() async throws {
+        try await withTemporaryDirectory { directory in
+            try await withPostgres(in: directory) { url, cluster in
+                let environment = ["XDG_CONFIG_HOME": directory + "/config"]
+                let store = directory + "/clinic"
+                #expect(try await records.run(["generate", "--store", store, "--patients", "12", "--quiet"], environment: environment).status == 0)
+                #expect(try await records.run(["ship", "--store", store, "--to", url, "--once", "--quiet"], environment: environment).status == 0)
+                _ = try await sql(url, "ANALYZE prs_stream_keys; ANALYZE prs_records")
+                let hex = try await sql(url, "SELECT encode(stored_key, 'hex') FROM prs_stream_keys WHERE stream = convert_to('P-0003', 'UTF8')")
+                let key = try #require(Data(hexString: hex))
+                #expect(key.count > 40)
+                #expect(try await sql(url, "SELECT count(*) FROM pg_statistic WHERE starelid = 'prs_stream_keys'::regclass AND staattnum = 3") == "0")
+                #expect(try await records.run(["forget", "--store", store, "P-0003", "--reason", "erasure request ER-1", "--yes"], environment: environment).status == 0)
+                #expect(try await records.run(["ship", "--store", store, "--to", url, "--once", "--quiet"], environment: environment).status == 0)
+                _ = try await sql(url, "ANALYZE prs_stream_keys")
+                // Step 2 of docs/DEPLOYMENT.md.
+                _ = try await sql(url, "VACUUM (FULL) prs_stream_keys")
+                _ = try await sql(url, "CHECKPOINT")
+                #expect(Self.files(under: cluster + "/data", holding: key).isEmpty, "\(Self.files(under: cluster + "/data", holding: key))")
+            }
+        }
+    }
+}
+
+extension Data {
+    init?(hexString: String) {
+        var bytes: [UInt8] = []
+        var digits = hexString.makeIterator()
+        while let high = digits.next() {
+            guard let low = digits.next(), let value = UInt8(String([high, low]), radix: 16) else { return nil }
+            bytes.append(value)
+        }
+        self.init(bytes)
+    }
+}
+
+extension SecretsTests {
+    /// A damaged local record: `ship --once` stops at it with one sentence naming the sequence and
+    /// a non-zero exit; PostgreSQL keeps the log up to the record before, which restores. A
+    /// restore never removes a work directory it did not make (a `DEST.partial` of someone
+    /// else's), and one that fails leaves neither the destination nor its work directory.
+    @Test(.timeLimit(.minutes(4)))
+    func theShipperShipsOnlyWhatVerifiesAndRestoreTouchesOnlyItsOwn() async throws {
+        try await withTemporaryDirectory { directory in
+            try await withPostgres(in: directory) { url, _ in
+                let environment = ["XDG_CONFIG_HOME": directory + "/config"]
+                let store = directory + "/clinic"
+                #expect(try await records.run(["generate", "--store", store, "--patients", "10", "--quiet"], environment: environment).status == 0)
+                let id = try await ShippingTests.storeId(store, environment: environment)
+                try damageRecord(300, inStoreAt: store) { $0[$0.count - 20] ^= 0x01 }
+                let shipped = try await records.run(["ship", "--store", store, "--to", url, "--once", "--batch", "120", "--quiet"], environment: environment)
+                #expect(shipped.status != 0)
+                #expect(shipped.stderr.contains("sequence 300") && shipped.stderr.split(separator: "\n").count == 1, "\(shipped.stderr)")
+                try await ShippingTests.expectComplete(url, storeId: id, head: 299)
+
+                // Someone's directory under the work directory's old name is left alone.
+                let destination = directory + "/restored"
+                try FileManager.default.createDirectory(atPath: destination + ".partial", withIntermediateDirectories: false)
+                try "keep me".write(toFile: destination + ".partial/notes.txt", atomically: true, encoding: .utf8)
+                let restored = try await records.run(["restore", "--from", url, "--store-id", id, destination], environment: environment)
+                #expect(restored.status == 0, "\(restored.stderr)")
+                #expect(try String(contentsOfFile: destination + ".partial/notes.txt", encoding: .utf8) == "keep me")
+                let verified = try await records.run(["verify", "--store", destination, "--key-file", directory + "/config/patient-records/keys/\(id).key"], environment: ["XDG_CONFIG_HOME": directory + "/elsewhere"])
+                #expect(verified.status == 0 && verified.stdout.contains("Intact: 299 events"), "\(verified.stdout)\(verified.stderr)")
+
+                // A restore that fails (a changed row) leaves neither the destination nor a work directory.
+                _ = try await sql(url, "UPDATE prs_records SET record = overlay(record placing '\\xff'::bytea from length(record) - 40 for 1) WHERE store_id = '\(id)' AND sequence = 150")
+                let failed = try await records.run(["restore", "--from", url, "--store-id", id, directory + "/again"], environment: environment)
+                #expect(failed.status != 0 && failed.stderr.contains("sequence 150"), "\(failed.stderr)")
+                let left = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("again") }
+                #expect(left.isEmpty, "\(left)")
+            }
+        }
+    }
+
+    /// A forged store row whose id would name a file outside `--key-dir` is that store's
+    /// integrity finding; the other stores are judged as before, and no file outside is opened.
+    @Test(.timeLimit(.minutes(4)))
+    func aForgedStoreRowIsOneFindingNotTheEndOfTheGroupReplay() async throws {
+        try await withTemporaryDirectory { directory in
+            try await withPostgres(in: directory) { url, _ in
+                let environment = ["XDG_CONFIG_HOME": directory + "/config"]
+                let store = directory + "/clinic"
+                #expect(try await records.run(["generate", "--store", store, "--patients", "8", "--quiet"], environment: environment).status == 0)
+                #expect(try await records.run(["ship", "--store", store, "--to", url, "--once", "--quiet"], environment: environment).status == 0)
+                let id = try await ShippingTests.storeId(store, environment: environment)
+                let forged = "../../\u{1B}]0;owned\u{07}/x"
+                _ = try await sql(url, "INSERT INTO prs_stores (store_id, format_version, sealed, key_check, shipped_through, chain_hash) SELECT '\(forged)', format_version, sealed, key_check, 0, chain_hash FROM prs_stores WHERE store_id = '\(id)'")
+                let report = try await replayTool.run(["--from", url, "--format", "text"], environment: environment)
+                #expect(report.status == 1, "\(report.stderr)")
+                DamageTests.expectNoControlCharacters(report, "the group replay with a forged store id")
+                #expect(report.stdout.contains("is not 32 hexadecimal digits"), "\(report.stdout.prefix(600))")
+                let json = try await replayTool.run(["--from", url, "--format", "json"], environment: environment)
+                let findings = ShippingTests.findings(json.stdout, store: nil)
+                #expect(findings.contains { $0.hasPrefix(id + "|") && !$0.contains("|integrity|") }, "the genuine store was not judged")
+                #expect(findings.contains { $0.hasPrefix(forged + "||integrity|") })
+            }
+        }
+    }
+}

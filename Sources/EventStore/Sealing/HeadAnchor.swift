@@ -6,21 +6,33 @@ import Glibc
 /// access to the data file but not the key can put an older one back, or the whole file of an
 /// older backup. `verify` with the key then finds the head below this mark.
 ///
+/// The mark names the store's directory: it speaks of the live store at that path only. A
+/// backup, or a restored copy elsewhere, is an older state on purpose and is not compared.
+///
 /// Written after each durable commit, only ever upwards (a lock on the file and a read before the
 /// write keep two processes from lowering it), without a flush of its own: after a power loss the
 /// mark may be behind the head (never ahead of it: the commit was flushed first), which hides a
 /// rollback across that crash but never reports a false one.
 final class HeadAnchor: Sendable {
     let path: String
+    /// The store's directory, as the mark names it (resolved: symbolic links and `..` removed).
+    let storePath: String
 
-    init(path: String) { self.path = path }
+    init(path: String, storePath: String) {
+        self.path = path
+        var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        self.storePath = realpath(storePath, &resolved) != nil
+            ? String(decoding: resolved.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : storePath
+    }
 
-    /// The mark, or `nil` when there is none (or it does not parse: a damaged mark is no mark).
+    /// The mark of this store's directory, or `nil` when there is none, it names another
+    /// directory, or it does not parse (a damaged mark is no mark).
     func read() -> ChainHead? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
-        return Self.parse(descriptor)
+        guard let (head, directory) = Self.parse(descriptor), directory == storePath else { return nil }
+        return head
     }
 
     /// Raises the mark to `head` when it is higher. Failures are not the commit's: the mark is a
@@ -31,17 +43,19 @@ final class HeadAnchor: Sendable {
         defer { close(descriptor) }
         guard flock(descriptor, LOCK_EX) == 0 else { return }
         defer { flock(descriptor, LOCK_UN) }
-        if let current = Self.parse(descriptor), current.sequence >= head.sequence { return }
-        let text = Array((head.description + "\n").utf8)
+        if let (current, _) = Self.parse(descriptor), current.sequence >= head.sequence { return }
+        let text = Array((head.description + " " + storePath + "\n").utf8)
         let written = text.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
         if written == text.count { _ = ftruncate(descriptor, off_t(text.count)) }
     }
 
-    private static func parse(_ descriptor: Int32) -> ChainHead? {
-        var buffer = [UInt8](repeating: 0, count: 128)
+    /// `HEX@SEQUENCE DIRECTORY`.
+    private static func parse(_ descriptor: Int32) -> (ChainHead, String)? {
+        var buffer = [UInt8](repeating: 0, count: 8192)
         let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) }
         guard count > 0 else { return nil }
-        let text = String(decoding: buffer[..<count], as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
-        return ChainHead(text)
+        let line = String(decoding: buffer[..<count], as: UTF8.self).split(separator: "\n").first ?? ""
+        guard let space = line.firstIndex(of: " "), let head = ChainHead(String(line[..<space])) else { return nil }
+        return (head, String(line[line.index(after: space)...]))
     }
 }
