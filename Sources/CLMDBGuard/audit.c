@@ -607,6 +607,11 @@ static int walk_page(auditor *a, walker *w, uint64_t pgno, unsigned level, uint6
         if ((nf & ~allowed) || nf == (F_BIGDATA | F_SUBDATA))
             return damage(a, pgno, "entry %u of page %llu of %s has the node flags 0x%x, which %s.", i, (ull)pgno, w->what, nf,
                           (nf & 0x04) ? "mark sorted duplicates, not used here" : "are not valid there");
+        /* The main database of this store holds named databases only: any other entry in it
+         * means its root or a page of it was swapped for another database's leaf. */
+        if (w->kind == K_MAIN && !(nf & F_SUBDATA))
+            return damage(a, pgno, "entry %u of page %llu of %s is not the record of a named database, the only kind this store keeps there.",
+                          i, (ull)pgno, w->what);
         w->entries++;
         if (!(nf & F_BIGDATA) && NODESIZE + ks + dsize > a->nodemax)
             return damage(a, pgno, "entry %u of page %llu of %s holds a %llu-byte value in the page, more than LMDB keeps out of an overflow run.",

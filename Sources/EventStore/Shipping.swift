@@ -38,6 +38,29 @@ public struct StoreIdentity: Sendable, Hashable, Codable {
         guard let id = idBytes, let keyCheck else { return false }
         return key.checkValue(storeId: id, format: formatVersion) == keyCheck
     }
+
+    /// Whether `seal` is the head seal of this store, under `key`, for the head at `sequence`
+    /// whose chain hash is `chainHash`: keyed evidence that the log up to there is the store's
+    /// own (no one without the master key can make it for a rewritten log).
+    public func isHeadSeal(_ seal: [UInt8], sequence: UInt64, chainHash: [UInt8], masterKey key: MasterKey) -> Bool {
+        guard let id = idBytes, isMasterKey(key) else { return false }
+        let sealing = StoreSealing(master: key, keys: Database.unopened(StoreLayout.keysDatabase), storeId: id, pageSize: 4096)
+        return sealing.headSeal(sequence: sequence, chainHash: chainHash) == seal
+    }
+}
+
+/// The head of a log and its seal, as a snapshot's `meta` holds them (what a shipped checkpoint
+/// carries as its keyed evidence).
+public struct SealedHead: Sendable, Hashable {
+    public let sequence: UInt64
+    public let chainHash: [UInt8]
+    public let seal: [UInt8]
+
+    public init(sequence: UInt64, chainHash: [UInt8], seal: [UInt8]) {
+        self.sequence = sequence
+        self.chainHash = chainHash
+        self.seal = seal
+    }
 }
 
 extension LogReader {
@@ -46,6 +69,15 @@ extension LogReader {
         let id = try txn.bytes(forKey: StoreLayout.MetaKey.storeId, in: layout.meta) ?? []
         let keyCheck = try txn.bytes(forKey: StoreLayout.MetaKey.keyCheck, in: layout.meta)
         return StoreIdentity(storeId: Bytes.hex(id), formatVersion: layout.formatVersion, isSealed: keyCheck != nil, keyCheck: keyCheck)
+    }
+
+    /// The head and its seal, when this snapshot's store seals its head (format 2, sealed).
+    public func sealedHead() throws -> SealedHead? {
+        guard let sequence = try txn.value(forKey: StoreLayout.MetaKey.headSequence, in: layout.meta).flatMap({ Bytes.uint64(bigEndian: $0) }),
+              sequence > 0,
+              let chainHash = try txn.bytes(forKey: StoreLayout.MetaKey.chainHead, in: layout.meta),
+              let seal = try txn.bytes(forKey: StoreLayout.MetaKey.headSeal, in: layout.meta) else { return nil }
+        return SealedHead(sequence: sequence, chainHash: chainHash, seal: seal)
     }
 
     /// What `stream-keys` holds for `stream`: its wrapped data key or the tombstone of a
@@ -192,18 +224,26 @@ public final class StoreRestorer {
         }
     }
 
+    /// The shipped checkpoint's keyed evidence: the restore is refused unless the log reaches
+    /// its sequence with its chain hash, and the seal is the master key's own for that head.
+    public var expectedSeal: SealedHead?
+
     /// Appends the next records (sequence, bytes), in order, in one transaction. Refuses a gap,
     /// a record out of order, or one whose chain hash does not follow the one before: nothing
     /// of that batch is written then.
     public func append(_ records: [(sequence: UInt64, bytes: [UInt8])]) throws {
         let start = chain
         // The body may run again (a map grown): it starts from the chain as it was.
+        let sealing = layout.sealing, expectedSeal = self.expectedSeal, storeId = identity.storeId, destination = self.destination
         chain = try writing { txn -> ChainCheck in
             var chain = start
             for (sequence, bytes) in records {
                 let problem = bytes.withUnsafeBytes { chain.check(sequence: sequence, bytes: $0) }
                 if let problem {
                     throw EventStoreError.corruptRecord(sequence: sequence, reason: "the shipped record does not follow the chain: \(problem)")
+                }
+                if let sealing, let expectedSeal, expectedSeal.sequence == sequence {
+                    try Self.checkSeal(expectedSeal, sealing: sealing, restoredThrough: sequence, lastHash: chain.lastHash, storeId: storeId, destination: destination)
                 }
                 try bytes.withUnsafeBytes { raw in
                     guard let record = EventRecordView(sequence: sequence, bytes: raw) else {
@@ -233,6 +273,9 @@ public final class StoreRestorer {
     /// ``workDirectory``, closed, until ``moveIntoPlace()``.
     public func seal() throws {
         let chain = self.chain
+        if let sealing = layout.sealing {
+            try Self.checkSeal(expectedSeal, sealing: sealing, restoredThrough: chain.expected - 1, lastHash: chain.lastHash, storeId: identity.storeId, destination: destination)
+        }
         try writing { txn in
             guard chain.expected > 1 else { return }
             let sequence = chain.expected - 1
@@ -245,6 +288,23 @@ public final class StoreRestorer {
         try environment?.sync()
         environment = nil
         for file in ["data.mdb", "lock.mdb"] { chmod(partial + "/" + file, 0o600) }
+    }
+
+    /// Refuses a shipped log whose checkpoint carries no seal, a seal that is not the master
+    /// key's own, or a log that does not reach the sealed head with its chain hash.
+    static func checkSeal(_ expected: SealedHead?, sealing: StoreSealing, restoredThrough: UInt64, lastHash: [UInt8], storeId: String, destination: String) throws {
+        guard let expected else {
+            throw EventStoreError(code: .damaged, message: "The shipped log of store \(storeId) carries no head seal, so a rewrite by someone without the master key could not be told apart; ship it again with this release (its shipper seals each checkpoint), then restore. Nothing was restored.", path: destination)
+        }
+        guard sealing.headSeal(sequence: expected.sequence, chainHash: expected.chainHash) == expected.seal else {
+            throw EventStoreError(code: .damaged, message: "The head seal shipped for store \(storeId) (sequence \(expected.sequence)) is not made by its master key: the shipped checkpoint was forged or changed. Nothing was restored.", path: destination)
+        }
+        guard restoredThrough >= expected.sequence else {
+            throw EventStoreError(code: .damaged, message: "The shipped log of store \(storeId) ends at sequence \(restoredThrough), before its sealed head at sequence \(expected.sequence): rows were deleted and the checkpoint moved back. Nothing was restored.", path: destination)
+        }
+        if restoredThrough == expected.sequence && lastHash != expected.chainHash {
+            throw EventStoreError(code: .damaged, message: "The shipped log of store \(storeId) does not carry the sealed chain hash at sequence \(expected.sequence): it was rewritten by someone without the master key. Nothing was restored.", path: destination)
+        }
     }
 
     /// Renames the work directory to the destination (which must still not exist) and syncs the

@@ -1,5 +1,6 @@
 import CLMDB
 import CLMDBGuard
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -40,6 +41,8 @@ public final class Environment: @unchecked Sendable {
     private let resizeLock = ResizeLock()
     let locks: ProcessLocks
     let bounds = MapBounds()
+    /// The commit and file size at which a data file shorter than its last page was found sound.
+    private let shortFileChecked = Mutex<(Int, Int)>((-1, -1))
     /// The size of a page of the data file.
     public let pageSize: Int
 
@@ -251,7 +254,22 @@ public final class Environment: @unchecked Sendable {
     func checkFileSize() throws(LMDBError) {
         // The page count is read from the file: a damaged one must not overflow.
         let (needed, overflow) = info().lastPage.addingReportingOverflow(1).partialValue.multipliedReportingOverflow(by: pageSize)
-        guard !overflow, locks.dataFileSize() >= needed else { throw LMDBError.dataFileTruncated }
+        guard !overflow else { throw LMDBError.dataFileTruncated }
+        let size = locks.dataFileSize()
+        if size >= needed { return }
+        // LMDB may leave the last pages unwritten when a transaction allocated and freed them
+        // again (they are listed free): a file that short is sound. Anything else is cut off.
+        guard shortFileIsSound(size: size) else { throw LMDBError.dataFileTruncated }
+    }
+
+    /// Whether a data file shorter than its last page is so only by pages LMDB lists as free
+    /// (the structure audit says so), remembered for the commit and size it was checked at.
+    private func shortFileIsSound(size: Int) -> Bool {
+        let commit = info().lastTransaction
+        if shortFileChecked.withLock({ $0 == (commit, size) }) { return true }
+        guard let report = try? audit(.beforeWrite), report.isSound else { return false }
+        shortFileChecked.withLock { $0 = (commit, size) }
+        return true
     }
 
     private func locateMap() {
@@ -375,17 +393,23 @@ public final class Environment: @unchecked Sendable {
                 let txn = try begin(parent: nil, readOnly: true)
                 defer { mdb_txn_abort(txn) }
                 var free: [(page: Int, freedBy: UInt64)] = []
+                let lastPage = info().lastPage
                 try ReadTransaction(handle: txn, environment: self).withFreeListCursor { cursor in
                     var entry = try cursor.first()
                     while let current = entry {
                         // The key is the commit that freed the pages; the value a count, then
                         // that many page numbers, each a size_t.
                         let freedBy = current.key.count == 8 ? current.key.loadUnaligned(as: UInt64.self) : UInt64.max
+                        // A record mdb_freelist_save reserved may hold a count of 0 and slack
+                        // words that are no page numbers: only `count` words are read.
                         let words = current.value.count / MemoryLayout<Int>.stride
                         if words > 1 {
                             let count = current.value.loadUnaligned(as: Int.self)
-                            for index in 1...min(max(count, 1), words - 1) {
-                                free.append((current.value.loadUnaligned(fromByteOffset: index * MemoryLayout<Int>.stride, as: Int.self), freedBy))
+                            if count >= 1 {
+                                for index in 1...min(count, words - 1) {
+                                    let page = current.value.loadUnaligned(fromByteOffset: index * MemoryLayout<Int>.stride, as: Int.self)
+                                    if page >= 2 && page <= lastPage { free.append((page, freedBy)) }
+                                }
                             }
                         }
                         entry = try cursor.next()

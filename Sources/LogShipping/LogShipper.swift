@@ -268,6 +268,12 @@ public struct LogShipper: Sendable {
                 for stream in streams {
                     if let value = try stream.withUnsafeBytes({ try reader.storedStreamKey($0) }) { batch.keys.append((stream, value)) }
                 }
+                // The batch reaches the head: its seal goes with the checkpoint (keyed evidence
+                // that PostgreSQL's copy is the store's own, which the shipper, holding no key,
+                // copies and cannot make).
+                if let sealed = try reader.sealedHead(), sealed.sequence == batch.records.last?.sequence, sealed.chainHash == batch.lastHash {
+                    batch.sealedHead = sealed
+                }
                 return batch
             }
             guard let last = batch.records.last else { return Step(count: 0, through: through, head: batch.head, damaged: batch.damaged) }
@@ -296,6 +302,12 @@ public struct LogShipper: Sendable {
                 UPDATE prs_stores SET shipped_through = \(Int64(last.sequence)), chain_hash = \(Data(batch.lastHash)), shipped_at = now()
                 WHERE store_id = \(storeId)
                 """, logger: logger)
+            if let sealed = batch.sealedHead {
+                try await connection.query("""
+                    UPDATE prs_stores SET sealed_through = \(Int64(sealed.sequence)), sealed_hash = \(Data(sealed.chainHash)), head_seal = \(Data(sealed.seal))
+                    WHERE store_id = \(storeId)
+                    """, logger: logger)
+            }
             return Step(count: UInt64(batch.records.count), through: last.sequence, head: batch.head, damaged: batch.damaged)
         }
     }
@@ -306,6 +318,7 @@ public struct LogShipper: Sendable {
         var keys: [(stream: [UInt8], value: [UInt8])] = []
         var lastHash: [UInt8] = []
         var damaged: EventStoreError?
+        var sealedHead: SealedHead?
 
         init(head: UInt64) { self.head = head }
     }

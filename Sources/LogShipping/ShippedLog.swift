@@ -45,6 +45,11 @@ public enum ShippedLog {
         // No statistics on the columns that hold wrapped keys and sealed records: ANALYZE would
         // copy sample values into pg_statistic, where an erasure (VACUUM FULL of the table)
         // does not reach them.
+        // The keyed evidence of a checkpoint: the head seal (an HMAC under a key derived from
+        // the store's master key) of the local head the shipper last reached, and its sequence.
+        "ALTER TABLE prs_stores ADD COLUMN IF NOT EXISTS sealed_through bigint",
+        "ALTER TABLE prs_stores ADD COLUMN IF NOT EXISTS sealed_hash bytea",
+        "ALTER TABLE prs_stores ADD COLUMN IF NOT EXISTS head_seal bytea",
         "ALTER TABLE prs_stream_keys ALTER COLUMN stored_key SET STATISTICS 0",
         "ALTER TABLE prs_records ALTER COLUMN record SET STATISTICS 0",
         "ALTER TABLE prs_records ALTER COLUMN stream SET STATISTICS 0",
@@ -65,17 +70,23 @@ public enum ShippedLog {
         public let identity: StoreIdentity
         public let shippedThrough: UInt64
         public let chainHash: [UInt8]
+        /// The sealed head the shipper last reached (`nil`: shipped by an older shipper, or not sealed).
+        public let sealedHead: SealedHead?
     }
 
     /// Every shipped store, or the one with `id`.
     public static func stores(_ client: PostgresConnection, id: String? = nil, logger: Logger) async throws -> [Store] {
         let rows = try await client.query(
-            "SELECT store_id, format_version, sealed, key_check, shipped_through, chain_hash FROM prs_stores WHERE \(id == nil) OR store_id = \(id ?? "") ORDER BY store_id",
+            "SELECT store_id, format_version, sealed, key_check, shipped_through, chain_hash, sealed_through, sealed_hash, head_seal FROM prs_stores WHERE \(id == nil) OR store_id = \(id ?? "") ORDER BY store_id",
             logger: logger)
         var out: [Store] = []
-        for try await (storeId, format, sealed, keyCheck, shipped, hash) in rows.decode((String, Int32, Bool, Data?, Int64, Data).self) {
+        for try await (storeId, format, sealed, keyCheck, shipped, hash, sealedThrough, sealedHash, seal) in rows.decode((String, Int32, Bool, Data?, Int64, Data, Int64?, Data?, Data?).self) {
+            var head: SealedHead?
+            if let sealedThrough, let sealedHash, let seal, sealedThrough > 0 {
+                head = SealedHead(sequence: UInt64(sealedThrough), chainHash: Array(sealedHash), seal: Array(seal))
+            }
             out.append(Store(identity: StoreIdentity(storeId: storeId, formatVersion: UInt32(format), isSealed: sealed, keyCheck: keyCheck.map { Array($0) }),
-                             shippedThrough: UInt64(shipped), chainHash: Array(hash)))
+                             shippedThrough: UInt64(shipped), chainHash: Array(hash), sealedHead: head))
         }
         return out
     }

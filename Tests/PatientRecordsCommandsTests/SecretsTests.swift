@@ -107,11 +107,16 @@ extension SecretsTests {
                 let store = directory + "/clinic"
                 #expect(try await records.run(["generate", "--store", store, "--patients", "10", "--quiet"], environment: environment).status == 0)
                 let id = try await ShippingTests.storeId(store, environment: environment)
-                try damageRecord(300, inStoreAt: store) { $0[$0.count - 20] ^= 0x01 }
+                // Shipped and sealed through the head; then four more commits (record accesses).
+                #expect(try await records.run(["ship", "--store", store, "--to", url, "--once", "--quiet"], environment: environment).status == 0)
+                let sealed = Int(try await ShippingTests.head(store, environment: environment))
+                for _ in 0..<4 { #expect(try await records.run(["patient", "--store", store, "P-0001", "--actor", "u-nurse-1"], environment: environment).status == 0) }
+                let damaged = sealed + 3
+                try damageRecord(UInt64(damaged), inStoreAt: store) { $0[$0.count - 20] ^= 0x01 }
                 let shipped = try await records.run(["ship", "--store", store, "--to", url, "--once", "--batch", "120", "--quiet"], environment: environment)
                 #expect(shipped.status != 0)
-                #expect(shipped.stderr.contains("sequence 300") && shipped.stderr.split(separator: "\n").count == 1, "\(shipped.stderr)")
-                try await ShippingTests.expectComplete(url, storeId: id, head: 299)
+                #expect(shipped.stderr.contains("sequence \(damaged)") && shipped.stderr.split(separator: "\n").count == 1, "\(shipped.stderr)")
+                try await ShippingTests.expectComplete(url, storeId: id, head: damaged - 1)
 
                 // Someone's directory under the work directory's old name is left alone.
                 let destination = directory + "/restored"
@@ -119,9 +124,11 @@ extension SecretsTests {
                 try "keep me".write(toFile: destination + ".partial/notes.txt", atomically: true, encoding: .utf8)
                 let restored = try await records.run(["restore", "--from", url, "--store-id", id, destination], environment: environment)
                 #expect(restored.status == 0, "\(restored.stderr)")
+                // Restored through the sealed head; the two records shipped after it are named.
+                #expect(restored.stdout.contains("\(sealed) events") && restored.stdout.contains("The 2 records shipped after sequence \(sealed)"), "\(restored.stdout)")
                 #expect(try String(contentsOfFile: destination + ".partial/notes.txt", encoding: .utf8) == "keep me")
                 let verified = try await records.run(["verify", "--store", destination, "--key-file", directory + "/config/patient-records/keys/\(id).key"], environment: ["XDG_CONFIG_HOME": directory + "/elsewhere"])
-                #expect(verified.status == 0 && verified.stdout.contains("Intact: 299 events"), "\(verified.stdout)\(verified.stderr)")
+                #expect(verified.status == 0 && verified.stdout.contains("Intact: \(sealed) events"), "\(verified.stdout)\(verified.stderr)")
 
                 // A restore that fails (a changed row) leaves neither the destination nor a work directory.
                 _ = try await sql(url, "UPDATE prs_records SET record = overlay(record placing '\\xff'::bytea from length(record) - 40 for 1) WHERE store_id = '\(id)' AND sequence = 150")
@@ -154,6 +161,61 @@ extension SecretsTests {
                 let findings = ShippingTests.findings(json.stdout, store: nil)
                 #expect(findings.contains { $0.hasPrefix(id + "|") && !$0.contains("|integrity|") }, "the genuine store was not judged")
                 #expect(findings.contains { $0.hasPrefix(forged + "||integrity|") })
+            }
+        }
+    }
+}
+
+extension SecretsTests {
+    /// Keyless edits of the shipped log: rows deleted and the checkpoint moved back, the seal
+    /// removed, a seal forged. `restore` refuses each, and the group replay reports it as that
+    /// store's integrity finding while it judges the other store as before.
+    @Test(.timeLimit(.minutes(5)))
+    func keylessEditsOfTheShippedLogAreRefusedByRestoreAndFoundByTheReplay() async throws {
+        try await withTemporaryDirectory { directory in
+            try await withPostgres(in: directory) { url, _ in
+                let environment = ["XDG_CONFIG_HOME": directory + "/config"]
+                var ids: [String] = []
+                for (index, prefix) in ["A", "B"].enumerated() {
+                    let store = directory + "/clinic-\(prefix)"
+                    #expect(try await records.run(["generate", "--store", store, "--patients", "8", "--seed", "\(index + 3)", "--patient-prefix", prefix, "--quiet"], environment: environment).status == 0)
+                    #expect(try await records.run(["ship", "--store", store, "--to", url, "--once", "--quiet"], environment: environment).status == 0)
+                    ids.append(try await ShippingTests.storeId(store, environment: environment))
+                }
+                let (victim, bystander) = (ids[0], ids[1])
+                let head = try #require(Int(try await sql(url, "SELECT shipped_through FROM prs_stores WHERE store_id = '\(victim)'")))
+                #expect(try await sql(url, "SELECT sealed_through FROM prs_stores WHERE store_id = '\(victim)'") == "\(head)")
+                let sealRow = try await sql(url, "SELECT encode(head_seal, 'hex') FROM prs_stores WHERE store_id = '\(victim)'")
+
+                func expectRefused(_ what: String, mentioning phrase: String) async throws {
+                    let destination = directory + "/restored-\(UUID().uuidString.prefix(8))"
+                    let restore = try await records.run(["restore", "--from", url, "--store-id", victim, destination], environment: environment)
+                    #expect(restore.status != 0 && restore.stderr.contains(phrase), "\(what): \(restore.stderr)")
+                    #expect(!FileManager.default.fileExists(atPath: destination))
+                    let replay = try await replayTool.run(["--from", url, "--format", "json"], environment: environment)
+                    let findings = ShippingTests.findings(replay.stdout, store: nil)
+                    #expect(findings.contains("\(victim)||integrity|0"), "\(what): \(replay.stdout.prefix(500))")
+                    #expect(findings.contains { $0.hasPrefix(bystander + "|") && !$0.contains("|integrity|") }, "\(what): the other store was not judged")
+                }
+
+                // The last three rows deleted and the checkpoint moved back to the row before.
+                _ = try await sql(url, """
+                    DELETE FROM prs_records WHERE store_id = '\(victim)' AND sequence > \(head - 3);
+                    UPDATE prs_stores SET shipped_through = \(head - 3),
+                        chain_hash = substring((SELECT record FROM prs_records WHERE store_id = '\(victim)' AND sequence = \(head - 3)) from 1 for 0)
+                        || (SELECT chain_hash FROM prs_stores WHERE store_id = '\(victim)')
+                    WHERE store_id = '\(victim)'
+                    """)
+                try await expectRefused("a truncation with the checkpoint moved back", mentioning: "before its sealed head")
+                // The seal removed as well.
+                _ = try await sql(url, "UPDATE prs_stores SET sealed_through = NULL, sealed_hash = NULL, head_seal = NULL WHERE store_id = '\(victim)'")
+                try await expectRefused("the seal removed", mentioning: "carries no head seal")
+                // A seal made up for the earlier head.
+                _ = try await sql(url, """
+                    UPDATE prs_stores SET sealed_through = \(head - 3), sealed_hash = chain_hash,
+                        head_seal = decode('\(String(sealRow.reversed()))', 'hex') WHERE store_id = '\(victim)'
+                    """)
+                try await expectRefused("a forged seal", mentioning: "not made by its master key")
             }
         }
     }

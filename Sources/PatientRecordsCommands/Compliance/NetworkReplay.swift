@@ -76,7 +76,16 @@ struct NetworkReplay {
                 throw CommandFailure("The key file \(keyFile) does not hold the master key of store \(id).")
             }
             opener = made
+            // The checkpoint's keyed evidence: a seal the master key made for a shipped head.
+            guard let sealed = store.sealedHead else {
+                throw CommandFailure("its shipped log carries no head seal, so a rewrite by someone without the master key could not be told apart (ship it again with this release)")
+            }
+            guard store.identity.isHeadSeal(sealed.seal, sequence: sealed.sequence, chainHash: sealed.chainHash, masterKey: key) else {
+                throw CommandFailure("the head seal shipped with its checkpoint (sequence \(sealed.sequence)) is not made by its master key: the checkpoint was forged or changed")
+            }
         }
+        let sealedHead = store.identity.isSealed ? store.sealedHead : nil
+        var sealReached = false
         // The voids first: a voided entry counts as never recorded, wherever its void comes.
         var voided = Set<[UInt8]>()
         var after: UInt64 = 0
@@ -109,6 +118,12 @@ struct NetworkReplay {
             for (sequence, bytes) in page {
                 let problem = try bytes.withUnsafeBytes { raw -> String? in
                     if let reason = chain.check(sequence: sequence, bytes: raw) { return reason }
+                    if let sealedHead, sealedHead.sequence == sequence {
+                        guard chain.lastHash == sealedHead.chainHash else {
+                            throw CommandFailure("its shipped log does not carry the sealed chain hash at sequence \(sequence): it was rewritten by someone without the master key")
+                        }
+                        sealReached = true
+                    }
                     guard let view = EventRecordView(sequence: sequence, bytes: raw) else { return "its header does not match its length" }
                     try feed.apply(opener?.open(view) ?? view)
                     return nil
@@ -122,6 +137,9 @@ struct NetworkReplay {
         }
         if integrity == nil, chain.expected <= store.shippedThrough {
             integrity = ChainProblem(sequence: chain.expected, reason: "the record is missing")
+        }
+        if let sealedHead, !sealReached, integrity == nil {
+            throw CommandFailure("its shipped log ends at sequence \(chain.expected - 1), before its sealed head at sequence \(sealedHead.sequence): rows were deleted and the checkpoint moved back")
         }
         var report = try ComplianceReplay.report(feed.finish(integrity: integrity), of: handle, projection: projection, judgedAt: judgedAt) { _ in "" }
         // The findings' event ids, from their records.

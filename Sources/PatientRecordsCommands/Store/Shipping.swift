@@ -90,20 +90,26 @@ struct Restore: AsyncParsableCommand {
             throw ValidationError("\(destination) exists already; a store is restored into a new directory.")
         }
         let progress = TerminalProgress("Restoring", total: nil, quiet: quiet)
-        let restored = try await target.withConnection(logger: quietLogger) { client -> UInt64 in
+        let (restored, shippedThrough) = try await target.withConnection(logger: quietLogger) { client -> (UInt64, UInt64) in
             guard let shipped = try await ShippedLog.stores(client, id: storeId, logger: quietLogger).first else {
                 throw CommandFailure("\(target) holds no shipped store \(storeId).")
             }
             let key = shipped.identity.isSealed ? try MasterKey.read(fromFile: keyFile) : nil
             let restorer = try StoreRestorer(destination: destination, identity: shipped.identity, masterKey: key, indexes: PatientRecordStore.indexNames)
+            restorer.expectedSeal = shipped.sealedHead
+            // A sealed store is restored through its sealed head: what was shipped after it
+            // carries no keyed evidence yet (anyone could have appended it with a valid chain).
+            let through = shipped.identity.isSealed ? (shipped.sealedHead?.sequence ?? shipped.shippedThrough) : shipped.shippedThrough
             try restorer.putStreamKeys(try await ShippedLog.streamKeys(client, storeId: storeId, logger: quietLogger))
-            while restorer.restored < shipped.shippedThrough {
+            while restorer.restored < through {
                 let page = try await ShippedLog.records(client, storeId: storeId, after: restorer.restored, limit: 5_000, logger: quietLogger)
+                    .filter { $0.sequence <= through }
                 guard !page.isEmpty else {
+                    if through > shipped.shippedThrough { break } // refused by seal(): the rows before the sealed head were deleted
                     throw CommandFailure("The shipped log of store \(storeId) ends at sequence \(restorer.restored), before its checkpoint \(shipped.shippedThrough); nothing was restored.")
                 }
                 try restorer.append(page)
-                progress.update(Int(restorer.restored), detail: "of \(shipped.shippedThrough)")
+                progress.update(Int(restorer.restored), detail: "of \(through)")
             }
             try restorer.seal()
             // What is derived from the log is rebuilt in the work directory; only a whole store
@@ -115,10 +121,13 @@ struct Restore: AsyncParsableCommand {
                 try store.rebuildFromLog()
             }
             try restorer.moveIntoPlace()
-            return restorer.restored
+            return (restorer.restored, shipped.shippedThrough)
         }
         progress.finish()
         say("Restored store \(storeId) into \(destination): \(restored) events; the indexes and snapshots were rebuilt from the log.")
+        if shippedThrough > restored {
+            say("The \(shippedThrough - restored) records shipped after sequence \(restored) carry no head seal yet and were left out; run the shipper at the clinic again to seal them, then restore.")
+        }
     }
 }
 
