@@ -88,7 +88,7 @@ extension EventStore {
                 try txn.put(Bytes.bigEndian(UInt64(Clock.nanosecondsSinceEpoch())), forKey: StoreLayout.MetaKey.maintenance, in: layout.meta)
             }
             try scrubs.process(environment: environment, meta: layout.meta)
-            try scrubs.retire(bytes, environment: environment, meta: layout.meta)
+            try scrubs.retire([bytes], environment: environment, meta: layout.meta)
         } catch {
             throw EventStoreError.wrap(error, operation: "overwrite the destroyed key's old pages", path: path)
         }

@@ -44,14 +44,15 @@ final class PendingScrubs: Sendable {
 
     static func digest(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
 
-    /// Scrubs `secret` from the free pages now where no reader can see it, and records the rest.
-    func retire(_ secret: [UInt8], environment: Environment, meta: Database) throws {
-        let outcome = try environment.scrubFreePages(containing: secret)
+    /// Scrubs `secrets` from the free pages now where no reader can see them, and records the rest.
+    func retire(_ secrets: [[UInt8]], environment: Environment, meta: Database) throws {
+        let outcome = try environment.scrubFreePages(containingAny: secrets)
         guard !outcome.deferred.isEmpty else { return }
-        let digest = Self.digest(secret)
+        let digests = secrets.map(Self.digest)
+        let entries = zip(outcome.deferred, outcome.deferredMatches).map { Entry(site: $0, digest: digests[$1]) }
         try environment.write { txn in
             let stored = try txn.value(forKey: StoreLayout.MetaKey.scrubPending, in: meta).map { Array($0) } ?? []
-            try txn.put(stored + outcome.deferred.flatMap { Entry(site: $0, digest: digest).bytes }, forKey: StoreLayout.MetaKey.scrubPending, in: meta)
+            try txn.put(stored + entries.flatMap(\.bytes), forKey: StoreLayout.MetaKey.scrubPending, in: meta)
         }
         noteWork()
     }

@@ -100,6 +100,8 @@ public struct ScrubOutcome: Sendable {
     public var overwritten = 0
     /// Copies a reader may still see: to be overwritten later.
     public var deferred: [ScrubSite] = []
+    /// For each deferred site, the index of the value found there (in the values asked for).
+    public var deferredMatches: [Int] = []
 
     public init() {}
 }

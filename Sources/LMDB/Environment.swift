@@ -335,22 +335,42 @@ public final class Environment: @unchecked Sendable {
     /// the value was replaced (so that neither meta page still refers to it) — LMDB's own rule for
     /// reusing a page. A running backup or replay therefore never sees a page change under it.
     public func scrubFreePages(containing bytes: [UInt8]) throws -> ScrubOutcome {
-        guard !bytes.isEmpty, !options.readOnly else { return ScrubOutcome() }
+        try scrubFreePages(containingAny: [bytes])
+    }
+
+    /// ``scrubFreePages(containing:)`` for many values at once (every data key a rotation
+    /// retired): each free page is read once, and each place where one of `values` begins is
+    /// found by its first eight bytes. Values shorter than eight bytes are ignored.
+    public func scrubFreePages(containingAny values: [[UInt8]]) throws -> ScrubOutcome {
+        guard values.contains(where: { $0.count >= 8 }), !options.readOnly else { return ScrubOutcome() }
+        var byPrefix: [UInt64: [Int]] = [:]
+        for (index, value) in values.enumerated() where value.count >= 8 {
+            byPrefix[value.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }, default: []].append(index)
+        }
         return try withFreePages { free, safe in
             var outcome = ScrubOutcome()
             let fileSize = locks.dataFileSize()
-            for (page, freedBy) in free where page >= 0 && (page + 1) * pageSize <= fileSize {
-                guard let contents = locks.readBytes(count: pageSize, at: page * pageSize) else { continue }
+            for (page, freedBy) in free where (page + 1) * pageSize <= fileSize {
+                guard let contents = locks.readBytes(count: pageSize, at: page * pageSize), contents.count >= 8 else { continue }
                 var offset = 0
-                while let found = Self.firstIndex(of: bytes, in: contents, from: offset) {
-                    let site = ScrubSite(page: page, offset: found, length: bytes.count, freedBy: freedBy)
+                while offset + 8 <= contents.count {
+                    let prefix = contents.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self) }
+                    guard let candidates = byPrefix[prefix],
+                          let match = candidates.first(where: {
+                              offset + values[$0].count <= contents.count && contents[offset..<(offset + values[$0].count)].elementsEqual(values[$0])
+                          }) else {
+                        offset += 1
+                        continue
+                    }
+                    let value = values[match]
                     if safe(freedBy) {
-                        try locks.overwrite([UInt8](repeating: 0, count: bytes.count), at: page * pageSize + found)
+                        try locks.overwrite([UInt8](repeating: 0, count: value.count), at: page * pageSize + offset)
                         outcome.overwritten += 1
                     } else {
-                        outcome.deferred.append(site)
+                        outcome.deferred.append(ScrubSite(page: page, offset: offset, length: value.count, freedBy: freedBy))
+                        outcome.deferredMatches.append(match)
                     }
-                    offset = found + bytes.count
+                    offset += value.count
                 }
             }
             if outcome.overwritten > 0 { try locks.sync() }
@@ -422,16 +442,6 @@ public final class Environment: @unchecked Sendable {
                 return try body(free) { freedBy in freedBy < oldest }
             }
         }
-    }
-
-    private static func firstIndex(of needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
-        guard needle.count <= haystack.count - start else { return nil }
-        var index = start
-        while index + needle.count <= haystack.count {
-            if haystack[index] == needle[0] && haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
-            index += 1
-        }
-        return nil
     }
 
     /// Flushes the data buffers to disk (needed only when opened with `durable == false`).

@@ -301,3 +301,71 @@ struct DataKeyTests {
         return count.map { Array(output.prefix($0)) }
     }
 }
+
+/// A rotation retires the old master key: none of the data keys wrapped under it is left in any
+/// page of the live file. A reader's snapshot keeps them until it ends; the places are recorded,
+/// and the next commit (by any writer, with the new key) scrubs them.
+struct RotationScrubTests {
+    @Test(.timeLimit(.minutes(2)))
+    func afterARotationTheOldMasterKeyOpensNoDataKeyInTheLiveFile() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/store"
+            let newKey = MasterKey.generate()
+            let streams = (0..<120).map { "patient-\($0)" }
+            var wrapped: [[UInt8]] = []
+            do {
+                let store = try EventStore.open(at: path, options: SealingTests.sealedOptions())
+                for round in 0..<2 {
+                    for stream in streams { try await store.append([event("\(stream)-\(round)", payload: "phone +1-555-01\(round)")], to: stream) }
+                }
+                let keys = store.layout.sealing!.keys
+                wrapped = try store.read { reader in
+                    try streams.map { Array(try #require(try reader.txn.bytes(forKey: Array($0.utf8), in: keys)).prefix(StoreSealing.wrappedKeySize)) }
+                }
+                // A reader holds its snapshot through the rotation: its pages stay as they were.
+                let reading = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+                let seen = Mutex<[UInt8]>([])
+                Thread {
+                    _ = try? store.read { reader in
+                        reading.signal()
+                        release.wait()
+                        let value = Array(try reader.txn.bytes(forKey: Array(streams[0].utf8), in: keys)?.prefix(StoreSealing.wrappedKeySize) ?? [])
+                        seen.withLock { $0 = value }
+                    }
+                    done.signal()
+                }.start()
+                reading.wait()
+                try store.rotateMasterKey(to: newKey)
+                release.signal()
+                done.wait()
+                #expect(seen.withLock { $0 } == wrapped[0], "a page changed under a reader's snapshot")
+            }
+            func remaining() throws -> Int { try wrapped.reduce(0) { $0 + (try SealingTests.occurrences(of: $1, inFileAt: path + "/data.mdb")) } }
+            #expect(try remaining() > 0, "the reader's snapshot should have kept the old keys until it ended")
+            // The next writer, with the new key, scrubs the recorded places after its commit.
+            let store = try EventStore.open(at: path, options: SealingTests.sealedOptions(newKey))
+            try await store.append([event("after-the-rotation")], to: "patient-new")
+            #expect(try remaining() == 0, "data keys wrapped under the old master key remain in the live file")
+            #expect(try store.events(inStream: streams[7]).allSatisfy { $0.payloadState == .opened })
+            store.close()
+        }
+    }
+
+    /// Without a reader, the rotation itself leaves none.
+    @Test(.timeLimit(.minutes(2)))
+    func aRotationWithoutReadersScrubsAtOnce() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/store"
+            let store = try EventStore.open(at: path, options: SealingTests.sealedOptions())
+            let streams = (0..<40).map { "patient-\($0)" }
+            for stream in streams { try await store.append([event("\(stream)-0")], to: stream) }
+            let keys = store.layout.sealing!.keys
+            let wrapped = try store.read { reader in
+                try streams.map { Array(try #require(try reader.txn.bytes(forKey: Array($0.utf8), in: keys)).prefix(StoreSealing.wrappedKeySize)) }
+            }
+            try store.rotateMasterKey(to: MasterKey.generate())
+            let remaining = try wrapped.reduce(0) { $0 + (try SealingTests.occurrences(of: $1, inFileAt: path + "/data.mdb")) }
+            #expect(remaining == 0)
+        }
+    }
+}

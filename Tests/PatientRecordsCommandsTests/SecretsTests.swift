@@ -220,3 +220,26 @@ extension SecretsTests {
         }
     }
 }
+
+extension SecretsTests {
+    /// `keys rotate` without `--new-key-file` puts the new key in the default key file and keeps
+    /// the old one aside: every command goes on without `--key-file`, and the old key no longer
+    /// opens the store.
+    @Test(.timeLimit(.minutes(2)))
+    func rotatingWithTheDefaultKeyFileKeepsEveryCommandWorking() async throws {
+        try await withTemporaryDirectory { directory in
+            let environment = ["XDG_CONFIG_HOME": directory + "/config"]
+            let store = directory + "/store"
+            #expect(try await records.run(["import", "--store", store, Sample.path], environment: environment).status == 0)
+            let rotated = try await records.run(["keys", "rotate", "--store", store], environment: environment)
+            #expect(rotated.status == 0, "\(rotated.stderr)")
+            let keys = directory + "/config/patient-records/keys"
+            let retired = try #require(try FileManager.default.contentsOfDirectory(atPath: keys).first { $0.contains(".key.retired-") })
+            let verified = try await records.run(["verify", "--store", store], environment: environment)
+            #expect(verified.status == 0 && verified.stdout.contains("every payload decodes"), "\(verified.stdout)\(verified.stderr)")
+            #expect(try await records.run(["patient", "--store", store, "EX-IV-1"], environment: environment).status == 0)
+            let old = try await records.run(["keys", "check", "--store", store, "--key-file", keys + "/" + retired], environment: environment)
+            #expect(old.status == 1, "\(old.stdout)")
+        }
+    }
+}

@@ -19,7 +19,8 @@ extension EventStore {
         guard let sealing = layout.sealing else { throw EventStoreError.notSealed(path: path) }
         let rotated = StoreSealing(master: newKey, keys: sealing.keys, storeId: sealing.storeId, pageSize: try environment.pageSize)
         do {
-            try environment.write { txn in
+            let retired = try environment.write { txn -> [[UInt8]] in
+                var retired: [[UInt8]] = []
                 var entries: [([UInt8], [UInt8])] = []
                 try txn.withCursor(on: sealing.keys) { cursor in
                     var entry = try cursor.first()
@@ -39,13 +40,23 @@ extension EventStore {
                         throw EventStoreError.damaged(path: path, reason: "the data key of stream \(String(decoding: stream, as: UTF8.self)) does not open with the current master key; nothing was rotated")
                     }
                     try txn.put(rewrapped, forKey: stream, in: sealing.keys)
+                    retired.append(Array(stored.prefix(StoreSealing.wrappedKeySize)))
                 }
                 try txn.put(newKey.checkValue(storeId: sealing.storeId, format: layout.formatVersion), forKey: StoreLayout.MetaKey.keyCheck, in: layout.meta)
                 let tail = try LogTail(layout: layout, txn: txn)
                 if tail.sequence > 0 {
                     try txn.put(rotated.headSeal(sequence: tail.sequence, chainHash: tail.chainHash), forKey: StoreLayout.MetaKey.headSeal, in: layout.meta)
                 }
+                return retired
             }
+            // The data keys wrapped under the old master key live on in the pages the rotation
+            // freed: whoever holds the old key must recover none of them from the live file.
+            // One more commit moves both meta pages past them; then they are scrubbed where no
+            // reader can see them, and the rest by the commits that follow.
+            try environment.write { txn in
+                try txn.put(Bytes.bigEndian(UInt64(Clock.nanosecondsSinceEpoch())), forKey: StoreLayout.MetaKey.maintenance, in: layout.meta)
+            }
+            try scrubs.retire(retired, environment: environment, meta: layout.meta)
         } catch {
             throw EventStoreError.wrap(error, operation: "rotate the master key of the store at \(path)", path: path)
         }
