@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "clmdb_guard.h"
 #include <pthread.h>
 #include <setjmp.h>
@@ -170,4 +171,8 @@ uint64_t clmdb_oldest_reader(MDB_env *env) {
     uint64_t oldest = UINT64_MAX;
     mdb_reader_list(env, oldest_reader_line, &oldest);
     return oldest;
+}
+
+const void *clmdb_memmem(const void *haystack, size_t haystack_length, const void *needle, size_t needle_length) {
+    return memmem(haystack, haystack_length, needle, needle_length);
 }

@@ -85,3 +85,60 @@ final class PendingScrubs: Sendable {
         if waiting.isEmpty { pending.store(false, ordering: .releasing) }
     }
 }
+
+/// The head seal a commit replaced: where it lies in the file and its bytes.
+struct RetiredSeal: Sendable {
+    let page: Int
+    let offset: Int
+    let value: [UInt8]
+    let freedBy: UInt64
+
+    /// The current head seal, when it lies in a committed page (before this transaction changes it).
+    static func locate(in txn: borrowing WriteTransaction, meta: Database) throws -> RetiredSeal? {
+        guard let value = try txn.value(forKey: StoreLayout.MetaKey.headSeal, in: meta), let (page, offset) = txn.location(of: value) else { return nil }
+        return RetiredSeal(page: page, offset: offset, value: Array(value), freedBy: txn.transactionId)
+    }
+
+    /// This seal, when the transaction replaced it (a head was written): its page is freed by
+    /// the commit. `nil` when the seal stayed (nothing was appended): it is still live.
+    func replaced(in txn: borrowing WriteTransaction, meta: Database) throws -> RetiredSeal? {
+        let now = try txn.bytes(forKey: StoreLayout.MetaKey.headSeal, in: meta)
+        return now != value ? self : nil
+    }
+}
+
+/// Seals retired by commits, waiting for their readers to finish (kept in memory: a crash may
+/// leave the last few in free pages, where LMDB reuses them; the head anchor beside the key still
+/// finds a rollback to one of them).
+final class RetiredSeals: Sendable {
+    private let waiting = Mutex<[(site: ScrubSite, value: [UInt8])]>([])
+    /// The last seals retired, and the last commit whose freed pages were searched for them.
+    private let recent = Mutex<(seals: [[UInt8]], searched: UInt64)>(([], 0))
+
+    func retire(_ seal: RetiredSeal?, environment: Environment) {
+        retireAtItsPlace(seal, environment: environment)
+        // Copies carried into other pages by LMDB's recycled buffers, once those pages are freed.
+        let (seals, searched) = recent.withLock { recent in
+            if let seal { recent.seals = Array((recent.seals + [seal.value]).suffix(16)) }
+            return (recent.seals, recent.searched)
+        }
+        guard !seals.isEmpty, let reached = try? environment.scrubPagesFreed(after: searched, values: seals) else { return }
+        recent.withLock { $0.searched = max($0.searched, reached) }
+    }
+
+    private func retireAtItsPlace(_ seal: RetiredSeal?, environment: Environment) {
+        var sites = waiting.withLock { sites in
+            defer { sites.removeAll() }
+            return sites
+        }
+        if let seal {
+            sites.append((ScrubSite(page: seal.page, offset: seal.offset, length: seal.value.count, freedBy: seal.freedBy), seal.value))
+        }
+        guard !sites.isEmpty else { return }
+        // Not flushed: the commit's own flush is the durability that matters; the zeros reach the
+        // disk with the page cache (a crash before leaves that one old seal, for the anchor).
+        let left = (try? environment.overwriteStale(sites, sync: false)) ?? sites
+        // Sites that wait too long (a reader holding a snapshot for hours) are not kept forever.
+        waiting.withLock { $0 = Array(($0 + left).suffix(4_096)) }
+    }
+}

@@ -122,6 +122,7 @@ public final class EventStore: Sendable {
             let commits = self.commits
             let instruments = self.instruments
             let scrubs = self.scrubs, meta = opened.layout.meta
+            let seals = RetiredSeals()
             // A store left with places to scrub (by a process that ended) takes them up.
             if (try? environment.read({ try $0.value(forKey: StoreLayout.MetaKey.scrubPending, in: meta) != nil })) == true {
                 scrubs.noteWork()
@@ -129,14 +130,24 @@ public final class EventStore: Sendable {
             appendWriter = GroupCommitWriter(name: "event-store-writer", path: path) { requests in
                 let started = ContinuousClock.now
                 let layout = logWriter.layout
-                let committed = Result { () throws -> ([Result<[AppendResult], EventStoreError>], LogTail) in
+                let committed = Result { () throws -> ([Result<[AppendResult], EventStoreError>], LogTail, RetiredSeal?) in
                     try environment.write { txn in
-                        (try logWriter.commit(requests, in: txn, now: Clock.nanosecondsSinceEpoch()), try LogTail(layout: layout, txn: txn))
+                        // The head seal this commit replaces, where it lies in the file.
+                        let previous = layout.sealing == nil ? nil : try RetiredSeal.locate(in: txn, meta: layout.meta)
+                        let results = try logWriter.commit(requests, in: txn, now: Clock.nanosecondsSinceEpoch())
+                        let replaced = try previous.flatMap { try $0.replaced(in: txn, meta: layout.meta) }
+                        return (results, try LogTail(layout: layout, txn: txn), replaced)
                     }
                 }
                 // Durable now: the mark outside the file follows.
-                if let headAnchor, case .success(let (_, tail)) = committed, tail.sequence > 0 {
+                if let headAnchor, case .success(let (_, tail, _)) = committed, tail.sequence > 0 {
                     headAnchor.advance(to: ChainHead(sequence: tail.sequence, hash: tail.chainHash))
+                }
+                // The seal this commit replaced stays in a freed page; it is overwritten once no
+                // reader can see that page (normally at the next commit), so that no older sealed
+                // head can be put back from the file.
+                if case .success(let (_, _, retired)) = committed {
+                    seals.retire(retired, environment: environment)
                 }
                 let result = committed.map(\.0)
                 commits.notify()

@@ -378,6 +378,34 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
+    /// Overwrites each of `sites` whose page no reader can see any more and which still holds
+    /// exactly its value (a retired value unique to the page it was freed with: a page reused
+    /// since holds something else there and is left alone), without walking the free list: for
+    /// a value retired by every commit (the previous head's seal). Flushed only with `sync`.
+    /// Returns the sites still waiting for their readers.
+    public func overwriteStale(_ sites: [(site: ScrubSite, value: [UInt8])], sync: Bool) throws -> [(site: ScrubSite, value: [UInt8])] {
+        guard !sites.isEmpty, !options.readOnly else { return sites }
+        return try resizeLock.withShared {
+            try locks.withWriterLock {
+                let oldest = min(clmdb_oldest_reader(handle), UInt64(info().lastTransaction))
+                var waiting: [(site: ScrubSite, value: [UInt8])] = []
+                var overwritten = 0
+                for (site, value) in sites {
+                    guard site.freedBy < oldest else {
+                        waiting.append((site, value))
+                        continue
+                    }
+                    let at = site.page * pageSize + site.offset
+                    guard site.offset + site.length <= pageSize, let found = locks.readBytes(count: site.length, at: at), found == value else { continue }
+                    try locks.overwrite([UInt8](repeating: 0, count: site.length), at: at)
+                    overwritten += 1
+                }
+                if sync && overwritten > 0 { try locks.sync() }
+                return waiting
+            }
+        }
+    }
+
     /// Overwrites the `sites` that no reader can see any more and whose bytes `matching` still
     /// recognises (a page LMDB reused since was written whole, and holds nothing of the old
     /// value: it is dropped). Returns the sites a reader may still see.
@@ -402,6 +430,78 @@ public final class Environment: @unchecked Sendable {
             if overwritten > 0 { try locks.sync() }
             return waiting
         }
+    }
+
+    /// Overwrites every copy of `values` in the pages freed by commits after `after` that no
+    /// reader can see any more, reading only those pages (a commit frees a few: the ones it
+    /// copied), not the whole free list. Returns the last commit whose pages were looked at.
+    ///
+    /// For values retired by every commit (the previous head's seal): LMDB's recycled page
+    /// buffers can carry such a value into the unused middle of another page it writes, which a
+    /// later commit frees in turn; this finds those copies too.
+    public func scrubPagesFreed(after: UInt64, values: [[UInt8]]) throws -> UInt64 {
+        guard !values.isEmpty, !options.readOnly else { return after }
+        return try resizeLock.withShared {
+            try locks.withWriterLock {
+                let txn = try begin(parent: nil, readOnly: true)
+                defer { mdb_txn_abort(txn) }
+                let lastPage = info().lastPage
+                let oldest = min(clmdb_oldest_reader(handle), UInt64(mdb_txn_id(txn)))
+                var reached = after
+                var pages: [Int] = []
+                try ReadTransaction(handle: txn, environment: self).withFreeListCursor { cursor in
+                    var entry = try cursor.seek(atOrAfter: withUnsafeBytes(of: after &+ 1) { Array($0) })
+                    while let current = entry, current.key.count == 8 {
+                        let freedBy = current.key.loadUnaligned(as: UInt64.self)
+                        guard freedBy < oldest else { break }
+                        let words = current.value.count / MemoryLayout<Int>.stride
+                        let count = words > 1 ? current.value.loadUnaligned(as: Int.self) : 0
+                        if count >= 1 {
+                            for index in 1...min(count, words - 1) {
+                                let page = current.value.loadUnaligned(fromByteOffset: index * MemoryLayout<Int>.stride, as: Int.self)
+                                if page >= 2 && page <= lastPage { pages.append(page) }
+                            }
+                        }
+                        reached = max(reached, freedBy)
+                        entry = try cursor.next()
+                    }
+                }
+                var overwritten = 0
+                for page in pages {
+                    guard let contents = locks.readBytes(count: pageSize, at: page * pageSize) else { continue }
+                    for value in values where !value.isEmpty {
+                        for offset in Self.occurrences(of: value, in: contents) {
+                            try locks.overwrite([UInt8](repeating: 0, count: value.count), at: page * pageSize + offset)
+                            overwritten += 1
+                        }
+                    }
+                }
+                return reached
+            }
+        }
+    }
+
+    /// The offsets of `needle` in `haystack` (libc's memmem: a search per page per value must
+    /// cost microseconds on the commit path, in a debug build too).
+    static func occurrences(of needle: [UInt8], in haystack: [UInt8]) -> [Int] {
+        var found: [Int] = []
+        haystack.withUnsafeBytes { hay in
+            needle.withUnsafeBytes { pin in
+                guard let base = hay.baseAddress, let pattern = pin.baseAddress, pin.count > 0 else { return }
+                var offset = 0
+                while offset + pin.count <= hay.count, let hit = clmdb_memmem(base + offset, hay.count - offset, pattern, pin.count) {
+                    let at = UnsafeRawPointer(hit) - base
+                    found.append(at)
+                    offset = at + pin.count
+                }
+            }
+        }
+        return found
+    }
+
+    /// The pages LMDB's free list holds, with the commit that freed each (for checks and tests).
+    public func freePages() throws -> [(page: Int, freedBy: UInt64)] {
+        try withFreePages { free, _ in free }
     }
 
     /// Runs `body` with LMDB's free list (each free page and the commit that freed it) and a test

@@ -53,6 +53,15 @@ extension TransactionReading where Self: ~Copyable {
         return try body(cursor)
     }
 
+    /// Where `value` lies in the data file (page and offset), when it points into the map (a
+    /// committed page, not one this write transaction has copied).
+    public func location(of value: UnsafeRawBufferPointer) -> (page: Int, offset: Int)? {
+        guard let base = environment.bounds.start, let address = value.baseAddress else { return nil }
+        let distance = address - UnsafeRawPointer(base)
+        guard distance >= 0, distance + value.count <= environment.usedBytes else { return nil }
+        return (distance / environment.pageSize, distance % environment.pageSize)
+    }
+
     /// The id of the commit this transaction sees (a read) or will make (a write).
     public var transactionId: UInt64 { UInt64(mdb_txn_id(handle)) }
 

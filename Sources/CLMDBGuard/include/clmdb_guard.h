@@ -39,6 +39,9 @@ unsigned long clmdb_map_faults(int slot);
  * reusing a page), since an older snapshot may still read it. */
 uint64_t clmdb_oldest_reader(MDB_env *env);
 
+/* libc's memmem (a GNU extension Swift does not see without _GNU_SOURCE). */
+const void *clmdb_memmem(const void *haystack, size_t haystack_length, const void *needle, size_t needle_length);
+
 int clmdb_get(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *data);
 int clmdb_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *data, unsigned int flags);
 int clmdb_del(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *data);
