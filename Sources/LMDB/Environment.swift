@@ -454,14 +454,7 @@ public final class Environment: @unchecked Sendable {
                     while let current = entry, current.key.count == 8 {
                         let freedBy = current.key.loadUnaligned(as: UInt64.self)
                         guard freedBy < oldest else { break }
-                        let words = current.value.count / MemoryLayout<Int>.stride
-                        let count = words > 1 ? current.value.loadUnaligned(as: Int.self) : 0
-                        if count >= 1 {
-                            for index in 1...min(count, words - 1) {
-                                let page = current.value.loadUnaligned(fromByteOffset: index * MemoryLayout<Int>.stride, as: Int.self)
-                                if page >= 2 && page <= lastPage { pages.append(page) }
-                            }
-                        }
+                        pages += Self.pages(inFreeListValue: current.value, lastPage: lastPage)
                         reached = max(reached, freedBy)
                         entry = try cursor.next()
                     }
@@ -478,6 +471,20 @@ public final class Environment: @unchecked Sendable {
                 }
                 return reached
             }
+        }
+    }
+
+    /// The page numbers of a free-list record's value: a count, then that many page numbers,
+    /// each a size_t. A record mdb_freelist_save reserved may hold a count of 0 and slack words
+    /// that are no page numbers: only `count` words are read, and only numbers of real pages kept.
+    static func pages(inFreeListValue value: UnsafeRawBufferPointer, lastPage: Int) -> [Int] {
+        let words = value.count / MemoryLayout<Int>.stride
+        guard words > 1 else { return [] }
+        let count = value.loadUnaligned(as: Int.self)
+        guard count >= 1 else { return [] }
+        return (1...min(count, words - 1)).compactMap { index in
+            let page = value.loadUnaligned(fromByteOffset: index * MemoryLayout<Int>.stride, as: Int.self)
+            return page >= 2 && page <= lastPage ? page : nil
         }
     }
 
@@ -520,18 +527,7 @@ public final class Environment: @unchecked Sendable {
                         // The key is the commit that freed the pages; the value a count, then
                         // that many page numbers, each a size_t.
                         let freedBy = current.key.count == 8 ? current.key.loadUnaligned(as: UInt64.self) : UInt64.max
-                        // A record mdb_freelist_save reserved may hold a count of 0 and slack
-                        // words that are no page numbers: only `count` words are read.
-                        let words = current.value.count / MemoryLayout<Int>.stride
-                        if words > 1 {
-                            let count = current.value.loadUnaligned(as: Int.self)
-                            if count >= 1 {
-                                for index in 1...min(count, words - 1) {
-                                    let page = current.value.loadUnaligned(fromByteOffset: index * MemoryLayout<Int>.stride, as: Int.self)
-                                    if page >= 2 && page <= lastPage { free.append((page, freedBy)) }
-                                }
-                            }
-                        }
+                        free += Self.pages(inFreeListValue: current.value, lastPage: lastPage).map { ($0, freedBy) }
                         entry = try cursor.next()
                     }
                 }
