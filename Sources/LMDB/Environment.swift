@@ -41,6 +41,8 @@ public final class Environment: @unchecked Sendable {
     private let resizeLock = ResizeLock()
     let locks: ProcessLocks
     let bounds = MapBounds()
+    /// The last commit of this environment's own writes (each made after the check before it).
+    let writeChecked = Mutex<Int>(-1)
     /// The commit and file size at which a data file shorter than its last page was found sound.
     private let shortFileChecked = Mutex<(Int, Int)>((-1, -1))
     /// The size of a page of the data file.
@@ -204,7 +206,9 @@ public final class Environment: @unchecked Sendable {
                             if bounds.faults != faults { throw LMDBError.fileShrank }
                             throw error
                         }
+                        let transaction = Int(mdb_txn_id(txn))
                         try commit(txn)
+                        noteCommitted(transaction)
                         return result
                     }
                 }
