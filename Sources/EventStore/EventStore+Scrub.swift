@@ -114,14 +114,33 @@ final class RetiredSeals: Sendable {
     private let waiting = Mutex<[(site: ScrubSite, value: [UInt8])]>([])
     /// The last seals retired, and the last commit whose freed pages were searched for them.
     private let recent = Mutex<(seals: [[UInt8]], searched: UInt64)>(([], 0))
+    /// Commits since the last scrub: the work (two takes of the writer lock, a read of the free
+    /// list's newest records, a few pages) is done every `every` commits and when the store
+    /// closes, not on each commit (measured: 60 µs a commit with one appender, 11 µs an event
+    /// with sixteen, each time).
+    private let pendingCommits = Mutex<Int>(0)
+    static let every = 8
 
+    /// Takes the seal a commit replaced; scrubs what is due every few commits.
     func retire(_ seal: RetiredSeal?, environment: Environment) {
-        retireAtItsPlace(seal, environment: environment)
-        // Copies carried into other pages by LMDB's recycled buffers, once those pages are freed.
-        let (seals, searched) = recent.withLock { recent in
-            if let seal { recent.seals = Array((recent.seals + [seal.value]).suffix(16)) }
-            return (recent.seals, recent.searched)
+        if let seal {
+            waiting.withLock { $0.append((ScrubSite(page: seal.page, offset: seal.offset, length: seal.value.count, freedBy: seal.freedBy), seal.value)) }
+            recent.withLock { $0.seals = Array(($0.seals + [seal.value]).suffix(16)) }
         }
+        let due = pendingCommits.withLock { count in
+            count += 1
+            guard count >= Self.every else { return false }
+            count = 0
+            return true
+        }
+        if due { scrubNow(environment: environment) }
+    }
+
+    /// Overwrites every retired seal no reader can see any more (also when the store closes).
+    func scrubNow(environment: Environment) {
+        retireAtItsPlace(nil, environment: environment)
+        // Copies carried into other pages by LMDB's recycled buffers, once those pages are freed.
+        let (seals, searched) = recent.withLock { ($0.seals, $0.searched) }
         guard !seals.isEmpty, let reached = try? environment.scrubPagesFreed(after: searched, values: seals) else { return }
         recent.withLock { $0.searched = max($0.searched, reached) }
     }

@@ -18,6 +18,9 @@ public struct VerificationReport: Sendable, Hashable {
     /// (the file's structure was checked page by page); `nil` when that check could not run.
     public var livePages: UInt64?
     public var freePages: UInt64?
+    /// Whether the log was checked against the mark of the highest head this store committed,
+    /// kept beside its key file (see `EventStore.Options.headAnchorFile`).
+    public var headMarkChecked = false
 
     public var isIntact: Bool { firstBadSequence == nil && problem == nil }
 }
@@ -147,6 +150,7 @@ extension EventStore {
                                               head: bad == nil ? head : nil, headSealChecked: sealChecked)
                 made.livePages = structure?.livePages
                 made.freePages = structure?.freePages
+                made.headMarkChecked = reason == nil && bad == nil && mark != nil
                 return made
             }
             // The file's structure, page by page: every page below the last one owned once, the

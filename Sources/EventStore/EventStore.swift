@@ -96,6 +96,8 @@ public final class EventStore: Sendable {
     let headAnchor: HeadAnchor?
     /// Places in free pages where a retired secret waits for its readers to finish.
     let scrubs = PendingScrubs()
+    /// The head seals commits replaced, waiting to be overwritten.
+    let retiredSeals = RetiredSeals()
     /// The metrics and the logger of ``Options/observability``, made once.
     let instruments: StoreInstruments
     private let openKey: String
@@ -122,7 +124,7 @@ public final class EventStore: Sendable {
             let commits = self.commits
             let instruments = self.instruments
             let scrubs = self.scrubs, meta = opened.layout.meta
-            let seals = RetiredSeals()
+            let seals = self.retiredSeals
             // A store left with places to scrub (by a process that ended) takes them up.
             if (try? environment.read({ try $0.value(forKey: StoreLayout.MetaKey.scrubPending, in: meta) != nil })) == true {
                 scrubs.noteWork()
@@ -556,7 +558,10 @@ public final class EventStore: Sendable {
         appendWriter?.stop()
         // Retired secrets whose readers have finished meanwhile are overwritten before the store
         // is put away (what a reader still holds stays recorded for the next writer).
-        if appendWriter != nil { try? scrubs.process(environment: lmdb, meta: layout.meta) }
+        if appendWriter != nil {
+            try? scrubs.process(environment: lmdb, meta: layout.meta)
+            retiredSeals.scrubNow(environment: lmdb)
+        }
         // Subscriptions waiting for a commit wake up, see the store closed and end.
         commits.notify()
     }

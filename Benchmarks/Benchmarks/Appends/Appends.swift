@@ -73,6 +73,33 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // Sealed stores: payloads sealed with the stream's data key, the head sealed, the previous
+    // head's seal scrubbed after each commit; with a key file, the head's mark beside it too.
+    for (name, keyFile) in [("key in memory", false), ("key file, head mark", true)] {
+        for appenders in [1, 16] {
+            Benchmark("Durable appends, sealed, \(name), \(appenders) appender\(appenders == 1 ? "" : "s")", configuration: .init(scalingFactor: .kilo)) { benchmark in
+                let path = NSTemporaryDirectory() + "append-bench-" + UUID().uuidString
+                defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: path + ".key.head") }
+                var options = EventStore.Options(durable: true)
+                options.masterKey = keyFile ? .file(path + ".key") : .key(MasterKey.generate())
+                let store = try EventStore.open(at: path, options: options)
+                defer { store.close(); try? FileManager.default.removeItem(atPath: path + ".key") }
+                benchmark.startMeasurement()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for appender in 0..<appenders {
+                        group.addTask {
+                            for index in stride(from: appender, to: eventsPerIteration, by: appenders) {
+                                _ = try await store.append([event(UUID().uuidString + "\(index)")], to: "S\(appender)")
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                benchmark.stopMeasurement()
+            }
+        }
+    }
+
     Benchmark("Appends without fsync, 1 appender", configuration: .init(scalingFactor: .kilo)) { benchmark in
         let (store, path) = makeStore(durable: false)
         defer { try? FileManager.default.removeItem(atPath: path) }

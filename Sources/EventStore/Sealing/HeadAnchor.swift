@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// The highest head a store has committed, kept outside its data file (by default beside the
 /// master key file, `<key file>.head`), so that a rollback of the file is found: LMDB leaves
@@ -35,12 +36,25 @@ final class HeadAnchor: Sendable {
         return head
     }
 
+    /// The mark's file, opened at the first advance and kept open (a commit pays a lock, a read
+    /// and a write, not an open).
+    private let file = Mutex<Int32>(-1)
+
+    deinit {
+        file.withLock { if $0 >= 0 { close($0) } }
+    }
+
     /// Raises the mark to `head` when it is higher. Failures are not the commit's: the mark is a
     /// second witness, and a missing one only makes `verify` say less.
     func advance(to head: ChainHead) {
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else { return }
-        defer { close(descriptor) }
+        file.withLock { descriptor in
+            if descriptor < 0 { descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+            guard descriptor >= 0 else { return }
+            write(head, to: descriptor)
+        }
+    }
+
+    private func write(_ head: ChainHead, to descriptor: Int32) {
         guard flock(descriptor, LOCK_EX) == 0 else { return }
         defer { flock(descriptor, LOCK_UN) }
         if let (current, _) = Self.parse(descriptor), current.sequence >= head.sequence { return }

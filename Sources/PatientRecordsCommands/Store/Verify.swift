@@ -65,8 +65,9 @@ struct Verify: AsyncParsableCommand {
         if result.payloadsChecked {
             checked += ", every payload decodes, the clinical references and the snapshots match the log"
             if log.headSealChecked { checked += ", and the head's seal matches the master key" }
+            if log.headMarkChecked { checked += "; the log reaches the highest head this store committed (kept beside its key)" }
         } else {
-            checked += " (without the master key: payloads, clinical references and the head's seal were not checked; give --key-file)"
+            checked += " (without the master key: payloads, clinical references, the head's seal and the mark of the highest head kept beside the key were not checked, so a log rewritten or rolled back by someone without the key is not found; give --key-file)"
         }
         say("Intact: \(log.eventsVerified) events; \(checked).")
         if let head = log.head { say("Head: \(head)") }
