@@ -66,7 +66,12 @@ extension EventStore {
         guard appendWriter != nil else { throw EventStoreError.readOnly(path: path) }
         let writer = LogWriter(layout: layout)
         do {
+            var head: ChainHead?
+            var retired: RetiredSeal?
             let result = try environment.write { txn in
+                head = nil
+                // The head seal this transaction replaces, where it lies in the file.
+                let previous = layout.sealing == nil ? nil : try RetiredSeal.locate(in: txn, meta: layout.meta)
                 var appender = ExclusiveAppender(
                     txn: WriteTransaction(borrowing: txn), writer: writer,
                     tail: try LogTail(layout: layout, txn: txn), now: Clock.nanosecondsSinceEpoch(),
@@ -75,9 +80,16 @@ extension EventStore {
                 let result = try body(&appender)
                 // Closed while the body ran: nothing of it is committed.
                 if isClosed { throw EventStoreError.closed(path: path) }
-                if appender.tail != start { try writer.writeHead(appender.tail, in: txn) }
+                if appender.tail != start {
+                    try writer.writeHead(appender.tail, in: txn)
+                    head = ChainHead(sequence: appender.tail.sequence, hash: appender.tail.chainHash)
+                    retired = try previous?.replaced(in: txn, meta: layout.meta)
+                }
                 return result
             }
+            // Durable now: the mark outside the file follows, and the replaced seal is retired.
+            if let head { headAnchor?.advance(to: head) }
+            if retired != nil { retiredSeals.retire(retired, environment: lmdb) }
             commits.notify()
             return result
         } catch {

@@ -76,7 +76,7 @@ public final class EventStore: Sendable {
     public static let currentFormatVersion: UInt32 = StoreLayout.formatVersion
 
     /// The LMDB environment, open until the last reference to the store goes away.
-    private let lmdb: Environment
+    let lmdb: Environment
     /// Set once by ``close()``.
     private let closedFlag = Atomic<Bool>(false)
     /// The environment, for an operation: after ``close()`` every operation throws

@@ -237,9 +237,33 @@ extension SecretsTests {
             let retired = try #require(try FileManager.default.contentsOfDirectory(atPath: keys).first { $0.contains(".key.retired-") })
             let verified = try await records.run(["verify", "--store", store], environment: environment)
             #expect(verified.status == 0 && verified.stdout.contains("every payload decodes"), "\(verified.stdout)\(verified.stderr)")
+            #expect(verified.stdout.contains("the log reaches the highest head this store committed"), "\(verified.stdout)")
             #expect(try await records.run(["patient", "--store", store, "EX-IV-1"], environment: environment).status == 0)
             let old = try await records.run(["keys", "check", "--store", store, "--key-file", keys + "/" + retired], environment: environment)
             #expect(old.status == 1, "\(old.stdout)")
+        }
+    }
+}
+
+extension SecretsTests {
+    /// The snooping admin's reads dropped by putting back the data file as it was before them
+    /// (its head and seal are the master key's own): `verify` with the key finds the rollback
+    /// against the mark beside the key file; without the key it says it could not.
+    @Test(.timeLimit(.minutes(2)))
+    func aDataFileRolledBackPastTheReadsOfASnoopingAdminIsFound() async throws {
+        try await withTemporaryDirectory { directory in
+            let environment = ["XDG_CONFIG_HOME": directory + "/config"]
+            let store = directory + "/store"
+            #expect(try await records.run(["import", "--store", store, Sample.path], environment: environment).status == 0)
+            let before = try Data(contentsOf: URL(fileURLWithPath: store + "/data.mdb"))
+            for _ in 0..<3 {
+                #expect(try await records.run(["patient", "--store", store, "EX-IV-1", "--actor", "snooping-admin", "--role", "admin"], environment: environment).status == 0)
+            }
+            try before.write(to: URL(fileURLWithPath: store + "/data.mdb"))
+            let verified = try await records.run(["verify", "--store", store], environment: environment)
+            #expect(verified.status == 1 && verified.stdout.contains("rolled back"), "\(verified.stdout)\(verified.stderr)")
+            let keyless = try await records.run(["verify", "--store", store], environment: ["XDG_CONFIG_HOME": directory + "/no-keys"])
+            #expect(keyless.status == 0 && keyless.stdout.contains("rolled back by someone without the key is not found"), "\(keyless.stdout)")
         }
     }
 }
