@@ -22,6 +22,12 @@ static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
 static _Atomic uintptr_t map_start[MAX_MAPS];
 static _Atomic uintptr_t map_end[MAX_MAPS];
 static _Atomic unsigned long map_faults[MAX_MAPS];
+/* Guarded calls of this thread left by a jump (a fault or a failed assertion). */
+static __thread unsigned long guard_jumps;
+/* When set (by a command-line tool), a read past the end of a shrunk data file outside LMDB's
+ * calls writes this sentence to standard error and ends the process with status 1. */
+static const char *volatile shrink_exit_message;
+static volatile size_t shrink_exit_length;
 
 static int registered_map(uintptr_t address) {
     for (int i = 0; i < MAX_MAPS; i++) {
@@ -42,6 +48,11 @@ static void fault_handler(int signo, siginfo_t *info, void *context) {
      * data file that shrank under it: the page that faulted is replaced by a page of zeros, the
      * read goes on, and the fault is counted; the read transaction then refuses its result. */
     int slot = (signo == SIGBUS && info != NULL) ? registered_map((uintptr_t)info->si_addr) : -1;
+    if (slot >= 0 && shrink_exit_message != NULL) {
+        ssize_t ignored = write(2, shrink_exit_message, shrink_exit_length);
+        (void)ignored;
+        _exit(1);
+    }
     if (slot >= 0) {
         long size = sysconf(_SC_PAGESIZE);
         uintptr_t page = (uintptr_t)info->si_addr & ~((uintptr_t)size - 1);
@@ -134,8 +145,8 @@ unsigned long clmdb_map_faults(int slot) {
     sigjmp_buf *volatile saved = guard_jump; \
     switch (sigsetjmp(jump, 0)) { \
     case 0: break; \
-    case 2: guard_jump = saved; return CLMDB_ASSERTION; \
-    default: guard_jump = saved; return CLMDB_FAULT; \
+    case 2: guard_jump = saved; guard_jumps++; return CLMDB_ASSERTION; \
+    default: guard_jump = saved; guard_jumps++; return CLMDB_FAULT; \
     } \
     guard_jump = &jump; \
     int rc = (call); \
@@ -148,7 +159,6 @@ int clmdb_del(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *data) { GUARDED(
 int clmdb_cursor_get(MDB_cursor *cursor, MDB_val *key, MDB_val *data, MDB_cursor_op op) { GUARDED(mdb_cursor_get(cursor, key, data, op)) }
 int clmdb_dbi_open(MDB_txn *txn, const char *name, unsigned int flags, MDB_dbi *dbi) { GUARDED(mdb_dbi_open(txn, name, flags, dbi)) }
 int clmdb_txn_commit(MDB_txn *txn) { GUARDED(mdb_txn_commit(txn)) }
-int clmdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned int flags, MDB_txn **txn) { GUARDED(mdb_txn_begin(env, parent, flags, txn)) }
 int clmdb_env_open(MDB_env *env, const char *path, unsigned int flags, mdb_mode_t mode) { GUARDED(mdb_env_open(env, path, flags, mode)) }
 int clmdb_stat(MDB_txn *txn, MDB_dbi dbi, MDB_stat *stat) { GUARDED(mdb_stat(txn, dbi, stat)) }
 int clmdb_env_copy2(MDB_env *env, const char *path, unsigned int flags) { GUARDED(mdb_env_copy2(env, path, flags)) }
@@ -176,3 +186,14 @@ uint64_t clmdb_oldest_reader(MDB_env *env) {
 const void *clmdb_memmem(const void *haystack, size_t haystack_length, const void *needle, size_t needle_length) {
     return memmem(haystack, haystack_length, needle, needle_length);
 }
+
+void clmdb_exit_when_file_shrinks(const char *message) {
+    size_t length = strlen(message);
+    char *copy = malloc(length + 1);
+    if (copy == NULL) return;
+    memcpy(copy, message, length + 1);
+    shrink_exit_length = length;
+    shrink_exit_message = copy;
+}
+
+unsigned long clmdb_guard_jumps(void) { return guard_jumps; }

@@ -69,7 +69,9 @@ extension EventStore {
             var head: ChainHead?
             var retired: RetiredSeal?
             let result = try environment.write { txn in
+                // The body may run again (a map grown): only the run that commits counts.
                 head = nil
+                retired = nil
                 // The head seal this transaction replaces, where it lies in the file.
                 let previous = layout.sealing == nil ? nil : try RetiredSeal.locate(in: txn, meta: layout.meta)
                 var appender = ExclusiveAppender(
@@ -89,7 +91,7 @@ extension EventStore {
             }
             // Durable now: the mark outside the file follows, and the replaced seal is retired.
             if let head { headAnchor?.advance(to: head) }
-            if retired != nil { retiredSeals.retire(retired, environment: lmdb) }
+            if retired != nil { retiredSeals.retire(retired, environment: lmdb, meta: layout.meta) }
             commits.notify()
             return result
         } catch {

@@ -121,8 +121,9 @@ final class RetiredSeals: Sendable {
     private let pendingCommits = Mutex<Int>(0)
     static let every = 8
 
-    /// Takes the seal a commit replaced; scrubs what is due every few commits.
-    func retire(_ seal: RetiredSeal?, environment: Environment) {
+    /// Takes the seal a commit replaced; scrubs what is due every few commits. `meta` is where
+    /// the live seal is read, so that it is never taken for a retired one.
+    func retire(_ seal: RetiredSeal?, environment: Environment, meta: Database) {
         if let seal {
             waiting.withLock { $0.append((ScrubSite(page: seal.page, offset: seal.offset, length: seal.value.count, freedBy: seal.freedBy), seal.value)) }
             recent.withLock { $0.seals = Array(($0.seals + [seal.value]).suffix(16)) }
@@ -133,14 +134,17 @@ final class RetiredSeals: Sendable {
             count = 0
             return true
         }
-        if due { scrubNow(environment: environment) }
+        if due { scrubNow(environment: environment, meta: meta) }
     }
 
     /// Overwrites every retired seal no reader can see any more (also when the store closes).
-    func scrubNow(environment: Environment) {
+    func scrubNow(environment: Environment, meta: Database) {
+        // The live seal is never overwritten, whatever a caller took for retired.
+        guard let live = try? environment.read({ try $0.bytes(forKey: StoreLayout.MetaKey.headSeal, in: meta) }) else { return }
+        waiting.withLock { $0.removeAll { $0.value == live } }
         retireAtItsPlace(nil, environment: environment)
         // Copies carried into other pages by LMDB's recycled buffers, once those pages are freed.
-        let (seals, searched) = recent.withLock { ($0.seals, $0.searched) }
+        let (seals, searched) = recent.withLock { ($0.seals.filter { $0 != live }, $0.searched) }
         guard !seals.isEmpty, let reached = try? environment.scrubPagesFreed(after: searched, values: seals) else { return }
         recent.withLock { $0.searched = max($0.searched, reached) }
     }

@@ -149,7 +149,7 @@ public final class EventStore: Sendable {
                 // reader can see that page (normally at the next commit), so that no older sealed
                 // head can be put back from the file.
                 if case .success(let (_, _, retired)) = committed {
-                    seals.retire(retired, environment: environment)
+                    seals.retire(retired, environment: environment, meta: meta)
                 }
                 let result = committed.map(\.0)
                 commits.notify()
@@ -161,6 +161,13 @@ public final class EventStore: Sendable {
                 return outcome
             }
         }
+    }
+
+    /// For a command-line tool: a data file truncated under one of its in-place reads (a replay,
+    /// an audit) ends the process with `message` on standard error and status 1. By default the
+    /// read transaction refuses its result instead (``EventStoreError/Code/damaged``).
+    public static func exitWhenDataFileShrinks(message: String) {
+        Environment.exitWhenFileShrinks(message: message)
     }
 
     deinit {
@@ -560,7 +567,7 @@ public final class EventStore: Sendable {
         // is put away (what a reader still holds stays recorded for the next writer).
         if appendWriter != nil {
             try? scrubs.process(environment: lmdb, meta: layout.meta)
-            retiredSeals.scrubNow(environment: lmdb)
+            retiredSeals.scrubNow(environment: lmdb, meta: layout.meta)
         }
         // Subscriptions waiting for a commit wake up, see the store closed and end.
         commits.notify()

@@ -25,6 +25,14 @@ public struct StructureReport: Sendable, Hashable {
 }
 
 extension Environment {
+    /// For a command-line tool: a data file that shrinks under a reader reading it in place (a
+    /// replay, an audit) ends the process with `message` on standard error and status 1, rather
+    /// than reading on over zeros (see ``LMDBError/fileShrank``) or ending by SIGBUS. A library
+    /// host keeps the default: the read transaction refuses its result.
+    public static func exitWhenFileShrinks(message: String) {
+        clmdb_exit_when_file_shrinks(message)
+    }
+
     /// How much of the file's structure ``audit(_:)`` checks.
     public enum AuditDepth: Int32, Sendable {
         /// Both meta pages: magic, version, page size, consecutive transactions, the last page

@@ -41,6 +41,8 @@ public final class Environment: @unchecked Sendable {
     private let resizeLock = ResizeLock()
     let locks: ProcessLocks
     let bounds = MapBounds()
+    /// Set when a write transaction was abandoned after a fault inside LMDB.
+    let writeAbandoned = Atomic<Bool>(false)
     /// The last commit of this environment's own writes (each made after the check before it).
     let writeChecked = Mutex<Int>(-1)
     /// The commit and file size at which a data file shorter than its last page was found sound.
@@ -189,6 +191,11 @@ public final class Environment: @unchecked Sendable {
             do {
                 return try resizeLock.withShared {
                     try locks.withWriterLock {
+                        // A write transaction a fault jumped out of was abandoned (its memory
+                        // is not freed: LMDB's lists may be half changed); this environment
+                        // writes no more until it is opened again.
+                        guard !writeAbandoned.load(ordering: .acquiring) else { throw LMDBError.pageFault }
+                        let jumps = clmdb_guard_jumps()
                         let faults = try checkNoFaults()
                         // What the writer relies on (the meta pages, the free list whose pages it
                         // reuses) is checked first: a write into a damaged free list would
@@ -202,12 +209,16 @@ public final class Environment: @unchecked Sendable {
                             result = try body(WriteTransaction(handle: txn, environment: self))
                             guard bounds.faults == faults else { throw LMDBError.fileShrank }
                         } catch {
-                            mdb_txn_abort(txn)
+                            if clmdb_guard_jumps() != jumps {
+                                writeAbandoned.store(true, ordering: .releasing)
+                            } else {
+                                mdb_txn_abort(txn)
+                            }
                             if bounds.faults != faults { throw LMDBError.fileShrank }
                             throw error
                         }
                         let transaction = Int(mdb_txn_id(txn))
-                        try commit(txn)
+                        try commit(txn, abandoningOnFault: true)
                         noteCommitted(transaction)
                         return result
                     }
@@ -222,9 +233,13 @@ public final class Environment: @unchecked Sendable {
 
     /// Commits `txn`. LMDB frees a transaction whether or not its commit succeeds, unless the
     /// commit faulted on a damaged page (the guard's code), when it must still be aborted.
-    func commit(_ txn: OpaquePointer) throws(LMDBError) {
+    func commit(_ txn: OpaquePointer, abandoningOnFault: Bool = false) throws(LMDBError) {
         let rc = clmdb_txn_commit(txn)
-        if rc == LMDBError.pageFault.rawValue || rc == LMDBError.assertion.rawValue { mdb_txn_abort(txn) }
+        if rc == LMDBError.pageFault.rawValue || rc == LMDBError.assertion.rawValue {
+            // A write transaction a fault jumped out of is abandoned (see write(_:)); a read
+            // transaction's abort only releases its reader slot.
+            if abandoningOnFault { writeAbandoned.store(true, ordering: .releasing) } else { mdb_txn_abort(txn) }
+        }
         try check(rc)
     }
 
@@ -239,7 +254,7 @@ public final class Environment: @unchecked Sendable {
 
     func begin(parent: OpaquePointer?, readOnly: Bool) throws(LMDBError) -> OpaquePointer {
         var txn: OpaquePointer?
-        try check(clmdb_txn_begin(handle, parent, readOnly ? UInt32(MDB_RDONLY) : 0, &txn))
+        try check(mdb_txn_begin(handle, parent, readOnly ? UInt32(MDB_RDONLY) : 0, &txn))
         guard let txn else { throw LMDBError.badTransaction }
         return txn
     }

@@ -224,12 +224,12 @@ public struct LogShipper: Sendable {
         return try await client.withTransaction(logger: logger) { connection in
             // The checkpoint, locked: a second shipper of the same store waits here.
             let rows = try await connection.query(
-                "SELECT shipped_through, chain_hash, key_check FROM prs_stores WHERE store_id = \(storeId) FOR UPDATE", logger: logger)
-            var checkpoint: (UInt64, [UInt8], [UInt8]?)?
-            for try await (through, hash, keyCheck) in rows.decode((Int64, Data, Data?).self) {
-                checkpoint = (UInt64(through), Array(hash), keyCheck.map { Array($0) })
+                "SELECT shipped_through, chain_hash, key_check, head_seal FROM prs_stores WHERE store_id = \(storeId) FOR UPDATE", logger: logger)
+            var checkpoint: (UInt64, [UInt8], [UInt8]?, [UInt8]?)?
+            for try await (through, hash, keyCheck, seal) in rows.decode((Int64, Data, Data?, Data?).self) {
+                checkpoint = (UInt64(through), Array(hash), keyCheck.map { Array($0) }, seal.map { Array($0) })
             }
-            guard let (through, shippedHash, shippedKeyCheck) = checkpoint else {
+            guard let (through, shippedHash, shippedKeyCheck, shippedSeal) = checkpoint else {
                 throw Diverged(description: "store \(storeId) is not registered in PostgreSQL")
             }
             let batch = try store.read { reader -> Batch in
@@ -271,12 +271,24 @@ public struct LogShipper: Sendable {
                 // The batch reaches the head: its seal goes with the checkpoint (keyed evidence
                 // that PostgreSQL's copy is the store's own, which the shipper, holding no key,
                 // copies and cannot make).
-                if let sealed = try reader.sealedHead(), sealed.sequence == batch.records.last?.sequence, sealed.chainHash == batch.lastHash {
+                // (Also when nothing is left to ship: the head was sealed anew since, by a
+                // rotation of the master key, and PostgreSQL's seal is the old key's.)
+                let lastSequence = batch.records.last?.sequence ?? through
+                let lastHash = batch.records.isEmpty ? shippedHash : batch.lastHash
+                if let sealed = try reader.sealedHead(), sealed.sequence == lastSequence, sealed.chainHash == lastHash {
                     batch.sealedHead = sealed
                 }
                 return batch
             }
-            guard let last = batch.records.last else { return Step(count: 0, through: through, head: batch.head, damaged: batch.damaged) }
+            guard let last = batch.records.last else {
+                if let sealed = batch.sealedHead, sealed.seal != shippedSeal {
+                    try await connection.query("""
+                        UPDATE prs_stores SET sealed_through = \(Int64(sealed.sequence)), sealed_hash = \(Data(sealed.chainHash)), head_seal = \(Data(sealed.seal))
+                        WHERE store_id = \(storeId)
+                        """, logger: logger)
+                }
+                return Step(count: 0, through: through, head: batch.head, damaged: batch.damaged)
+            }
             // Multi-row inserts, a few hundred rows to a statement (PostgreSQL takes 65,535 binds).
             for chunk in stride(from: 0, to: batch.records.count, by: 500) {
                 var sql = "INSERT INTO prs_records (store_id, sequence, type, stream, record) VALUES "

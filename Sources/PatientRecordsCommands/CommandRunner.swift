@@ -1,5 +1,6 @@
 import ArgumentParser
 import CCrashOutput
+import EventStore
 import Foundation
 
 /// Runs a command line so that every failure is one sentence on stderr and a non-zero exit,
@@ -18,6 +19,8 @@ public enum CommandRunner {
         // A file size limit (ulimit -f) is a write that fails with EFBIG, reported as a full
         // disk is, not a signal that ends the process mid-write.
         signal(SIGXFSZ, SIG_IGN)
+        // A data file truncated under a reader is one sentence, not SIGBUS.
+        EventStore.exitWhenDataFileShrinks(message: "The data file data.mdb shrank while it was being read (truncated under a running command); nothing was written and nothing read was shown: find what truncated it, then run verify and restore the store from a backup if it says damaged.\n")
         // A crash prints one line, not the runtime's register dump and backtrace (memory that
         // may hold patient data), unless asked for (to report a bug).
         if ProcessInfo.processInfo.environment["PATIENT_RECORDS_CRASH_DETAILS"] != "1" {

@@ -220,6 +220,7 @@ struct IntegrityTests {
             let flips = 300
             for flip in 0..<flips {
                 let store = directory + "/flip"
+                DamageTests.forgetMarks(of: store)
                 try? FileManager.default.removeItem(atPath: store)
                 try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
                 var damaged = data
@@ -275,6 +276,11 @@ struct IntegrityTests {
             // Without the key the chain is consistent again: that is all a keyless check can see.
             let keyless = try await records.run(["verify", "--store", store], environment: ["XDG_CONFIG_HOME": directory + "/no-keys"])
             #expect(keyless.status == 0 && keyless.stdout.contains("without the master key"), "\(keyless.stdout)")
+            // With the key, the mark of the highest head beside it finds the dropped read first;
+            // without the mark, the head's seal finds the rewrite.
+            let marked = try await records.run(["verify", "--store", store])
+            #expect(marked.status == 1 && marked.stdout.contains("below the highest head this store committed"), "\(marked.stdout)")
+            DamageTests.forgetMarks(of: store)
             let sealed = try await records.run(["verify", "--store", store])
             #expect(sealed.status == 1)
             #expect(sealed.stdout.contains("seal of the head") && sealed.stdout.contains("without the master key"), "\(sealed.stdout)")

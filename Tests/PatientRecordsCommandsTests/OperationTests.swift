@@ -83,7 +83,7 @@ struct OperationTests {
             let environment = ["XDG_CONFIG_HOME": directory + "/config"]
             let source = directory + "/source"
             #expect(try await records.run(["generate", "--store", source, "--patients", "400", "--months", "2", "--quiet"], environment: environment).status == 0)
-            let storeId = try #require(try FileManager.default.contentsOfDirectory(atPath: directory + "/config/patient-records/keys").first)
+            let storeId = try #require(try FileManager.default.contentsOfDirectory(atPath: directory + "/config/patient-records/keys").first { $0.hasSuffix(".key") })
             let oldKey = directory + "/config/patient-records/keys/" + storeId
             try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
 
@@ -135,7 +135,7 @@ struct OperationTests {
             let store = directory + "/store"
             let environment = ["XDG_CONFIG_HOME": directory + "/config"]
             #expect(try await records.run(["import", "--store", store, Sample.v2Path], environment: environment).status == 0)
-            let storeId = try #require(try FileManager.default.contentsOfDirectory(atPath: directory + "/config/patient-records/keys").first)
+            let storeId = try #require(try FileManager.default.contentsOfDirectory(atPath: directory + "/config/patient-records/keys").first { $0.hasSuffix(".key") })
             let oldKey = directory + "/config/patient-records/keys/" + storeId
             let service = try PatientRecordStore.open(at: store, keyFile: oldKey)
             defer { service.close() }

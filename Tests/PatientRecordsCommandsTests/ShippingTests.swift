@@ -90,6 +90,11 @@ struct ShippingTests {
                 let oldKey = directory + "/config/patient-records/keys/\(id).key", newKey = directory + "/new.key"
                 let rotated = try await records.run(["keys", "rotate", "--store", store, "--key-file", oldKey, "--new-key-file", newKey], environment: environment)
                 #expect(rotated.status == 0, "\(rotated.stderr)")
+                // Shipped again with nothing new: the head's seal, made anew under the new key,
+                // replaces the old key's in PostgreSQL, and a restore with the new key works.
+                #expect(try await records.run(["ship", "--store", store, "--to", url, "--once", "--quiet"], environment: environment).status == 0)
+                let idle = try await records.run(["restore", "--from", url, "--store-id", id, "--key-file", newKey, directory + "/idle"], environment: environment)
+                #expect(idle.status == 0, "\(idle.stderr)")
                 // New patients after the rotation, then shipped: the old patients' keys were
                 // re-wrapped and must reach PostgreSQL too.
                 #expect(try await records.run(["generate", "--store", store, "--key-file", newKey, "--patients", "5", "--seed", "3",

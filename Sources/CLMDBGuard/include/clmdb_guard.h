@@ -33,6 +33,14 @@ const char *clmdb_last_assertion(void);
 int clmdb_register_map(void *start, size_t length);
 void clmdb_unregister_map(void *start);
 unsigned long clmdb_map_faults(int slot);
+/* For a command-line tool: such a read ends the process instead, with `message` (one line, its
+ * own newline) on standard error and status 1. Reading on over zeros is safe only for readers
+ * that check every byte they read; LMDB's cursors walking a page of zeros are not. */
+void clmdb_exit_when_file_shrinks(const char *message);
+/* How many guarded calls of this thread were left by a jump: a write transaction left that way
+ * is in a state mdb_txn_abort cannot be trusted to free, and is abandoned instead (its writer
+ * mutex stays held until the process ends). */
+unsigned long clmdb_guard_jumps(void);
 
 /* The oldest transaction id a read transaction of any process sees, UINT64_MAX when none is
  * open: a page freed by transaction F may be overwritten only when F < that (LMDB's own rule for
@@ -48,7 +56,6 @@ int clmdb_del(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *data);
 int clmdb_cursor_get(MDB_cursor *cursor, MDB_val *key, MDB_val *data, MDB_cursor_op op);
 int clmdb_dbi_open(MDB_txn *txn, const char *name, unsigned int flags, MDB_dbi *dbi);
 int clmdb_txn_commit(MDB_txn *txn);
-int clmdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned int flags, MDB_txn **txn);
 int clmdb_env_open(MDB_env *env, const char *path, unsigned int flags, mdb_mode_t mode);
 int clmdb_stat(MDB_txn *txn, MDB_dbi dbi, MDB_stat *stat);
 int clmdb_env_copy2(MDB_env *env, const char *path, unsigned int flags);

@@ -77,8 +77,14 @@ struct Keys: AsyncParsableCommand {
             try store.rotateMasterKey(newKeyFile: next)
             var stamp = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate, .withTime])
             stamp = stamp.replacingOccurrences(of: ":", with: "")
-            let retired = keyFile + ".retired-" + stamp
-            guard rename(keyFile, retired) == 0, rename(next, keyFile) == 0 else {
+            // Never over an earlier retired key (two rotations in one second).
+            var retired = keyFile + ".retired-" + stamp
+            var suffix = 2
+            while FileManager.default.fileExists(atPath: retired) {
+                retired = keyFile + ".retired-" + stamp + "-\(suffix)"
+                suffix += 1
+            }
+            guard link(keyFile, retired) == 0, unlink(keyFile) == 0, rename(next, keyFile) == 0 else {
                 throw CommandFailure("The store now opens with the new key in \(next), but it could not take the place of \(keyFile): \(String(cString: strerror(errno))). Move it there by hand.")
             }
             let directory = open((keyFile as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY)
