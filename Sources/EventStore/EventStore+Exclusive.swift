@@ -89,9 +89,7 @@ extension EventStore {
                 }
                 return result
             }
-            // Durable now: the mark outside the file follows, and the replaced seal is retired.
-            if let head { headAnchor?.advance(to: head) }
-            if retired != nil { retiredSeals.retire(retired, environment: lmdb, meta: layout.meta) }
+            retiredSeals.committed(head: head, replaced: retired, anchor: headAnchor, environment: lmdb, meta: layout.meta)
             commits.notify()
             return result
         } catch {

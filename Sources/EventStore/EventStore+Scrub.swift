@@ -137,25 +137,31 @@ final class RetiredSeals: Sendable {
         if due { scrubNow(environment: environment, meta: meta) }
     }
 
+    /// After a durable commit that wrote `head` (nil: none): the mark outside the file follows,
+    /// and the seal the commit replaced is retired. What the group commit and an exclusive
+    /// transaction both do once their commit returns.
+    func committed(head: ChainHead?, replaced: RetiredSeal?, anchor: HeadAnchor?, environment: Environment, meta: Database) {
+        if let head, head.sequence > 0 { anchor?.advance(to: head) }
+        retire(replaced, environment: environment, meta: meta)
+    }
+
     /// Overwrites every retired seal no reader can see any more (also when the store closes).
     func scrubNow(environment: Environment, meta: Database) {
         // The live seal is never overwritten, whatever a caller took for retired.
         guard let live = try? environment.read({ try $0.bytes(forKey: StoreLayout.MetaKey.headSeal, in: meta) }) else { return }
         waiting.withLock { $0.removeAll { $0.value == live } }
-        retireAtItsPlace(nil, environment: environment)
+        overwriteWaiting(environment: environment)
         // Copies carried into other pages by LMDB's recycled buffers, once those pages are freed.
         let (seals, searched) = recent.withLock { ($0.seals.filter { $0 != live }, $0.searched) }
         guard !seals.isEmpty, let reached = try? environment.scrubPagesFreed(after: searched, values: seals) else { return }
         recent.withLock { $0.searched = max($0.searched, reached) }
     }
 
-    private func retireAtItsPlace(_ seal: RetiredSeal?, environment: Environment) {
-        var sites = waiting.withLock { sites in
+    /// Overwrites the retired seals waiting where they lay, once no reader can see them.
+    private func overwriteWaiting(environment: Environment) {
+        let sites = waiting.withLock { sites in
             defer { sites.removeAll() }
             return sites
-        }
-        if let seal {
-            sites.append((ScrubSite(page: seal.page, offset: seal.offset, length: seal.value.count, freedBy: seal.freedBy), seal.value))
         }
         guard !sites.isEmpty else { return }
         // Not flushed: the commit's own flush is the durability that matters; the zeros reach the

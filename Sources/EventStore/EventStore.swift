@@ -141,15 +141,12 @@ public final class EventStore: Sendable {
                         return (results, try LogTail(layout: layout, txn: txn), replaced)
                     }
                 }
-                // Durable now: the mark outside the file follows.
-                if let headAnchor, case .success(let (_, tail, _)) = committed, tail.sequence > 0 {
-                    headAnchor.advance(to: ChainHead(sequence: tail.sequence, hash: tail.chainHash))
-                }
-                // The seal this commit replaced stays in a freed page; it is overwritten once no
-                // reader can see that page (normally at the next commit), so that no older sealed
-                // head can be put back from the file.
-                if case .success(let (_, _, retired)) = committed {
-                    seals.retire(retired, environment: environment, meta: meta)
+                // Durable now: the mark outside the file follows, and the seal this commit
+                // replaced (left in a freed page) is overwritten once no reader can see that
+                // page, so that no older sealed head can be put back from the file.
+                if case .success(let (_, tail, retired)) = committed {
+                    seals.committed(head: ChainHead(sequence: tail.sequence, hash: tail.chainHash), replaced: retired,
+                                    anchor: headAnchor, environment: environment, meta: meta)
                 }
                 let result = committed.map(\.0)
                 commits.notify()

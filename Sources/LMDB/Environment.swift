@@ -153,20 +153,20 @@ public final class Environment: @unchecked Sendable {
         while true {
             do {
                 return try resizeLock.withShared {
-                    let faults = try checkNoFaults()
+                    try checkNoFaults()
                     let txn = try begin(parent: nil, readOnly: true)
                     do {
                         try checkFileSize()
                         let result = try body(ReadTransaction(handle: txn, environment: self))
                         // What was read in place after a page vanished under it is not used.
-                        guard bounds.faults == faults else { throw LMDBError.fileShrank }
+                        try checkNoFaults()
                         // Committing a read transaction is how a database handle opened in it
                         // becomes visible to others; otherwise abort is the cheaper release.
                         if commitHandles { try commit(txn) } else { mdb_txn_abort(txn) }
                         return result
                     } catch {
                         mdb_txn_abort(txn)
-                        if bounds.faults != faults { throw LMDBError.fileShrank }
+                        try checkNoFaults()
                         throw error
                     }
                 }
@@ -196,7 +196,7 @@ public final class Environment: @unchecked Sendable {
                         // writes no more until it is opened again.
                         guard !writeAbandoned.load(ordering: .acquiring) else { throw LMDBError.pageFault }
                         let jumps = clmdb_guard_jumps()
-                        let faults = try checkNoFaults()
+                        try checkNoFaults()
                         // What the writer relies on (the meta pages, the free list whose pages it
                         // reuses) is checked first: a write into a damaged free list would
                         // overwrite live pages and still be acknowledged.
@@ -207,14 +207,14 @@ public final class Environment: @unchecked Sendable {
                             try checkFollowsLastCommit(txn)
                             try checkFileSize()
                             result = try body(WriteTransaction(handle: txn, environment: self))
-                            guard bounds.faults == faults else { throw LMDBError.fileShrank }
+                            try checkNoFaults()
                         } catch {
                             if clmdb_guard_jumps() != jumps {
                                 writeAbandoned.store(true, ordering: .releasing)
                             } else {
                                 mdb_txn_abort(txn)
                             }
-                            if bounds.faults != faults { throw LMDBError.fileShrank }
+                            try checkNoFaults()
                             throw error
                         }
                         let transaction = Int(mdb_txn_id(txn))
@@ -243,13 +243,11 @@ public final class Environment: @unchecked Sendable {
         try check(rc)
     }
 
-    /// Refuses every transaction once a page of the map vanished under a reader of this process
-    /// (the file shrank): the map then holds zeros there until the environment is opened again.
-    /// Returns the count of such faults, for the transaction to compare when it ends.
-    private func checkNoFaults() throws(LMDBError) -> UInt {
-        let faults = bounds.faults
-        guard faults == 0 else { throw LMDBError.fileShrank }
-        return faults
+    /// Refuses a transaction, at its start and at its end, once a page of the map vanished under
+    /// a reader of this process (the file shrank): the map holds zeros there until the environment
+    /// is opened again, so nothing read since is used.
+    private func checkNoFaults() throws(LMDBError) {
+        guard bounds.faults == 0 else { throw LMDBError.fileShrank }
     }
 
     func begin(parent: OpaquePointer?, readOnly: Bool) throws(LMDBError) -> OpaquePointer {
@@ -383,7 +381,7 @@ public final class Environment: @unchecked Sendable {
                     }
                     let value = values[match]
                     if safe(freedBy) {
-                        try locks.overwrite([UInt8](repeating: 0, count: value.count), at: page * pageSize + offset)
+                        try zero(value.count, at: page * pageSize + offset)
                         outcome.overwritten += 1
                     } else {
                         outcome.deferred.append(ScrubSite(page: page, offset: offset, length: value.count, freedBy: freedBy))
@@ -406,7 +404,7 @@ public final class Environment: @unchecked Sendable {
         guard !sites.isEmpty, !options.readOnly else { return sites }
         return try resizeLock.withShared {
             try locks.withWriterLock {
-                let oldest = min(clmdb_oldest_reader(handle), UInt64(info().lastTransaction))
+                let oldest = oldestVisibleCommit(last: UInt64(info().lastTransaction))
                 var waiting: [(site: ScrubSite, value: [UInt8])] = []
                 var overwritten = 0
                 for (site, value) in sites {
@@ -416,7 +414,7 @@ public final class Environment: @unchecked Sendable {
                     }
                     let at = site.page * pageSize + site.offset
                     guard site.offset + site.length <= pageSize, let found = locks.readBytes(count: site.length, at: at), found == value else { continue }
-                    try locks.overwrite([UInt8](repeating: 0, count: site.length), at: at)
+                    try zero(site.length, at: at)
                     overwritten += 1
                 }
                 if sync && overwritten > 0 { try locks.sync() }
@@ -443,7 +441,7 @@ public final class Environment: @unchecked Sendable {
                 }
                 let at = site.page * pageSize + site.offset
                 guard site.offset + site.length <= pageSize, let found = locks.readBytes(count: site.length, at: at), matching(site, found) else { continue }
-                try locks.overwrite([UInt8](repeating: 0, count: site.length), at: at)
+                try zero(site.length, at: at)
                 overwritten += 1
             }
             if overwritten > 0 { try locks.sync() }
@@ -465,7 +463,7 @@ public final class Environment: @unchecked Sendable {
                 let txn = try begin(parent: nil, readOnly: true)
                 defer { mdb_txn_abort(txn) }
                 let lastPage = info().lastPage
-                let oldest = min(clmdb_oldest_reader(handle), UInt64(mdb_txn_id(txn)))
+                let oldest = oldestVisibleCommit(last: UInt64(mdb_txn_id(txn)))
                 var reached = after
                 var pages: [Int] = []
                 try ReadTransaction(handle: txn, environment: self).withFreeListCursor { cursor in
@@ -483,7 +481,7 @@ public final class Environment: @unchecked Sendable {
                     guard let contents = locks.readBytes(count: pageSize, at: page * pageSize) else { continue }
                     for value in values where !value.isEmpty {
                         for offset in Self.occurrences(of: value, in: contents) {
-                            try locks.overwrite([UInt8](repeating: 0, count: value.count), at: page * pageSize + offset)
+                            try zero(value.count, at: page * pageSize + offset)
                             overwritten += 1
                         }
                     }
@@ -491,6 +489,19 @@ public final class Environment: @unchecked Sendable {
                 return reached
             }
         }
+    }
+
+    /// Pages freed by a commit older than this may be overwritten: older than every reader's
+    /// snapshot, of any process (LMDB's reader table), and than the last commit `last`, whose
+    /// predecessor's meta page still names the pages it freed. LMDB's own rule for reusing a page.
+    private func oldestVisibleCommit(last: UInt64) -> UInt64 {
+        min(clmdb_oldest_reader(handle), last)
+    }
+
+    /// Overwrites `count` bytes of the data file at `offset` with zeros (a retired value in a
+    /// page no reader can see; the caller holds the writer lock).
+    private func zero(_ count: Int, at offset: Int) throws {
+        try locks.overwrite([UInt8](repeating: 0, count: count), at: offset)
     }
 
     /// The page numbers of a free-list record's value: a count, then that many page numbers,
@@ -550,10 +561,7 @@ public final class Environment: @unchecked Sendable {
                         entry = try cursor.next()
                     }
                 }
-                // LMDB reuses the pages freed by commit F only when F is older than every reader's
-                // snapshot and than the last commit (whose predecessor's meta page still names them).
-                let last = UInt64(mdb_txn_id(txn))
-                let oldest = min(clmdb_oldest_reader(handle), last)
+                let oldest = oldestVisibleCommit(last: UInt64(mdb_txn_id(txn)))
                 return try body(free) { freedBy in freedBy < oldest }
             }
         }

@@ -21,6 +21,21 @@ let benchmarks: @Sendable () -> Void = {
 
     let eventsPerIteration = 1_000
 
+    /// `eventsPerIteration` durable appends shared by `appenders` concurrent tasks, each to a
+    /// stream of its own.
+    func append(to store: EventStore, appenders: Int) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for appender in 0..<appenders {
+                group.addTask {
+                    for index in stride(from: appender, to: eventsPerIteration, by: appenders) {
+                        _ = try await store.append([event(UUID().uuidString + "\(index)")], to: "S\(appender)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
     Benchmark("Durable appends, 1 appender (reference)", configuration: .init(scalingFactor: .kilo)) { benchmark in
         let (store, path) = makeStore(durable: true)
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -36,16 +51,7 @@ let benchmarks: @Sendable () -> Void = {
             let (store, path) = makeStore(durable: true)
             defer { try? FileManager.default.removeItem(atPath: path) }
             benchmark.startMeasurement()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for appender in 0..<appenders {
-                    group.addTask {
-                        for index in stride(from: appender, to: eventsPerIteration, by: appenders) {
-                            _ = try await store.append([event(UUID().uuidString + "\(index)")], to: "S\(appender)")
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await append(to: store, appenders: appenders)
             benchmark.stopMeasurement()
         }
     }
@@ -85,16 +91,7 @@ let benchmarks: @Sendable () -> Void = {
                 let store = try EventStore.open(at: path, options: options)
                 defer { store.close(); try? FileManager.default.removeItem(atPath: path + ".key") }
                 benchmark.startMeasurement()
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for appender in 0..<appenders {
-                        group.addTask {
-                            for index in stride(from: appender, to: eventsPerIteration, by: appenders) {
-                                _ = try await store.append([event(UUID().uuidString + "\(index)")], to: "S\(appender)")
-                            }
-                        }
-                    }
-                    try await group.waitForAll()
-                }
+                try await append(to: store, appenders: appenders)
                 benchmark.stopMeasurement()
             }
         }
